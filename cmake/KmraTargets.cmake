@@ -1,0 +1,26 @@
+# kmra_add_library(NAME kmra_x SOURCES ... DEPS ...): one static library per component.
+function(kmra_add_library)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  add_library(${ARG_NAME} STATIC ${ARG_SOURCES})
+  target_include_directories(${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(${ARG_NAME} PUBLIC ${ARG_DEPS})
+endfunction()
+
+# kmra_add_test(NAME x_test SOURCES ... DEPS ...): a GoogleTest binary registered with ctest.
+# Tests find the shared data (../shared/data) through KMRA_SHARED_DATA and the source tree through
+# KMRA_SOURCE_DIR, and the built kmra binary through KMRA_BIN (empty when cli is not built).
+function(kmra_add_test)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SOURCES})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest_main GTest::gmock)
+  get_filename_component(shared_dir "${PROJECT_SOURCE_DIR}/../shared/data" ABSOLUTE)
+  target_compile_definitions(${ARG_NAME} PRIVATE
+    KMRA_SHARED_DATA="${shared_dir}"
+    KMRA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    KMRA_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  if(TARGET kmra)
+    add_dependencies(${ARG_NAME} kmra)
+  endif()
+  gtest_discover_tests(${ARG_NAME} DISCOVERY_TIMEOUT 60
+    PROPERTIES ENVIRONMENT "KMRA_BIN=${PROJECT_BINARY_DIR}/src/cli/kmra" LABELS "${ARG_LABELS}")
+endfunction()

@@ -1,0 +1,15 @@
+#include "cli/commands.h"
+
+namespace kmra::cli {
+namespace {
+int g_exit_code = 0;
+}  // namespace
+
+int ExitCode() { return g_exit_code; }
+void SetExitCode(int code) { g_exit_code = code; }
+
+void RegisterAll(CLI::App& app) {
+  (void)app;
+}
+
+}  // namespace kmra::cli

@@ -1,0 +1,17 @@
+// Command registration for the kmra binary. A command's callback stores its exit status with SetExitCode.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace kmra::cli {
+
+// Adds every command group to the app.
+void RegisterAll(CLI::App& app);
+
+// Exit status of the command that ran (0 when none set one).
+int ExitCode();
+void SetExitCode(int code);
+
+// One registration function per command group, defined in <group>_cmd.cc.
+// Add yours here and in commands.cc.
+}  // namespace kmra::cli
