@@ -1,0 +1,154 @@
+#include "crypto/hash.h"
+
+#include <openssl/evp.h>
+
+#include <cstdlib>
+#include <cstdio>
+#include <string>
+
+namespace kmra::crypto {
+namespace {
+
+const char* OsslName(HashAlg alg) {
+  switch (alg) {
+    case HashAlg::kSha1: return "SHA1";
+    case HashAlg::kSha256: return "SHA256";
+    case HashAlg::kSha384: return "SHA384";
+    case HashAlg::kSha512: return "SHA512";
+  }
+  return "SHA256";
+}
+
+const EVP_MD* Md(HashAlg alg) { return static_cast<const EVP_MD*>(internal::FetchedMd(alg)); }
+
+// A failure of a digest over memory with a fetched, known algorithm means OpenSSL itself is broken
+// (or out of memory); there is no useful recovery, so stop loudly instead of returning a wrong hash.
+void Check(int ok, const char* what) {
+  if (ok != 1) {
+    std::fprintf(stderr, "kmra: fatal: OpenSSL %s failed\n", what);
+    std::abort();
+  }
+}
+
+template <size_t N>
+std::array<uint8_t, N> OneShot(HashAlg alg, std::span<const uint8_t> data) {
+  std::array<uint8_t, N> out{};
+  unsigned int len = 0;
+  Check(EVP_Digest(data.data(), data.size(), out.data(), &len, Md(alg), nullptr), "EVP_Digest");
+  return out;
+}
+
+}  // namespace
+
+namespace internal {
+const void* FetchedMd(HashAlg alg) {
+  // Fetching once avoids the implicit fetch (a locked lookup) on every call of EVP_sha256() & co.
+  static const EVP_MD* const kMds[4] = {
+      EVP_MD_fetch(nullptr, "SHA1", nullptr), EVP_MD_fetch(nullptr, "SHA256", nullptr),
+      EVP_MD_fetch(nullptr, "SHA384", nullptr), EVP_MD_fetch(nullptr, "SHA512", nullptr)};
+  const EVP_MD* md = kMds[static_cast<int>(alg)];
+  if (md == nullptr) {
+    std::fprintf(stderr, "kmra: fatal: OpenSSL has no %s digest\n", OsslName(alg));
+    std::abort();
+  }
+  return md;
+}
+}  // namespace internal
+
+std::string_view HashName(HashAlg alg) {
+  switch (alg) {
+    case HashAlg::kSha1: return "SHA-1";
+    case HashAlg::kSha256: return "SHA-256";
+    case HashAlg::kSha384: return "SHA-384";
+    case HashAlg::kSha512: return "SHA-512";
+  }
+  return "unknown";
+}
+
+size_t HashSize(HashAlg alg) {
+  switch (alg) {
+    case HashAlg::kSha1: return 20;
+    case HashAlg::kSha256: return 32;
+    case HashAlg::kSha384: return 48;
+    case HashAlg::kSha512: return 64;
+  }
+  return 0;
+}
+
+Result<HashAlg> ParseHashAlg(std::string_view name) {
+  std::string n;
+  for (char c : name) {
+    if (c == '-' || c == '_') continue;
+    n.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  }
+  if (n == "sha1") return HashAlg::kSha1;
+  if (n == "sha256") return HashAlg::kSha256;
+  if (n == "sha384") return HashAlg::kSha384;
+  if (n == "sha512") return HashAlg::kSha512;
+  return InvalidArgument("unknown hash '" + std::string(name) +
+                         "'; expected sha1, sha256, sha384 or sha512");
+}
+
+std::array<uint8_t, 32> Sha256(std::span<const uint8_t> data) {
+  return OneShot<32>(HashAlg::kSha256, data);
+}
+std::array<uint8_t, 48> Sha384(std::span<const uint8_t> data) {
+  return OneShot<48>(HashAlg::kSha384, data);
+}
+std::array<uint8_t, 64> Sha512(std::span<const uint8_t> data) {
+  return OneShot<64>(HashAlg::kSha512, data);
+}
+std::array<uint8_t, 32> Sha256(std::string_view text) {
+  return Sha256(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+std::vector<uint8_t> Digest(HashAlg alg, std::span<const uint8_t> data) {
+  std::vector<uint8_t> out(HashSize(alg));
+  unsigned int len = 0;
+  Check(EVP_Digest(data.data(), data.size(), out.data(), &len, Md(alg), nullptr), "EVP_Digest");
+  return out;
+}
+
+Hasher::Hasher(HashAlg alg) : alg_(alg), ctx_(EVP_MD_CTX_new()) {
+  Check(ctx_ != nullptr ? 1 : 0, "EVP_MD_CTX_new");
+  Check(EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), Md(alg), nullptr), "EVP_DigestInit_ex");
+}
+
+Hasher::Hasher(Hasher&& other) noexcept : alg_(other.alg_), ctx_(other.ctx_) {
+  other.ctx_ = nullptr;
+}
+
+Hasher& Hasher::operator=(Hasher&& other) noexcept {
+  if (this != &other) {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+    alg_ = other.alg_;
+    ctx_ = other.ctx_;
+    other.ctx_ = nullptr;
+  }
+  return *this;
+}
+
+Hasher::~Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+Hasher& Hasher::Update(std::span<const uint8_t> data) {
+  Check(EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()),
+        "EVP_DigestUpdate");
+  return *this;
+}
+
+Hasher& Hasher::Update(std::string_view text) {
+  return Update(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+std::vector<uint8_t> Hasher::Finish() {
+  std::vector<uint8_t> out(HashSize(alg_));
+  unsigned int len = 0;
+  auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
+  Check(EVP_DigestFinal_ex(ctx, out.data(), &len), "EVP_DigestFinal_ex");
+  Check(EVP_DigestInit_ex(ctx, Md(alg_), nullptr), "EVP_DigestInit_ex");
+  return out;
+}
+
+}  // namespace kmra::crypto
