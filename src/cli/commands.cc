@@ -10,6 +10,7 @@ void SetExitCode(int code) { g_exit_code = code; }
 
 void RegisterAll(CLI::App& app) {
   (void)app;
+  RegisterQuoteCommands(app);
 }
 
 }  // namespace kmra::cli
