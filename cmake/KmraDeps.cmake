@@ -15,3 +15,5 @@ pkg_check_modules(P11KIT REQUIRED IMPORTED_TARGET p11-kit-1)
 if(KMRA_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+# server: Boost.Beast/Asio (header-only) for the HTTPS listener.
+find_package(Boost 1.74 REQUIRED)
