@@ -5,6 +5,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/decoder.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
@@ -55,6 +56,7 @@ KMRA_OSSL_DELETER(ASN1_TYPE, ASN1_TYPE_free)
 KMRA_OSSL_DELETER(PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free)
 KMRA_OSSL_DELETER(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
 KMRA_OSSL_DELETER(OSSL_PARAM, OSSL_PARAM_free)
+KMRA_OSSL_DELETER(OSSL_DECODER_CTX, OSSL_DECODER_CTX_free)
 
 #undef KMRA_OSSL_DELETER
 

@@ -1,0 +1,104 @@
+#include "crypto/ec.h"
+
+#include <openssl/core_names.h>
+
+#include <string>
+
+namespace kmra::crypto {
+namespace {
+
+const char* GroupName(EcCurve c) { return c == EcCurve::kP256 ? "prime256v1" : "secp384r1"; }
+
+Result<EcCurve> CurveOfPkey(EVP_PKEY* pkey) {
+  KMRA_TRY(internal::RequireType(pkey, KeyType::kEc, "EC curve lookup"));
+  char name[64] = {0};
+  size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name),
+                                     &len) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, "EC key has no named curve");
+  }
+  std::string_view n(name, len);
+  if (n == "prime256v1" || n == "P-256" || n == "secp256r1") return EcCurve::kP256;
+  if (n == "secp384r1" || n == "P-384") return EcCurve::kP384;
+  return InvalidArgument("EC key is on curve " + std::string(n) + "; only P-256 and P-384 are "
+                         "supported");
+}
+
+}  // namespace
+
+std::string_view EcCurveName(EcCurve curve) {
+  return curve == EcCurve::kP256 ? "P-256" : "P-384";
+}
+
+size_t EcCoordinateSize(EcCurve curve) { return curve == EcCurve::kP256 ? 32 : 48; }
+
+Result<EcCurve> ParseEcCurve(std::string_view name) {
+  std::string n;
+  for (char c : name) {
+    if (c == '-' || c == '_') continue;
+    n.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+  }
+  if (n == "p256" || n == "prime256v1" || n == "secp256r1") return EcCurve::kP256;
+  if (n == "p384" || n == "secp384r1") return EcCurve::kP384;
+  return InvalidArgument("unknown EC curve '" + std::string(name) + "'; expected P-256 or P-384");
+}
+
+Result<PrivateKey> GenerateEcKey(EcCurve curve) {
+  EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", GroupName(curve));
+  if (raw == nullptr) {
+    return ossl::Fail(Code::kInternal,
+                      "cannot generate an EC " + std::string(EcCurveName(curve)) + " key");
+  }
+  return PrivateKey::Adopt(ossl::Ptr<EVP_PKEY>(raw));
+}
+
+Result<EcCurve> EcCurveOf(const PublicKey& key) { return CurveOfPkey(key.get()); }
+Result<EcCurve> EcCurveOf(const PrivateKey& key) { return CurveOfPkey(key.get()); }
+
+Result<std::vector<uint8_t>> EcPublicPoint(const PublicKey& key) {
+  KMRA_ASSIGN_OR_RETURN(EcCurve curve, EcCurveOf(key));
+  std::vector<uint8_t> out(1 + 2 * EcCoordinateSize(curve));
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out.data(),
+                                      out.size(), &len) != 1 ||
+      len != out.size() || out[0] != 0x04) {
+    return ossl::Fail(Code::kInternal, "cannot read the EC public point");
+  }
+  return out;
+}
+
+Result<PublicKey> EcPublicKeyFromPoint(EcCurve curve, std::span<const uint8_t> point) {
+  const size_t coord = EcCoordinateSize(curve);
+  std::vector<uint8_t> encoded;
+  if (point.size() == 2 * coord) {
+    encoded.reserve(1 + point.size());
+    encoded.push_back(0x04);
+    encoded.insert(encoded.end(), point.begin(), point.end());
+  } else if (point.size() == 2 * coord + 1 && point[0] == 0x04) {
+    encoded.assign(point.begin(), point.end());
+  } else {
+    return InvalidArgument("EC " + std::string(EcCurveName(curve)) + " public point is " +
+                           std::to_string(point.size()) + " bytes; expected " +
+                           std::to_string(2 * coord) + " (X||Y) or " +
+                           std::to_string(2 * coord + 1) + " (04||X||Y)");
+  }
+  auto bld = ossl::Wrap(OSSL_PARAM_BLD_new());
+  if (!bld ||
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, GroupName(curve),
+                                      0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, encoded.data(),
+                                       encoded.size()) != 1) {
+    return ossl::Fail(Code::kInternal, "cannot build EC key parameters");
+  }
+  auto params = ossl::Wrap(OSSL_PARAM_BLD_to_param(bld.get()));
+  auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, "EC " + std::string(EcCurveName(curve)) +
+                                                  " public point is not on the curve");
+  }
+  return PublicKey::Adopt(ossl::Ptr<EVP_PKEY>(raw));
+}
+
+}  // namespace kmra::crypto
