@@ -1,0 +1,240 @@
+#include "p11/internal/pkey.h"
+
+#include <fmt/format.h>
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+
+#include <cstring>
+
+namespace kmra::p11::internal {
+namespace {
+
+// DER OIDs (RFC 5480 section 2.1.1.1): prime256v1 1.2.840.10045.3.1.7 and secp384r1 1.3.132.0.34.
+const uint8_t kP256Oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+const uint8_t kP384Oid[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+
+// A private bignum parameter as big-endian bytes (padded to `pad` bytes when pad > 0), in wiping memory.
+Result<SecretBytes> BnParam(const EVP_PKEY* key, const char* name, int pad = 0) {
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, fmt::format("the key has no {} component", name));
+  }
+  auto bn = ossl::Wrap(raw);
+  int size = pad > 0 ? pad : BN_num_bytes(bn.get());
+  SecretBytes out(static_cast<size_t>(size));
+  if (size > 0 && BN_bn2binpad(bn.get(), out.RevealMutable().data(), size) != size) {
+    return ossl::Fail(Code::kInternal, fmt::format("cannot encode {}", name));
+  }
+  return out;
+}
+
+Result<std::string> GroupName(const EVP_PKEY* key) {
+  char name[64] = {0};
+  size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), &len) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, "the EC key names no curve");
+  }
+  return std::string(name, len);
+}
+
+Result<std::span<const uint8_t>> EcOidForGroup(const std::string& group) {
+  if (group == "prime256v1" || group == "P-256") return std::span<const uint8_t>(kP256Oid);
+  if (group == "secp384r1" || group == "P-384") return std::span<const uint8_t>(kP384Oid);
+  return InvalidArgument(fmt::format("EC curve {} is not supported; use P-256 or P-384", group));
+}
+
+// CKA_EC_POINT: DER OCTET STRING of the uncompressed point (PKCS#11 2.40 section 2.3.3).
+Result<std::vector<uint8_t>> EcPointDer(const EVP_PKEY* key) {
+  uint8_t point[200];
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof(point),
+                                      &len) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, "cannot read the EC public point");
+  }
+  auto os = ossl::Wrap(ASN1_OCTET_STRING_new());
+  if (!os || ASN1_OCTET_STRING_set(os.get(), point, static_cast<int>(len)) != 1) {
+    return ossl::Fail(Code::kInternal, "ASN1_OCTET_STRING_set");
+  }
+  int der_len = i2d_ASN1_OCTET_STRING(os.get(), nullptr);
+  std::vector<uint8_t> der(static_cast<size_t>(der_len));
+  uint8_t* p = der.data();
+  i2d_ASN1_OCTET_STRING(os.get(), &p);
+  return der;
+}
+
+}  // namespace
+
+std::string Hex(std::span<const uint8_t> bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (uint8_t b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
+Result<std::vector<uint8_t>> EcParamsForBits(int bits) {
+  if (bits == 256) return std::vector<uint8_t>(std::begin(kP256Oid), std::end(kP256Oid));
+  if (bits == 384) return std::vector<uint8_t>(std::begin(kP384Oid), std::end(kP384Oid));
+  return InvalidArgument(fmt::format("EC keys must be P-256 or P-384, not {} bits", bits));
+}
+
+Result<KeyAlgorithm> AlgorithmOf(const EVP_PKEY* key) {
+  switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+      return KeyAlgorithm::kRsa;
+    case EVP_PKEY_EC:
+      return KeyAlgorithm::kEc;
+    default:
+      return InvalidArgument(fmt::format("key type {} is not supported; use RSA or EC",
+                                         OBJ_nid2sn(EVP_PKEY_get_base_id(key))));
+  }
+}
+
+Result<ossl::Ptr<EVP_PKEY>> ParsePrivateKeyPem(std::string_view pem) {
+  if (pem.find("-----BEGIN") == std::string_view::npos) {
+    return InvalidArgument("the private key is not PEM (no '-----BEGIN' line)");
+  }
+  if (pem.find("ENCRYPTED") != std::string_view::npos) {
+    return InvalidArgument("the PEM private key is encrypted; decrypt it first (openssl pkey -in K -out "
+                           "K.clear) and import over a protected channel");
+  }
+  auto bio = ossl::Wrap(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return ossl::Fail(Code::kInternal, "BIO_new_mem_buf");
+  // An empty passphrase callback: never prompt on a terminal.
+  auto no_pass = [](char*, int, int, void*) -> int { return 0; };
+  auto pkey = ossl::Wrap(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_pass, nullptr));
+  if (!pkey) return ossl::Fail(Code::kInvalidArgument, "cannot parse the PEM private key");
+  KMRA_ASSIGN_OR_RETURN(KeyAlgorithm alg, AlgorithmOf(pkey.get()));
+  if (alg == KeyAlgorithm::kRsa) {
+    int bits = EVP_PKEY_get_bits(pkey.get());
+    if (bits < 2048 || bits > 4096) {
+      return InvalidArgument(fmt::format("RSA key has {} bits; 2048 to 4096 are accepted", bits));
+    }
+  } else {
+    KMRA_ASSIGN_OR_RETURN(auto group, GroupName(pkey.get()));
+    KMRA_TRY(EcOidForGroup(group));
+  }
+  return pkey;
+}
+
+Result<KeyAlgorithm> AppendPrivateKeyAttrs(const EVP_PKEY* key, Attrs& attrs) {
+  KMRA_ASSIGN_OR_RETURN(KeyAlgorithm alg, AlgorithmOf(key));
+  if (alg == KeyAlgorithm::kRsa) {
+    attrs.Ulong(CKA_KEY_TYPE, CKK_RSA);
+    // PKCS#11 2.40 section 2.1.3: modulus, exponents and the CRT values.
+    const std::pair<CK_ATTRIBUTE_TYPE, const char*> kParts[] = {
+        {CKA_MODULUS, OSSL_PKEY_PARAM_RSA_N},          {CKA_PUBLIC_EXPONENT, OSSL_PKEY_PARAM_RSA_E},
+        {CKA_PRIVATE_EXPONENT, OSSL_PKEY_PARAM_RSA_D}, {CKA_PRIME_1, OSSL_PKEY_PARAM_RSA_FACTOR1},
+        {CKA_PRIME_2, OSSL_PKEY_PARAM_RSA_FACTOR2},    {CKA_EXPONENT_1, OSSL_PKEY_PARAM_RSA_EXPONENT1},
+        {CKA_EXPONENT_2, OSSL_PKEY_PARAM_RSA_EXPONENT2},
+        {CKA_COEFFICIENT, OSSL_PKEY_PARAM_RSA_COEFFICIENT1}};
+    for (const auto& [type, name] : kParts) {
+      KMRA_ASSIGN_OR_RETURN(auto value, BnParam(key, name));
+      attrs.Secret(type, value.Reveal());
+    }
+    return alg;
+  }
+  attrs.Ulong(CKA_KEY_TYPE, CKK_EC);
+  KMRA_ASSIGN_OR_RETURN(auto group, GroupName(key));
+  KMRA_ASSIGN_OR_RETURN(auto oid, EcOidForGroup(group));
+  attrs.Bytes(CKA_EC_PARAMS, oid);
+  KMRA_ASSIGN_OR_RETURN(auto scalar, BnParam(key, OSSL_PKEY_PARAM_PRIV_KEY, (EVP_PKEY_get_bits(key) + 7) / 8));
+  attrs.Secret(CKA_VALUE, scalar.Reveal());
+  return alg;
+}
+
+Status AppendPublicKeyAttrs(const EVP_PKEY* key, Attrs& attrs) {
+  KMRA_ASSIGN_OR_RETURN(KeyAlgorithm alg, AlgorithmOf(key));
+  if (alg == KeyAlgorithm::kRsa) {
+    attrs.Ulong(CKA_KEY_TYPE, CKK_RSA);
+    KMRA_ASSIGN_OR_RETURN(auto n, BnParam(key, OSSL_PKEY_PARAM_RSA_N));
+    KMRA_ASSIGN_OR_RETURN(auto e, BnParam(key, OSSL_PKEY_PARAM_RSA_E));
+    attrs.Bytes(CKA_MODULUS, n.Reveal()).Bytes(CKA_PUBLIC_EXPONENT, e.Reveal());
+    return OkStatus();
+  }
+  attrs.Ulong(CKA_KEY_TYPE, CKK_EC);
+  KMRA_ASSIGN_OR_RETURN(auto group, GroupName(key));
+  KMRA_ASSIGN_OR_RETURN(auto oid, EcOidForGroup(group));
+  KMRA_ASSIGN_OR_RETURN(auto point, EcPointDer(key));
+  attrs.Bytes(CKA_EC_PARAMS, oid).Bytes(CKA_EC_POINT, point);
+  return OkStatus();
+}
+
+Result<ossl::Ptr<EVP_PKEY>> RsaPublicFromComponents(std::span<const uint8_t> modulus,
+                                                    std::span<const uint8_t> exponent) {
+  if (modulus.empty() || exponent.empty()) return InvalidArgument("RSA modulus or exponent is empty");
+  auto n = ossl::Wrap(BN_bin2bn(modulus.data(), static_cast<int>(modulus.size()), nullptr));
+  auto e = ossl::Wrap(BN_bin2bn(exponent.data(), static_cast<int>(exponent.size()), nullptr));
+  auto bld = ossl::Wrap(OSSL_PARAM_BLD_new());
+  if (!n || !e || !bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1) {
+    return ossl::Fail(Code::kInternal, "cannot build RSA parameters");
+  }
+  auto params = ossl::Wrap(OSSL_PARAM_BLD_to_param(bld.get()));
+  auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, "invalid RSA public key");
+  }
+  return ossl::Wrap(raw);
+}
+
+Result<ossl::Ptr<EVP_PKEY>> EcPublicFromAttributes(std::span<const uint8_t> ec_params,
+                                                   std::span<const uint8_t> point) {
+  const char* group = nullptr;
+  if (ec_params.size() == sizeof(kP256Oid) && std::memcmp(ec_params.data(), kP256Oid, sizeof(kP256Oid)) == 0) {
+    group = "prime256v1";
+  } else if (ec_params.size() == sizeof(kP384Oid) &&
+             std::memcmp(ec_params.data(), kP384Oid, sizeof(kP384Oid)) == 0) {
+    group = "secp384r1";
+  } else {
+    return InvalidArgument("CKA_EC_PARAMS names a curve other than P-256 or P-384");
+  }
+  std::vector<uint8_t> raw_point(point.begin(), point.end());
+  const uint8_t* p = point.data();
+  auto os = ossl::Wrap(d2i_ASN1_OCTET_STRING(nullptr, &p, static_cast<long>(point.size())));
+  if (os && p == point.data() + point.size()) {
+    raw_point.assign(ASN1_STRING_get0_data(os.get()),
+                     ASN1_STRING_get0_data(os.get()) + ASN1_STRING_length(os.get()));
+  }
+  ERR_clear_error();
+  auto bld = ossl::Wrap(OSSL_PARAM_BLD_new());
+  if (!bld ||
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, raw_point.data(),
+                                       raw_point.size()) != 1) {
+    return ossl::Fail(Code::kInternal, "cannot build EC parameters");
+  }
+  auto params = ossl::Wrap(OSSL_PARAM_BLD_to_param(bld.get()));
+  auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, "invalid EC public point");
+  }
+  return ossl::Wrap(raw);
+}
+
+Result<std::vector<uint8_t>> SpkiDer(const EVP_PKEY* key) {
+  int len = i2d_PUBKEY(const_cast<EVP_PKEY*>(key), nullptr);
+  if (len <= 0) return ossl::Fail(Code::kInternal, "i2d_PUBKEY");
+  std::vector<uint8_t> der(static_cast<size_t>(len));
+  uint8_t* p = der.data();
+  i2d_PUBKEY(const_cast<EVP_PKEY*>(key), &p);
+  return der;
+}
+
+Result<ossl::Ptr<EVP_PKEY>> ParseSpki(std::span<const uint8_t> der) {
+  const uint8_t* p = der.data();
+  auto key = ossl::Wrap(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  if (!key || p != der.data() + der.size()) {
+    return ossl::Fail(Code::kInvalidArgument, "the public key is not a DER SubjectPublicKeyInfo");
+  }
+  return key;
+}
+
+}  // namespace kmra::p11::internal

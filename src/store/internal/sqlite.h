@@ -1,0 +1,96 @@
+// A small RAII layer over the SQLite C API that reports errors as Status (private to src/store).
+//
+//   KMRA_ASSIGN_OR_RETURN(auto db, Db::Open(path, 5000));
+//   KMRA_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT v FROM t WHERE k = ?1"));
+//   KMRA_TRY(stmt.Bind(1, key));
+//   KMRA_ASSIGN_OR_RETURN(bool row, stmt.Step());
+//
+// Not thread safe: the store serialises access to one Db with a mutex.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace kmra::store::internal {
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Stmt& operator=(Stmt&&) = delete;
+  Stmt(const Stmt&) = delete;
+  ~Stmt() { sqlite3_finalize(stmt_); }
+
+  Status Bind(int index, int64_t value);
+  Status Bind(int index, std::string_view text);
+  Status Bind(int index, std::span<const uint8_t> blob);
+  Status BindNull(int index);
+
+  // Runs one step: true when a row is available, false when done.
+  Result<bool> Step();
+  // Steps to completion, expecting no rows.
+  Status Run();
+
+  int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string Text(int column) const;
+  std::vector<uint8_t> Blob(int column) const;
+  bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Db {
+ public:
+  // Opens (creating when `create`) the database and sets busy_timeout.
+  static Result<Db> Open(const std::string& path, bool create, int busy_timeout_ms);
+  Db(Db&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) { other.db_ = nullptr; }
+  Db& operator=(Db&&) = delete;
+  Db(const Db&) = delete;
+  ~Db() { sqlite3_close_v2(db_); }
+
+  Result<Stmt> Prepare(std::string_view sql);
+  // Runs one or more statements without parameters.
+  Status Exec(const std::string& sql);
+  int64_t Changes() const { return sqlite3_changes64(db_); }
+
+  sqlite3* raw() const { return db_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::string path_;
+};
+
+// The Error for an SQLite result code: Unavailable for BUSY/LOCKED/IO/FULL/READONLY/CANTOPEN,
+// AlreadyExists for constraint violations, DataLoss for CORRUPT/NOTADB, else Internal.
+Error SqliteError(sqlite3* db, int rc, std::string_view what);
+
+// Runs a transaction: BEGIN IMMEDIATE (takes the write lock at once, so concurrent writers queue on
+// busy_timeout instead of failing mid-way), body, COMMIT; ROLLBACK when the body fails.
+template <class F>
+auto InTransaction(Db& db, F&& body) -> decltype(body()) {
+  KMRA_TRY(db.Exec("BEGIN IMMEDIATE"));
+  auto result = body();
+  if (!result) {
+    (void)db.Exec("ROLLBACK");
+    return result;
+  }
+  auto commit = db.Exec("COMMIT");
+  if (!commit) {
+    (void)db.Exec("ROLLBACK");
+    return tl::unexpected(commit.error());
+  }
+  return result;
+}
+
+}  // namespace kmra::store::internal

@@ -1,0 +1,465 @@
+// The SQLite implementation of Store. Schema and audit chain: docs/store.md.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "store/internal/sqlite.h"
+#include "store/store.h"
+
+namespace kmra::store {
+namespace {
+
+using internal::Db;
+using internal::InTransaction;
+using internal::Stmt;
+
+constexpr int kSchemaVersion = 1;
+
+const char* const kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (
+  id TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS key_versions (
+  key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  hsm_label TEXT NOT NULL,
+  hsm_id BLOB NOT NULL,
+  key_type TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  cert_chain_pem TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (key_id, version));
+CREATE TABLE IF NOT EXISTS policies (
+  key_id TEXT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE,
+  json TEXT NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (
+  nonce BLOB PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  consumed_at INTEGER);
+CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces(expires_at);
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS collateral (
+  key TEXT PRIMARY KEY,
+  value BLOB NOT NULL,
+  fetched_at INTEGER NOT NULL,
+  next_update INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta(name, value) VALUES ('audit_head_seq', '0');
+INSERT OR IGNORE INTO meta(name, value) VALUES ('audit_head_hash',
+  '0000000000000000000000000000000000000000000000000000000000000000');
+)sql";
+
+// Creates the file 0600 (and a missing parent directory 0700) before SQLite opens it, so state never
+// exists with looser permissions; SQLite gives its -wal/-shm files the database file's mode.
+Status PrepareFile(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path p(path);
+  if (p.has_parent_path() && !std::filesystem::exists(p.parent_path(), ec)) {
+    std::filesystem::create_directories(p.parent_path(), ec);
+    if (ec) return Unavailable(fmt::format("cannot create directory {}: {}", p.parent_path().string(), ec.message()));
+    ::chmod(p.parent_path().c_str(), 0700);
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+  return OkStatus();
+}
+
+Result<KeyRecord> LoadKey(Db& db, const std::string& key_id) {
+  KMRA_ASSIGN_OR_RETURN(auto k, db.Prepare("SELECT id, description, created_at FROM keys WHERE id = ?1"));
+  KMRA_TRY(k.Bind(1, key_id));
+  KMRA_ASSIGN_OR_RETURN(bool found, k.Step());
+  if (!found) return NotFound(fmt::format("no key '{}' in the registry", key_id));
+  KeyRecord rec;
+  rec.id = k.Text(0);
+  rec.description = k.Text(1);
+  rec.created_at = k.Int(2);
+  KMRA_ASSIGN_OR_RETURN(auto v, db.Prepare(
+      "SELECT version, hsm_label, hsm_id, key_type, origin, cert_chain_pem, created_at "
+      "FROM key_versions WHERE key_id = ?1 ORDER BY version"));
+  KMRA_TRY(v.Bind(1, key_id));
+  for (;;) {
+    KMRA_ASSIGN_OR_RETURN(bool row, v.Step());
+    if (!row) break;
+    KeyVersion kv;
+    kv.version = static_cast<int>(v.Int(0));
+    kv.hsm_label = v.Text(1);
+    kv.hsm_id = v.Blob(2);
+    kv.key_type = v.Text(3);
+    kv.origin = v.Text(4);
+    kv.cert_chain_pem = v.Text(5);
+    kv.created_at = v.Int(6);
+    rec.versions.push_back(std::move(kv));
+  }
+  return rec;
+}
+
+Result<std::string> GetMeta(Db& db, const char* name) {
+  KMRA_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT value FROM meta WHERE name = ?1"));
+  KMRA_TRY(s.Bind(1, std::string_view(name)));
+  KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return DataLoss(fmt::format("the state database lacks meta entry {}", name));
+  return s.Text(0);
+}
+
+Status SetMeta(Db& db, const char* name, const std::string& value) {
+  KMRA_ASSIGN_OR_RETURN(auto s, db.Prepare("INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)"));
+  KMRA_TRY(s.Bind(1, std::string_view(name)));
+  KMRA_TRY(s.Bind(2, value));
+  return s.Run();
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(Db db) : db_(std::move(db)) {}
+
+  Status Init() {
+    // WAL lets readers run beside the writer; secure_delete overwrites deleted rows (consumed nonces,
+    // deleted keys' metadata); foreign keys make DeleteKey cascade.
+    KMRA_TRY(db_.Exec("PRAGMA journal_mode=WAL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON; "
+                      "PRAGMA synchronous=NORMAL;"));
+    return InTransaction(db_, [&]() -> Status {
+      KMRA_TRY(db_.Exec(kSchema));
+      auto version = GetMeta(db_, "schema_version");
+      if (!version) return SetMeta(db_, "schema_version", std::to_string(kSchemaVersion));
+      if (*version != std::to_string(kSchemaVersion)) {
+        return FailedPrecondition(fmt::format("state database {} has schema version {}; this kmra "
+                                              "understands version {}", db_.path(), *version, kSchemaVersion));
+      }
+      return OkStatus();
+    });
+  }
+
+  Status CreateKey(const NewKey& key) override {
+    if (key.id.empty() || key.id.size() > 128) {
+      return InvalidArgument("a key id must be 1 to 128 bytes long");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("INSERT INTO keys(id, description, created_at) VALUES (?1, ?2, ?3)"));
+    KMRA_TRY(s.Bind(1, key.id));
+    KMRA_TRY(s.Bind(2, key.description));
+    KMRA_TRY(s.Bind(3, key.created_at));
+    auto run = s.Run();
+    if (!run && run.error().code() == Code::kAlreadyExists) {
+      return AlreadyExists(fmt::format("a key with id '{}' already exists", key.id));
+    }
+    return run;
+  }
+
+  Result<int> AddKeyVersion(const std::string& key_id, const KeyVersion& v) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return InTransaction(db_, [&]() -> Result<int> {
+      KMRA_ASSIGN_OR_RETURN(auto k, db_.Prepare("SELECT 1 FROM keys WHERE id = ?1"));
+      KMRA_TRY(k.Bind(1, key_id));
+      KMRA_ASSIGN_OR_RETURN(bool exists, k.Step());
+      if (!exists) return NotFound(fmt::format("no key '{}' in the registry", key_id));
+      KMRA_ASSIGN_OR_RETURN(auto m, db_.Prepare(
+          "SELECT COALESCE(MAX(version), 0) FROM key_versions WHERE key_id = ?1"));
+      KMRA_TRY(m.Bind(1, key_id));
+      KMRA_TRY(m.Step());
+      int next = static_cast<int>(m.Int(0)) + 1;
+      KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
+          "INSERT INTO key_versions(key_id, version, hsm_label, hsm_id, key_type, origin, "
+          "cert_chain_pem, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+      KMRA_TRY(s.Bind(1, key_id));
+      KMRA_TRY(s.Bind(2, static_cast<int64_t>(next)));
+      KMRA_TRY(s.Bind(3, v.hsm_label));
+      KMRA_TRY(s.Bind(4, std::span<const uint8_t>(v.hsm_id)));
+      KMRA_TRY(s.Bind(5, v.key_type));
+      KMRA_TRY(s.Bind(6, v.origin));
+      KMRA_TRY(s.Bind(7, v.cert_chain_pem));
+      KMRA_TRY(s.Bind(8, v.created_at));
+      KMRA_TRY(s.Run());
+      return next;
+    });
+  }
+
+  Status SetCertificateChain(const std::string& key_id, int version, const std::string& pem) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
+        "UPDATE key_versions SET cert_chain_pem = ?3 WHERE key_id = ?1 AND version = ?2"));
+    KMRA_TRY(s.Bind(1, key_id));
+    KMRA_TRY(s.Bind(2, static_cast<int64_t>(version)));
+    KMRA_TRY(s.Bind(3, pem));
+    KMRA_TRY(s.Run());
+    if (db_.Changes() == 0) return NotFound(fmt::format("key '{}' has no version {}", key_id, version));
+    return OkStatus();
+  }
+
+  Result<KeyRecord> GetKey(const std::string& key_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return LoadKey(db_, key_id);
+  }
+
+  Result<std::vector<KeyRecord>> ListKeys() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> ids;
+    {
+      KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("SELECT id FROM keys ORDER BY id"));
+      for (;;) {
+        KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        ids.push_back(s.Text(0));
+      }
+    }
+    std::vector<KeyRecord> out;
+    for (const auto& id : ids) {
+      KMRA_ASSIGN_OR_RETURN(auto rec, LoadKey(db_, id));
+      out.push_back(std::move(rec));
+    }
+    return out;
+  }
+
+  Status DeleteKey(const std::string& key_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("DELETE FROM keys WHERE id = ?1"));
+    KMRA_TRY(s.Bind(1, key_id));
+    KMRA_TRY(s.Run());
+    if (db_.Changes() == 0) return NotFound(fmt::format("no key '{}' in the registry", key_id));
+    return OkStatus();
+  }
+
+  Status PutPolicy(const PolicyRecord& policy) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
+        "INSERT INTO policies(key_id, json, updated_at) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT(key_id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at"));
+    KMRA_TRY(s.Bind(1, policy.key_id));
+    KMRA_TRY(s.Bind(2, policy.json));
+    KMRA_TRY(s.Bind(3, policy.updated_at));
+    auto run = s.Run();
+    if (!run && run.error().code() == Code::kAlreadyExists) {  // the foreign key failed
+      return NotFound(fmt::format("no key '{}' in the registry to attach a policy to", policy.key_id));
+    }
+    return run;
+  }
+
+  Result<PolicyRecord> GetPolicy(const std::string& key_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("SELECT json, updated_at FROM policies WHERE key_id = ?1"));
+    KMRA_TRY(s.Bind(1, key_id));
+    KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return NotFound(fmt::format("key '{}' has no policy", key_id));
+    return PolicyRecord{key_id, s.Text(0), s.Int(1)};
+  }
+
+  Status PutNonce(std::span<const uint8_t> nonce, NonceKind kind, int64_t expires_at) override {
+    if (nonce.empty() || nonce.size() > 256) return InvalidArgument("a nonce must be 1 to 256 bytes");
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
+        "INSERT INTO nonces(nonce, kind, expires_at, consumed_at) VALUES (?1, ?2, ?3, ?4)"));
+    KMRA_TRY(s.Bind(1, nonce));
+    KMRA_TRY(s.Bind(2, static_cast<int64_t>(kind == NonceKind::kServerIssued ? 0 : 1)));
+    KMRA_TRY(s.Bind(3, expires_at));
+    // A client nonce is used the moment it is recorded.
+    if (kind == NonceKind::kClientSeen) {
+      KMRA_TRY(s.Bind(4, expires_at));
+    } else {
+      KMRA_TRY(s.BindNull(4));
+    }
+    auto run = s.Run();
+    if (!run && run.error().code() == Code::kAlreadyExists) {
+      return AlreadyExists(kind == NonceKind::kClientSeen
+                               ? "nonce replay: this client nonce was already used in an earlier request"
+                               : "nonce collision: the generated nonce already exists");
+    }
+    return run;
+  }
+
+  Status ConsumeNonce(std::span<const uint8_t> nonce, int64_t now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // One UPDATE decides atomically, also across processes sharing the file.
+    KMRA_ASSIGN_OR_RETURN(auto u, db_.Prepare(
+        "UPDATE nonces SET consumed_at = ?2 WHERE nonce = ?1 AND kind = 0 AND consumed_at IS NULL "
+        "AND expires_at >= ?2"));
+    KMRA_TRY(u.Bind(1, nonce));
+    KMRA_TRY(u.Bind(2, now));
+    KMRA_TRY(u.Run());
+    if (db_.Changes() == 1) return OkStatus();
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("SELECT kind, expires_at, consumed_at FROM nonces WHERE nonce = ?1"));
+    KMRA_TRY(s.Bind(1, nonce));
+    KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return NotFound("unknown nonce: this server never issued it (or it expired and was purged); "
+                      "request a fresh one with POST /v1/nonce");
+    }
+    if (s.Int(0) != 0 || !s.IsNull(2)) {
+      return FailedPrecondition("nonce already used: each nonce is accepted once; request a fresh one");
+    }
+    return FailedPrecondition(fmt::format("nonce expired {} s ago; request a fresh one", now - s.Int(1)));
+  }
+
+  Result<int64_t> PurgeExpiredNonces(int64_t now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("DELETE FROM nonces WHERE expires_at < ?1"));
+    KMRA_TRY(s.Bind(1, now));
+    KMRA_TRY(s.Run());
+    return db_.Changes();
+  }
+
+  Result<AuditRecord> AppendAudit(const std::string& json, int64_t time) override {
+    if (json.empty() || json.front() != '{' || json.back() != '}') {
+      return InvalidArgument("an audit record must be a JSON object");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    return InTransaction(db_, [&]() -> Result<AuditRecord> {
+      // Chain to the stored head, not to the last row: a deleted tail then stays detectable.
+      KMRA_ASSIGN_OR_RETURN(auto head_seq, GetMeta(db_, "audit_head_seq"));
+      KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db_, "audit_head_hash"));
+      AuditRecord rec;
+      rec.seq = std::stoll(head_seq) + 1;
+      rec.time = time;
+      rec.json = json;
+      rec.prev_hash = head_hash;
+      rec.hash = AuditHash(rec.prev_hash, rec.seq, rec.time, rec.json);
+      KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
+          "INSERT INTO audit(seq, time, json, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)"));
+      KMRA_TRY(s.Bind(1, rec.seq));
+      KMRA_TRY(s.Bind(2, rec.time));
+      KMRA_TRY(s.Bind(3, rec.json));
+      KMRA_TRY(s.Bind(4, rec.prev_hash));
+      KMRA_TRY(s.Bind(5, rec.hash));
+      KMRA_TRY(s.Run());
+      KMRA_TRY(SetMeta(db_, "audit_head_seq", std::to_string(rec.seq)));
+      KMRA_TRY(SetMeta(db_, "audit_head_hash", rec.hash));
+      return rec;
+    });
+  }
+
+  Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& q) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
+        "SELECT seq, time, json, prev_hash, hash FROM audit WHERE seq > ?1 AND time >= ?2 "
+        "ORDER BY seq LIMIT ?3"));
+    KMRA_TRY(s.Bind(1, q.after_seq));
+    KMRA_TRY(s.Bind(2, q.since_time));
+    KMRA_TRY(s.Bind(3, static_cast<int64_t>(q.limit)));
+    std::vector<AuditRecord> out;
+    for (;;) {
+      KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      out.push_back(AuditRecord{s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4)});
+    }
+    return out;
+  }
+
+  Result<ChainVerdict> VerifyAuditChain() override;
+
+  Status PutCollateral(const CollateralEntry& e) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
+        "INSERT OR REPLACE INTO collateral(key, value, fetched_at, next_update) VALUES (?1, ?2, ?3, ?4)"));
+    KMRA_TRY(s.Bind(1, e.key));
+    KMRA_TRY(s.Bind(2, std::span<const uint8_t>(e.value)));
+    KMRA_TRY(s.Bind(3, e.fetched_at));
+    KMRA_TRY(s.Bind(4, e.next_update));
+    return s.Run();
+  }
+
+  Result<CollateralEntry> GetCollateral(const std::string& key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
+        "SELECT value, fetched_at, next_update FROM collateral WHERE key = ?1"));
+    KMRA_TRY(s.Bind(1, key));
+    KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return NotFound(fmt::format("no cached collateral '{}'", key));
+    return CollateralEntry{key, s.Blob(0), s.Int(1), s.Int(2)};
+  }
+
+  Status Ping() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return InTransaction(db_, [&]() -> Status {
+      return db_.Exec("UPDATE meta SET value = value WHERE name = 'schema_version'");
+    });
+  }
+
+ private:
+  std::mutex mu_;
+  Db db_;
+};
+
+Result<ChainVerdict> SqliteStore::VerifyAuditChain() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ChainVerdict v;
+  auto bad = [&v](int64_t seq, std::string problem) {
+    v.intact = false;
+    v.first_bad_seq = seq;
+    v.problem = std::move(problem);
+    return v;
+  };
+  // Read the head and the rows in one snapshot.
+  KMRA_TRY(db_.Exec("BEGIN"));
+  struct Rollback {
+    Db& db;
+    ~Rollback() { (void)db.Exec("ROLLBACK"); }
+  } rollback{db_};
+  KMRA_ASSIGN_OR_RETURN(auto head_seq_text, GetMeta(db_, "audit_head_seq"));
+  KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db_, "audit_head_hash"));
+  int64_t head_seq = std::stoll(head_seq_text);
+  KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("SELECT seq, time, json, prev_hash, hash FROM audit ORDER BY seq"));
+  int64_t expected = 1;
+  std::string prev = GenesisHash();
+  for (;;) {
+    KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    int64_t seq = s.Int(0);
+    std::string json = s.Text(2);
+    std::string prev_hash = s.Text(3);
+    std::string hash = s.Text(4);
+    if (seq != expected) {
+      return bad(expected, seq > expected
+                               ? fmt::format("record {} is missing (record {} follows record {})",
+                                             expected, seq, expected - 1)
+                               : fmt::format("record {} appears out of order", seq));
+    }
+    if (AuditHash(prev_hash, seq, s.Int(1), json) != hash) {
+      return bad(seq, fmt::format("record {} was edited: its content does not match its hash", seq));
+    }
+    if (prev_hash != prev) {
+      // This record is intact, so the one before it was changed (and its hash recomputed) or replaced.
+      return bad(seq - 1, fmt::format("record {} was edited or replaced: record {} was chained to a "
+                                      "different version of it", seq - 1, seq));
+    }
+    prev = hash;
+    ++v.records;
+    ++expected;
+  }
+  if (head_seq > v.records) {
+    return bad(v.records + 1, fmt::format("records {} to {} were removed from the end of the log",
+                                          v.records + 1, head_seq));
+  }
+  if (head_seq < v.records || head_hash != prev) {
+    return bad(head_seq < v.records ? head_seq + 1 : v.records,
+               "the log's stored head does not match its last record (records were added or "
+               "replaced outside kmra)");
+  }
+  v.intact = true;
+  return v;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options) {
+  if (path.empty()) return InvalidArgument("no state database path given");
+  if (options.create) KMRA_TRY(PrepareFile(path));
+  KMRA_ASSIGN_OR_RETURN(auto db, Db::Open(path, options.create, options.busy_timeout_ms));
+  auto store = std::make_unique<SqliteStore>(std::move(db));
+  auto init = store->Init();
+  if (!init) return tl::unexpected(init.error().WithContext(fmt::format("state database {}", path)));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace kmra::store

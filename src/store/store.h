@@ -1,0 +1,165 @@
+// Store: the key server's state. Keys registry (with versions), per-key release policies, single-use
+// nonces, and the hash-chained audit log; plus a small collateral cache table.
+//
+//   KMRA_ASSIGN_OR_RETURN(auto store, store::OpenSqliteStore("/var/lib/kmra/state.db"));
+//   KMRA_TRY(store->CreateKey({.id = "web", .created_at = now}));
+//
+// Times are unix seconds supplied by the caller (inject a clock; the store never reads the time itself).
+// Errors: NotFound / AlreadyExists for the named things, Unavailable when the database is locked or cannot
+// be written, DataLoss when stored data is inconsistent.
+//
+// Thread safety: every implementation is safe to use from many threads at once, and several processes
+// (server replicas) may share one database: nonces are consumed atomically across them, and audit
+// appends are serialised so the chain stays linear.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace kmra::store {
+
+// One version of a key: which HSM object holds it, and its certificate chain.
+struct KeyVersion {
+  int version = 0;             // 1, 2, ... (assigned by AddKeyVersion)
+  std::string hsm_label;       // CKA_LABEL of the private key in the HSM
+  std::vector<uint8_t> hsm_id; // CKA_ID of the private key in the HSM
+  std::string key_type;        // "rsa-2048", "ec-p256", ... (p11::KeySpec spelling)
+  std::string origin;          // "generated" (in the HSM) or "imported"
+  std::string cert_chain_pem;  // leaf first; may be empty until a certificate is attached
+  int64_t created_at = 0;
+};
+
+struct KeyRecord {
+  std::string id;          // the key id clients ask for (KMRA h_unique_id)
+  std::string description;
+  int64_t created_at = 0;
+  std::vector<KeyVersion> versions;  // ascending by version; never empty for a usable key
+  // The version releases serve (the highest), or nullptr when there is none yet.
+  const KeyVersion* newest() const { return versions.empty() ? nullptr : &versions.back(); }
+};
+
+struct NewKey {
+  std::string id;
+  std::string description;
+  int64_t created_at = 0;
+};
+
+// A policy as the server stores it: JSON text whose fields the server defines.
+struct PolicyRecord {
+  std::string key_id;
+  std::string json;
+  int64_t updated_at = 0;
+};
+
+// Why a nonce was issued.
+enum class NonceKind {
+  kServerIssued,  // POST /v1/nonce: must be consumed once before it expires
+  kClientSeen,    // a KMRA client nonce: recorded so the same bytes are never accepted again
+};
+
+struct AuditRecord {
+  int64_t seq = 0;        // 1, 2, ... without gaps
+  int64_t time = 0;       // unix seconds
+  std::string json;       // the record (who, what key, verdict, ...), as the server wrote it
+  std::string prev_hash;  // hex SHA-256 of the previous record ("" x 64 zeros for the first)
+  std::string hash;       // hex SHA-256 over prev_hash, seq, time and json (see docs/store.md)
+};
+
+struct AuditQuery {
+  int64_t after_seq = 0;  // records with seq > after_seq
+  int64_t since_time = 0; // and time >= since_time
+  size_t limit = 100;     // at most this many, oldest first
+};
+
+// The result of checking the audit chain.
+struct ChainVerdict {
+  bool intact = false;
+  int64_t records = 0;         // records checked
+  int64_t first_bad_seq = 0;   // the first record that does not verify (0 when intact)
+  std::string problem;         // what is wrong with it, for a person
+};
+
+// A cached collateral blob (owned by the collateral component; opaque here).
+struct CollateralEntry {
+  std::string key;             // e.g. "tcb/sgx/00906ED50000"
+  std::vector<uint8_t> value;
+  int64_t fetched_at = 0;
+  int64_t next_update = 0;     // when the issuer says to refresh
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // --- keys ---
+  // AlreadyExists when the id is taken; InvalidArgument for an empty id or one over 128 bytes.
+  virtual Status CreateKey(const NewKey& key) = 0;
+  // Adds the next version (1 for the first) and returns its number. NotFound for an unknown key.
+  virtual Result<int> AddKeyVersion(const std::string& key_id, const KeyVersion& version) = 0;
+  // Replaces the certificate chain of one version. NotFound for an unknown key or version.
+  virtual Status SetCertificateChain(const std::string& key_id, int version,
+                                     const std::string& chain_pem) = 0;
+  virtual Result<KeyRecord> GetKey(const std::string& key_id) = 0;
+  // All keys, ordered by id.
+  virtual Result<std::vector<KeyRecord>> ListKeys() = 0;
+  // Deletes the key, its versions and its policy. NotFound for an unknown key.
+  virtual Status DeleteKey(const std::string& key_id) = 0;
+
+  // --- policies ---
+  // Creates or replaces the key's policy. NotFound for an unknown key.
+  virtual Status PutPolicy(const PolicyRecord& policy) = 0;
+  // NotFound when the key has no policy.
+  virtual Result<PolicyRecord> GetPolicy(const std::string& key_id) = 0;
+
+  // --- nonces ---
+  // Records a nonce valid until expires_at. For kClientSeen this is the check-and-record of a KMRA
+  // client nonce: AlreadyExists when those bytes were seen before (a replay). For kServerIssued,
+  // AlreadyExists on a (practically impossible) collision.
+  virtual Status PutNonce(std::span<const uint8_t> nonce, NonceKind kind, int64_t expires_at) = 0;
+  // Consumes a server-issued nonce exactly once, atomically across threads and processes.
+  // NotFound: never issued (or purged); FailedPrecondition: already used, or expired at `now`.
+  virtual Status ConsumeNonce(std::span<const uint8_t> nonce, int64_t now) = 0;
+  // Deletes nonces that expired before `now`; returns how many. (Expired client nonces are also
+  // rejected by their own timestamp, so forgetting them is safe.)
+  virtual Result<int64_t> PurgeExpiredNonces(int64_t now) = 0;
+
+  // --- audit ---
+  // Appends a record, chaining it to the last one. `json` must be a JSON object (not checked deeply).
+  virtual Result<AuditRecord> AppendAudit(const std::string& json, int64_t time) = 0;
+  virtual Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& query) = 0;
+  // Recomputes every hash and link; a removed, inserted, reordered or edited record (or removed tail
+  // records, via the stored chain head) makes the verdict not intact and names the first bad record.
+  virtual Result<ChainVerdict> VerifyAuditChain() = 0;
+
+  // --- collateral cache ---
+  virtual Status PutCollateral(const CollateralEntry& entry) = 0;
+  // NotFound when absent.
+  virtual Result<CollateralEntry> GetCollateral(const std::string& key) = 0;
+
+  // --- health ---
+  // OK when the database answers and accepts a write (for /readyz).
+  virtual Status Ping() = 0;
+};
+
+struct SqliteOptions {
+  int busy_timeout_ms = 5000;
+  bool create = true;  // create the file (mode 0600, parent dir 0700 if made) when missing
+};
+
+// Opens (and creates or migrates) a SQLite store at `path` with WAL, busy_timeout and secure_delete.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options = {});
+
+// Computes the chain hash of a record: hex SHA-256 of
+// prev_hash || "\n" || seq || "\n" || time || "\n" || json   (decimal numbers, see docs/store.md).
+std::string AuditHash(const std::string& prev_hash, int64_t seq, int64_t time, const std::string& json);
+
+// The prev_hash of the first record: 64 '0' characters.
+const std::string& GenesisHash();
+
+}  // namespace kmra::store
