@@ -8,9 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
+#include "base/file.h"
 #include "cli/commands.h"
+#include "dcap/collateral.h"
 #include "dcap/quote.h"
 #include "dcap/quote_format.h"
+#include "dcap/tcb_info.h"
+#include "dcap/verifier.h"
 
 namespace kmra::cli {
 namespace {
@@ -48,6 +53,90 @@ int RunDump(const DumpArgs& args) {
   return 0;
 }
 
+struct VerifyArgs {
+  std::string quote;
+  std::string collateral;
+  std::string root;
+  std::string pck_chain;
+  std::string at;
+  std::string format = "text";
+  std::string accept;
+};
+
+// Default accepted statuses: every status but Revoked and TCBLevelNotSupported.
+std::vector<std::string> DefaultAccepted() {
+  return {"UpToDate",  "SWHardeningNeeded",
+          "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded",
+          "OutOfDate", "OutOfDateConfigurationNeeded"};
+}
+
+int RunVerify(const VerifyArgs& args) {
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "kmra quote verify: %s\n", message.c_str());
+    return 1;
+  };
+  std::vector<std::string> accepted = DefaultAccepted();
+  if (!args.accept.empty()) {
+    accepted.clear();
+    size_t start = 0;
+    while (start <= args.accept.size()) {
+      size_t comma = args.accept.find(',', start);
+      if (comma == std::string::npos) comma = args.accept.size();
+      std::string status = args.accept.substr(start, comma - start);
+      if (!dcap::ParseTcbStatus(status)) {
+        return fail("--accept: unknown TCB status \"" + status +
+                    "\" (expected UpToDate, SWHardeningNeeded, ConfigurationNeeded, "
+                    "ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded, "
+                    "Revoked or TCBLevelNotSupported)");
+      }
+      accepted.push_back(status);
+      start = comma + 1;
+    }
+  }
+  int64_t at = SystemClock::Get().NowUnix();
+  if (!args.at.empty()) {
+    auto t = ParseTime(args.at);
+    if (!t) return fail("--at: " + t.error().message());
+    at = *t;
+  }
+  auto quote = ReadFileBytes(args.quote);
+  if (!quote) return fail("cannot read the quote: " + quote.error().message());
+  auto collateral = dcap::LoadCollateralDir(args.collateral);
+  if (!collateral) return fail(collateral.error().message());
+  dcap::VerifierOptions options;
+  options.enable_cache = false;  // one quote: nothing to reuse
+  if (!args.root.empty()) {
+    auto root = ReadFileText(args.root);
+    if (!root) return fail("--root: " + root.error().message());
+    options.trusted_root_pem = *root;
+  } else {
+    options.trusted_root_pem = collateral->trusted_root_pem;  // empty: compiled-in Intel root
+  }
+  std::string chain;
+  if (!args.pck_chain.empty()) {
+    auto text = ReadFileText(args.pck_chain);
+    if (!text) return fail("--pck-chain: " + text.error().message());
+    chain = *text;
+  }
+  auto verifier = dcap::Verifier::Create(options);
+  if (!verifier) return fail("trusted root: " + verifier.error().message());
+  dcap::VerificationReport report = (*verifier)->Verify(*quote, *collateral, at, chain);
+  if (args.format == "json") {
+    std::printf("%s\n", report.ToJson().c_str());
+  } else {
+    std::fputs(report.ToText().c_str(), stdout);
+  }
+  if (!report.verified) return 2;
+  for (const auto& s : accepted) {
+    if (s == report.tcb_status) return 0;
+  }
+  if (args.format != "json") {
+    std::fprintf(stderr, "kmra quote verify: verified, but TCB status %s is not accepted\n",
+                 report.tcb_status.c_str());
+  }
+  return 3;
+}
+
 }  // namespace
 
 void RegisterQuoteCommands(CLI::App& app) {
@@ -60,6 +149,29 @@ void RegisterQuoteCommands(CLI::App& app) {
   dump->add_option("--format", dump_args->format, "Output format")
       ->check(CLI::IsMember({"text", "json"}));
   dump->callback([dump_args]() { SetExitCode(RunDump(*dump_args)); });
+
+  auto va = std::make_shared<VerifyArgs>();
+  auto* verify = quote->add_subcommand(
+      "verify",
+      "Verify a quote against collateral. Exit 0: verified and TCB status accepted; 3: verified, "
+      "status not accepted; 2: not verified; 1: usage or I/O error");
+  verify->add_option("QUOTE", va->quote, "Quote file (binary)")->required();
+  verify->add_option("--collateral", va->collateral,
+                     "Directory with tcbInfo.json, qeIdentity.json, tcbSignChain.pem, "
+                     "rootCaCrl.der|.pem, pckCrl.der|.pem[, trustedRootCaCert.pem]")
+      ->required();
+  verify->add_option("--root", va->root,
+                     "Trusted root CA (PEM). Default: the collateral's trustedRootCaCert.pem, "
+                     "else the compiled-in Intel SGX Root CA");
+  verify->add_option("--pck-chain", va->pck_chain,
+                     "PCK certificate chain (PEM), for quotes without one (cert data type 1-4)");
+  verify->add_option("--at", va->at, "Verification time: unix seconds or RFC 3339 (default: now)");
+  verify->add_option("--format", va->format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}));
+  verify->add_option("--accept", va->accept,
+                     "Accepted TCB statuses, comma separated (default: all but Revoked and "
+                     "TCBLevelNotSupported)");
+  verify->callback([va]() { SetExitCode(RunVerify(*va)); });
 }
 
 }  // namespace kmra::cli

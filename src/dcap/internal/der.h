@@ -1,0 +1,47 @@
+// A minimal, strict DER reader for the PCK certificate's SGX extension (definite lengths only).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace kmra::dcap::internal {
+
+struct Tlv {
+  uint8_t tag = 0;
+  std::span<const uint8_t> value;
+};
+
+// Reads one TLV from the front of `in` and advances it. False on truncation, indefinite or
+// over-long lengths, or multi-byte tags (none occur in the SGX extension).
+inline bool ReadTlv(std::span<const uint8_t>& in, Tlv* out) {
+  if (in.size() < 2) return false;
+  const uint8_t tag = in[0];
+  if ((tag & 0x1f) == 0x1f) return false;
+  size_t len = in[1];
+  size_t pos = 2;
+  if (len & 0x80) {
+    const size_t n = len & 0x7f;
+    if (n == 0 || n > 4 || in.size() < 2 + n) return false;
+    len = 0;
+    for (size_t i = 0; i < n; ++i) len = len << 8 | in[2 + i];
+    pos += n;
+  }
+  if (in.size() - pos < len) return false;
+  out->tag = tag;
+  out->value = in.subspan(pos, len);
+  in = in.subspan(pos + len);
+  return true;
+}
+
+// Decodes a non-negative DER INTEGER of at most 4 value bytes; false otherwise.
+inline bool DerUint(std::span<const uint8_t> v, uint32_t* out) {
+  if (v.empty() || v.size() > 5 || (v[0] & 0x80)) return false;
+  if (v.size() == 5 && v[0] != 0) return false;
+  uint64_t x = 0;
+  for (uint8_t b : v) x = x << 8 | b;
+  if (x > 0xffffffffu) return false;
+  *out = static_cast<uint32_t>(x);
+  return true;
+}
+
+}  // namespace kmra::dcap::internal

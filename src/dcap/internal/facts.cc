@@ -1,0 +1,221 @@
+#include "dcap/internal/facts.h"
+
+#include "dcap/internal/bytes.h"
+
+namespace kmra::dcap::internal {
+namespace {
+
+bool Contains(const std::string& s, std::string_view part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
+
+CrlFacts LoadCrl(const std::vector<uint8_t>& der, const char* what) {
+  CrlFacts f;
+  f.present = !der.empty();
+  if (!f.present) return f;
+  auto crl = ParseCrl(der, what);
+  if (!crl) {
+    f.parse_error = crl.error().message();
+  } else {
+    f.crl = std::move(*crl);
+  }
+  return f;
+}
+
+// QVL's chain rules (PckCertVerifier.cpp / TCBSigningChain.cpp): every certificate is issued (raw DN)
+// and signed by the next; the last is self-signed and byte-identical to the trusted root.
+void CheckChain(const std::vector<Cert>& chain, const TrustedRoot& root, Fact* signatures,
+                Fact* root_fact) {
+  signatures->ok = true;
+  for (size_t i = 0; i + 1 < chain.size(); ++i) {
+    X509* cert = chain[i].x509.get();
+    X509* issuer = chain[i + 1].x509.get();
+    if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer)) != 0) {
+      signatures->ok = false;
+      signatures->detail = Quoted(chain[i].subject_cn) + " names issuer " +
+                           Quoted(chain[i].issuer_cn) + ", but the next certificate is " +
+                           Quoted(chain[i + 1].subject_cn);
+      break;
+    }
+    if (!SignedBy(cert, X509_get0_pubkey(issuer))) {
+      signatures->ok = false;
+      signatures->detail = "the signature of " + Quoted(chain[i].subject_cn) +
+                           " does not verify with the key of " + Quoted(chain[i + 1].subject_cn);
+      break;
+    }
+  }
+  const Cert& last = chain.back();
+  if (signatures->ok && !SignedBy(last.x509.get(), X509_get0_pubkey(last.x509.get()))) {
+    signatures->ok = false;
+    signatures->detail = "the root " + Quoted(last.subject_cn) + " is not self-signed";
+  }
+  if (signatures->ok) signatures->detail = std::to_string(chain.size()) + " signatures verify";
+  root_fact->ok = last.der == root.cert.der;
+  root_fact->detail = root_fact->ok
+                          ? "the chain ends in the trusted root " + Quoted(root.cert.subject_cn)
+                          : "the chain ends in " + Quoted(last.subject_cn) + " (serial " +
+                                last.serial_hex + "), which is not byte-identical to the trusted "
+                                "root " + Quoted(root.cert.subject_cn) + " (serial " +
+                                root.cert.serial_hex + ")";
+}
+
+Fact NotRevoked(const CrlFacts& crl, const Cert& cert) {
+  Fact f;
+  f.ok = !Revoked(crl.crl->crl.get(), cert.x509.get());
+  f.detail = Quoted(cert.subject_cn) + " serial " + cert.serial_hex +
+             (f.ok ? " is not listed in the CRL of " : " is REVOKED by the CRL of ") +
+             Quoted(crl.crl->issuer_cn);
+  return f;
+}
+
+Fact SignedJsonFact(const std::string& body, const std::array<uint8_t, 64>& sig,
+                    const CollateralFacts& c, const char* what) {
+  Fact f;
+  if (!c.tcb_chain_usable()) {
+    f.detail = std::string("cannot check the ") + what + " signature: the TCB signing chain is not trusted";
+    return f;
+  }
+  EVP_PKEY* key = X509_get0_pubkey(c.tcb_chain[0].x509.get());
+  f.ok = VerifyRawEcdsa(key, std::span<const uint8_t>(
+                                 reinterpret_cast<const uint8_t*>(body.data()), body.size()),
+                        sig);
+  f.detail = f.ok ? std::string("ECDSA signature of ") + Quoted(c.tcb_chain[0].subject_cn) +
+                        " over the " + what + " body verifies"
+                  : std::string("the ") + what + " signature does not verify with the key of " +
+                        Quoted(c.tcb_chain[0].subject_cn) + " (altered collateral?)";
+  return f;
+}
+
+}  // namespace
+
+std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
+                                                         const TrustedRoot& root, uint64_t id) {
+  auto f = std::make_shared<CollateralFacts>();
+  f->id = id;
+  f->root_crl = LoadCrl(c.root_ca_crl_der, "the root CA CRL");
+  f->pck_crl = LoadCrl(c.pck_crl_der, "the PCK CRL");
+  if (f->root_crl.crl) {
+    X509_CRL* crl = f->root_crl.crl->crl.get();
+    const bool issuer = X509_NAME_cmp(X509_CRL_get_issuer(crl),
+                                      X509_get_subject_name(root.cert.x509.get())) == 0;
+    const bool signed_ok = issuer && CrlSignedBy(crl, root.key());
+    f->root_crl_issuer.ok = signed_ok;
+    f->root_crl_issuer.detail =
+        !issuer ? "the root CA CRL is issued by " + Quoted(f->root_crl.crl->issuer_cn) +
+                      ", not by the trusted root " + Quoted(root.cert.subject_cn)
+        : !signed_ok ? "the root CA CRL's signature does not verify with the trusted root's key"
+                     : "issued and signed by the trusted root";
+  }
+
+  f->tcb_chain_present = !c.tcb_signing_chain_pem.empty();
+  if (f->tcb_chain_present) {
+    auto chain = ParsePemChain(c.tcb_signing_chain_pem, "the TCB signing chain");
+    if (!chain) {
+      f->tcb_chain_parse_error = chain.error().message();
+    } else {
+      f->tcb_chain = std::move(*chain);
+      const auto& ch = f->tcb_chain;
+      f->tcb_chain_names.ok = ch.size() == 2 && Contains(ch[0].subject_cn, "SGX TCB Signing") &&
+                              Contains(ch[1].subject_cn, "SGX Root CA");
+      f->tcb_chain_names.detail =
+          ch.size() != 2 ? "the TCB signing chain holds " + std::to_string(ch.size()) +
+                               " certificates; expected the TCB Signing certificate and the root"
+                         : "signer " + Quoted(ch[0].subject_cn) + ", root " +
+                               Quoted(ch[1].subject_cn) +
+                               (f->tcb_chain_names.ok ? ""
+                                                      : " (expected names containing \"SGX TCB "
+                                                        "Signing\" and \"SGX Root CA\")");
+      CheckChain(ch, root, &f->tcb_chain_signatures, &f->tcb_chain_root);
+      if (f->root_crl.crl && f->root_crl_issuer.ok) {
+        f->tcb_signing_not_revoked = NotRevoked(f->root_crl, ch[0]);
+      }
+    }
+  }
+
+  f->tcb_info_present = !c.tcb_info_json.empty();
+  if (f->tcb_info_present) {
+    auto info = ParseTcbInfo(c.tcb_info_json);
+    if (!info) {
+      f->tcb_info_parse_error = info.error().message();
+    } else {
+      f->tcb_info = std::move(*info);
+      f->tcb_info_signature =
+          SignedJsonFact(f->tcb_info->body, f->tcb_info->signature, *f, "TCB info");
+    }
+  }
+  f->qe_identity_present = !c.qe_identity_json.empty();
+  if (f->qe_identity_present) {
+    auto qe = ParseEnclaveIdentity(c.qe_identity_json);
+    if (!qe) {
+      f->qe_identity_parse_error = qe.error().message();
+    } else {
+      f->qe_identity = std::move(*qe);
+      f->qe_identity_signature =
+          SignedJsonFact(f->qe_identity->body, f->qe_identity->signature, *f, "QE identity");
+    }
+  }
+  return f;
+}
+
+std::shared_ptr<const PckChainFacts> PreparePckChain(std::string_view pem, const TrustedRoot& root,
+                                                     const CollateralFacts& c) {
+  auto f = std::make_shared<PckChainFacts>();
+  auto chain = ParsePemChain(pem, "the PCK certificate chain");
+  if (!chain) {
+    f->parse_error = chain.error().message();
+    return f;
+  }
+  f->certs = std::move(*chain);
+  const auto& ch = f->certs;
+  // QVL PckCertVerifier: root CN has "SGX Root CA", intermediate "CA", leaf "SGX PCK Certificate".
+  f->names.ok = ch.size() == 3 && Contains(ch[0].subject_cn, "SGX PCK Certificate") &&
+                Contains(ch[1].subject_cn, "CA") && Contains(ch[2].subject_cn, "SGX Root CA");
+  if (ch.size() != 3) {
+    f->names.detail = "the PCK chain holds " + std::to_string(ch.size()) +
+                      " certificates; expected PCK certificate, PCK CA and root";
+  } else {
+    f->names.detail = "PCK " + Quoted(ch[0].subject_cn) + ", CA " + Quoted(ch[1].subject_cn) +
+                      ", root " + Quoted(ch[2].subject_cn);
+    if (!f->names.ok) {
+      f->names.detail += " (expected names containing \"SGX PCK Certificate\", \"CA\" and "
+                         "\"SGX Root CA\")";
+    }
+  }
+  CheckChain(ch, root, &f->signatures, &f->root);
+  if (ch.size() >= 2) {
+    const std::string& ca = ch[1].subject_cn;
+    f->ca_type = Contains(ca, "Processor") ? "processor" : Contains(ca, "Platform") ? "platform" : "";
+  }
+  if (c.pck_crl.crl && ch.size() >= 2) {
+    X509_CRL* crl = c.pck_crl.crl->crl.get();
+    Fact issuer;
+    const bool cn_ok = Contains(c.pck_crl.crl->issuer_cn, "CA");
+    const bool dn_ok = X509_NAME_cmp(X509_CRL_get_issuer(crl),
+                                     X509_get_issuer_name(ch[0].x509.get())) == 0;
+    const bool sig_ok = dn_ok && CrlSignedBy(crl, X509_get0_pubkey(ch[1].x509.get()));
+    issuer.ok = cn_ok && dn_ok && sig_ok;
+    issuer.detail = !dn_ok || !cn_ok
+                        ? "the PCK CRL is issued by " + Quoted(c.pck_crl.crl->issuer_cn) +
+                              " but the PCK certificate by " + Quoted(ch[0].issuer_cn) +
+                              " (Processor vs Platform CA CRL?)"
+                    : !sig_ok ? "the PCK CRL's signature does not verify with the key of " +
+                                    Quoted(ch[1].subject_cn)
+                              : "issued and signed by " + Quoted(ch[1].subject_cn);
+    f->pck_crl_issuer = issuer;
+    if (issuer.ok) f->leaf_not_revoked = NotRevoked(c.pck_crl, ch[0]);
+  }
+  if (c.root_crl.crl && c.root_crl_issuer.ok && ch.size() >= 2) {
+    f->intermediate_not_revoked = NotRevoked(c.root_crl, ch[1]);
+  }
+  auto ext = PckExtensionOf(ch[0].x509.get());
+  if (ext) {
+    f->extension = *ext;
+  } else {
+    f->extension_error = ext.error().message();
+  }
+  return f;
+}
+
+}  // namespace kmra::dcap::internal

@@ -1,0 +1,98 @@
+// What the verifier learns from collateral and PCK chains that does not depend on the quote or the
+// time: parsed objects and the outcome of every signature, name and revocation check. These are the
+// units the caching verifier keeps; the time checks and the per-quote checks run on every call.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dcap/collateral.h"
+#include "dcap/internal/x509.h"
+#include "dcap/pck_extension.h"
+#include "dcap/tcb_info.h"
+
+namespace kmra::dcap::internal {
+
+// A time-independent check outcome: empty `failure` means it passed; `detail` describes it.
+struct Fact {
+  bool ok = false;
+  std::string detail;
+};
+
+// The trusted root, parsed once per verifier.
+struct TrustedRoot {
+  Cert cert;
+  EVP_PKEY* key() const { return X509_get0_pubkey(cert.x509.get()); }
+};
+
+struct CrlFacts {
+  bool present = false;
+  std::string parse_error;
+  std::optional<Crl> crl;
+};
+
+struct CollateralFacts {
+  uint64_t id = 0;  // unique per prepared collateral, keys the PCK chain facts that use it
+  CrlFacts root_crl;
+  CrlFacts pck_crl;
+  Fact root_crl_issuer;  // issued and signed by the trusted root
+
+  bool tcb_chain_present = false;
+  std::string tcb_chain_parse_error;
+  std::vector<Cert> tcb_chain;
+  Fact tcb_chain_names;
+  Fact tcb_chain_signatures;
+  Fact tcb_chain_root;       // ends in the trusted root
+  std::optional<Fact> tcb_signing_not_revoked;  // when the root CRL is usable
+
+  bool tcb_info_present = false;
+  std::string tcb_info_parse_error;
+  std::optional<Signed<TcbInfo>> tcb_info;
+  Fact tcb_info_signature;
+
+  bool qe_identity_present = false;
+  std::string qe_identity_parse_error;
+  std::optional<Signed<EnclaveIdentity>> qe_identity;
+  Fact qe_identity_signature;
+
+  bool tcb_chain_usable() const {
+    return tcb_chain_parse_error.empty() && tcb_chain_present && tcb_chain_names.ok &&
+           tcb_chain_signatures.ok && tcb_chain_root.ok;
+  }
+};
+
+struct PckChainFacts {
+  std::string parse_error;
+  std::vector<Cert> certs;  // leaf, intermediate, root
+  Fact names;
+  Fact signatures;
+  Fact root;
+  std::optional<Fact> pck_crl_issuer;         // when the PCK CRL parsed
+  std::optional<Fact> intermediate_not_revoked;  // when the root CRL is usable
+  std::optional<Fact> leaf_not_revoked;       // when the PCK CRL is usable
+  std::optional<PckExtension> extension;
+  std::string extension_error;
+  std::string ca_type;  // "processor", "platform" or ""
+
+  // Outcomes of QE report signature checks with this PCK key (bounded; see verifier.cc).
+  mutable std::mutex qe_mu;
+  mutable std::vector<std::pair<std::string, bool>> qe_memo;
+
+  EVP_PKEY* leaf_key() const {
+    return certs.empty() ? nullptr : X509_get0_pubkey(certs[0].x509.get());
+  }
+};
+
+// Parses and checks everything of `c` that does not depend on a quote or a time.
+std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
+                                                         const TrustedRoot& root, uint64_t id);
+
+// Parses and checks a PCK chain against the trusted root and the collateral's CRLs.
+std::shared_ptr<const PckChainFacts> PreparePckChain(std::string_view pem, const TrustedRoot& root,
+                                                     const CollateralFacts& collateral);
+
+}  // namespace kmra::dcap::internal

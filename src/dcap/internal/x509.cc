@@ -1,0 +1,170 @@
+#include "dcap/internal/x509.h"
+
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "dcap/internal/bytes.h"
+
+namespace kmra::dcap::internal {
+namespace {
+
+Result<Cert> FromX509(ossl::Ptr<X509> x) {
+  Cert c;
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(x.get(), &der);
+  if (len <= 0) return ossl::Fail(Code::kInternal, "cannot encode a certificate as DER");
+  c.der.assign(der, der + len);
+  OPENSSL_free(der);
+  c.subject_cn = CommonName(X509_get_subject_name(x.get()));
+  c.issuer_cn = CommonName(X509_get_issuer_name(x.get()));
+  c.not_before = ToUnix(X509_get0_notBefore(x.get()));
+  c.not_after = ToUnix(X509_get0_notAfter(x.get()));
+  const ASN1_INTEGER* serial = X509_get0_serialNumber(x.get());
+  c.serial_hex = Hex(std::span<const uint8_t>(ASN1_STRING_get0_data(serial),
+                                              static_cast<size_t>(ASN1_STRING_length(serial))));
+  c.x509 = std::move(x);
+  return c;
+}
+
+}  // namespace
+
+int64_t ToUnix(const ASN1_TIME* t) {
+  struct tm tm {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return DaysFromCivil(tm.tm_year + 1900, static_cast<unsigned>(tm.tm_mon + 1),
+                       static_cast<unsigned>(tm.tm_mday)) *
+             86400 +
+         tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+std::string CommonName(const X509_NAME* name) {
+  if (name == nullptr) return "";
+  const int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (idx < 0) return "";
+  const ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<size_t>(ASN1_STRING_length(s)));
+}
+
+Result<std::vector<Cert>> ParsePemChain(std::string_view pem, std::string_view what) {
+  while (!pem.empty() && (pem.back() == '\0' || pem.back() == '\n' || pem.back() == '\r' ||
+                          pem.back() == ' ')) {
+    pem.remove_suffix(1);
+  }
+  if (pem.empty()) return InvalidArgument(std::string(what) + " is empty");
+  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return ossl::Fail(Code::kInternal, "BIO_new_mem_buf failed");
+  std::vector<Cert> out;
+  for (;;) {
+    ossl::Ptr<X509> x(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!x) break;
+    KMRA_ASSIGN_OR_RETURN(Cert c, FromX509(std::move(x)));
+    out.push_back(std::move(c));
+  }
+  // PEM_read stops with "no start line" at the end: only that is benign.
+  const unsigned long err = ERR_peek_last_error();
+  const bool clean_end = ERR_GET_REASON(err) == PEM_R_NO_START_LINE;
+  if (!clean_end && err != 0) {
+    return ossl::Fail(Code::kInvalidArgument,
+                      std::string(what) + ": certificate " + std::to_string(out.size() + 1) +
+                          " does not parse");
+  }
+  ERR_clear_error();
+  if (out.empty()) {
+    return InvalidArgument(std::string(what) + " holds no PEM certificate");
+  }
+  return out;
+}
+
+Result<Cert> ParseDerCert(std::span<const uint8_t> der, std::string_view what) {
+  const unsigned char* p = der.data();
+  ossl::Ptr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!x || p != der.data() + der.size()) {
+    return ossl::Fail(Code::kInvalidArgument, std::string(what) + " is not a DER certificate");
+  }
+  return FromX509(std::move(x));
+}
+
+Result<Crl> ParseCrl(std::span<const uint8_t> der, std::string_view what) {
+  const unsigned char* p = der.data();
+  Crl c;
+  c.crl.reset(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
+  if (!c.crl || p != der.data() + der.size()) {
+    return ossl::Fail(Code::kInvalidArgument, std::string(what) + " is not a DER CRL");
+  }
+  c.issuer_cn = CommonName(X509_CRL_get_issuer(c.crl.get()));
+  c.this_update = ToUnix(X509_CRL_get0_lastUpdate(c.crl.get()));
+  c.next_update = ToUnix(X509_CRL_get0_nextUpdate(c.crl.get()));
+  return c;
+}
+
+bool SignedBy(X509* cert, EVP_PKEY* issuer_key) {
+  const bool ok = issuer_key != nullptr && X509_verify(cert, issuer_key) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+bool CrlSignedBy(X509_CRL* crl, EVP_PKEY* issuer_key) {
+  const bool ok = issuer_key != nullptr && X509_CRL_verify(crl, issuer_key) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+bool Revoked(X509_CRL* crl, X509* cert) {
+  X509_REVOKED* entry = nullptr;
+  return X509_CRL_get0_by_serial(crl, &entry,
+                                 const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(cert))) == 1;
+}
+
+Result<ossl::Ptr<EVP_PKEY>> P256FromRaw(std::span<const uint8_t, 64> xy) {
+  uint8_t point[65];
+  point[0] = 0x04;
+  std::memcpy(point + 1, xy.data(), 64);
+  ossl::Ptr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
+  if (!bld ||
+      !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
+      !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point))) {
+    return ossl::Fail(Code::kInternal, "cannot build EC key parameters");
+  }
+  ossl::Ptr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  ossl::Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, "the attestation key is not a P-256 point");
+  }
+  ossl::Ptr<EVP_PKEY> key(raw);
+  // fromdata does not check that the point is on the curve; a public-key check does.
+  ossl::Ptr<EVP_PKEY_CTX> check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, "the attestation key is not a point on P-256");
+  }
+  return key;
+}
+
+bool VerifyRawEcdsa(EVP_PKEY* key, std::span<const uint8_t> message,
+                    std::span<const uint8_t, 64> signature) {
+  ossl::Ptr<ECDSA_SIG> sig(ECDSA_SIG_new());
+  BIGNUM* r = BN_bin2bn(signature.data(), 32, nullptr);
+  BIGNUM* s = BN_bin2bn(signature.data() + 32, 32, nullptr);
+  if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    return false;
+  }
+  unsigned char der[80];
+  unsigned char* p = der;
+  const int der_len = i2d_ECDSA_SIG(sig.get(), &p);
+  if (der_len <= 0 || der_len > static_cast<int>(sizeof(der))) return false;
+  ossl::Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  const bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
+                  EVP_DigestVerify(ctx.get(), der, static_cast<size_t>(der_len), message.data(),
+                                   message.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+}  // namespace kmra::dcap::internal

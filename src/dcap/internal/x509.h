@@ -1,0 +1,65 @@
+// OpenSSL helpers for the dcap verifier: certificates with their facts read once, CRLs, raw ECDSA.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "crypto/ossl.h"
+
+namespace kmra::dcap::internal {
+
+// A certificate and what the checks read from it, extracted once.
+struct Cert {
+  ossl::Ptr<X509> x509;
+  std::vector<uint8_t> der;
+  std::string subject_cn;
+  std::string issuer_cn;
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+  std::string serial_hex;
+};
+
+// Parses every certificate of a PEM text, in order. Trailing NULs and whitespace are ignored.
+// InvalidArgument when there is none or one does not parse.
+Result<std::vector<Cert>> ParsePemChain(std::string_view pem, std::string_view what);
+
+// Parses one DER certificate.
+Result<Cert> ParseDerCert(std::span<const uint8_t> der, std::string_view what);
+
+struct Crl {
+  ossl::Ptr<X509_CRL> crl;
+  std::string issuer_cn;
+  int64_t this_update = 0;
+  int64_t next_update = 0;  // 0 when absent
+};
+
+// Parses a DER CRL. InvalidArgument when it does not parse exactly.
+Result<Crl> ParseCrl(std::span<const uint8_t> der, std::string_view what);
+
+// Unix seconds of an ASN1_TIME; 0 when unreadable.
+int64_t ToUnix(const ASN1_TIME* t);
+
+// The commonName of a name, or "".
+std::string CommonName(const X509_NAME* name);
+
+// True when `cert` is signed by `issuer_key`.
+bool SignedBy(X509* cert, EVP_PKEY* issuer_key);
+bool CrlSignedBy(X509_CRL* crl, EVP_PKEY* issuer_key);
+
+// True when the CRL lists the certificate's serial number.
+bool Revoked(X509_CRL* crl, X509* cert);
+
+// An EC P-256 public key from raw x || y (64 bytes).
+Result<ossl::Ptr<EVP_PKEY>> P256FromRaw(std::span<const uint8_t, 64> xy);
+
+// ECDSA-P256-SHA256 verification of a raw r || s signature over `message`.
+bool VerifyRawEcdsa(EVP_PKEY* key, std::span<const uint8_t> message,
+                    std::span<const uint8_t, 64> signature);
+
+}  // namespace kmra::dcap::internal

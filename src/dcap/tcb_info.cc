@@ -1,0 +1,249 @@
+#include "dcap/tcb_info.h"
+
+#include <algorithm>
+#include <set>
+
+#include "dcap/internal/bytes.h"
+#include "dcap/internal/json.h"
+
+namespace kmra::dcap {
+namespace {
+
+using internal::Fields;
+using internal::ToArray;
+namespace dom = simdjson::dom;
+
+constexpr std::string_view kStatusNames[] = {
+    "UpToDate",  "SWHardeningNeeded",           "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",        "OutOfDate",
+    "OutOfDateConfigurationNeeded", "Revoked",  "TCBLevelNotSupported"};
+
+Result<TcbStatus> Status(const Fields& f) {
+  KMRA_ASSIGN_OR_RETURN(std::string_view s, f.String("tcbStatus"));
+  auto st = ParseTcbStatus(s);
+  if (!st || *st == TcbStatus::kNotSupported) {
+    return f.Bad("tcbStatus", "has the unknown value \"" + std::string(s) + "\"");
+  }
+  return *st;
+}
+
+Result<std::array<uint8_t, 16>> Components(const Fields& tcb, std::string_view key) {
+  KMRA_ASSIGN_OR_RETURN(dom::array arr, tcb.Array(key));
+  if (arr.size() != 16) return tcb.Bad(key, "must hold 16 components");
+  std::array<uint8_t, 16> out{};
+  size_t i = 0;
+  for (dom::element e : arr) {
+    dom::object o;
+    if (e.get_object().get(o)) return tcb.Bad(key, "must hold objects");
+    Fields c(o, tcb.context() + "." + std::string(key) + "[" + std::to_string(i) + "]");
+    KMRA_ASSIGN_OR_RETURN(int64_t svn, c.Int("svn", 0, 255));
+    out[i++] = static_cast<uint8_t>(svn);
+  }
+  return out;
+}
+
+Result<TcbLevel> Level(dom::object o, const TcbInfo& info, const std::string& ctx) {
+  Fields f(o, ctx);
+  TcbLevel level;
+  KMRA_ASSIGN_OR_RETURN(dom::object tcb_obj, f.Object("tcb"));
+  Fields tcb(tcb_obj, ctx + ".tcb");
+  if (info.version == 2) {
+    for (int i = 0; i < 16; ++i) {
+      char key[24];
+      std::snprintf(key, sizeof(key), "sgxtcbcomp%02dsvn", i + 1);
+      KMRA_ASSIGN_OR_RETURN(int64_t svn, tcb.Int(key, 0, 255));
+      level.sgx_components[i] = static_cast<uint8_t>(svn);
+    }
+  } else {
+    KMRA_ASSIGN_OR_RETURN(level.sgx_components, Components(tcb, "sgxtcbcomponents"));
+    if (info.id == "TDX") {
+      KMRA_ASSIGN_OR_RETURN(level.tdx_components, Components(tcb, "tdxtcbcomponents"));
+    }
+  }
+  KMRA_ASSIGN_OR_RETURN(int64_t pcesvn, tcb.Int("pcesvn", 0, 65535));
+  level.pce_svn = static_cast<uint16_t>(pcesvn);
+  KMRA_ASSIGN_OR_RETURN(level.tcb_date, f.Date("tcbDate"));
+  KMRA_ASSIGN_OR_RETURN(level.status, Status(f));
+  KMRA_ASSIGN_OR_RETURN(level.advisory_ids, f.StringList("advisoryIDs"));
+  return level;
+}
+
+Result<TdxModuleIdentity> Module(dom::object o, const std::string& ctx, bool with_levels) {
+  Fields f(o, ctx);
+  TdxModuleIdentity m;
+  if (with_levels) {
+    KMRA_ASSIGN_OR_RETURN(std::string_view id, f.String("id"));
+    m.id = id;
+  }
+  KMRA_ASSIGN_OR_RETURN(auto mrsigner, f.HexBytes("mrsigner", 48));
+  KMRA_ASSIGN_OR_RETURN(auto attributes, f.HexBytes("attributes", 8));
+  KMRA_ASSIGN_OR_RETURN(auto mask, f.HexBytes("attributesMask", 8));
+  m.mrsigner = ToArray<48>(mrsigner);
+  m.attributes = ToArray<8>(attributes);
+  m.attributes_mask = ToArray<8>(mask);
+  if (!with_levels) return m;
+  KMRA_ASSIGN_OR_RETURN(dom::array levels, f.Array("tcbLevels"));
+  size_t i = 0;
+  for (dom::element e : levels) {
+    dom::object lo;
+    const std::string lctx = ctx + ".tcbLevels[" + std::to_string(i++) + "]";
+    if (e.get_object().get(lo)) return InvalidArgument(lctx + " is not an object");
+    Fields lf(lo, lctx);
+    KMRA_ASSIGN_OR_RETURN(dom::object tcb_obj, lf.Object("tcb"));
+    Fields tcb(tcb_obj, lctx + ".tcb");
+    TdxModuleLevel level;
+    KMRA_ASSIGN_OR_RETURN(int64_t svn, tcb.Int("isvsvn", 0, 255));
+    level.isv_svn = static_cast<uint8_t>(svn);
+    KMRA_ASSIGN_OR_RETURN(level.tcb_date, lf.Date("tcbDate"));
+    KMRA_ASSIGN_OR_RETURN(level.status, Status(lf));
+    KMRA_ASSIGN_OR_RETURN(level.advisory_ids, lf.StringList("advisoryIDs"));
+    m.levels.push_back(std::move(level));
+  }
+  return m;
+}
+
+Result<dom::object> ParseBody(dom::parser& parser, const std::string& body, const char* what) {
+  dom::element doc;
+  dom::object obj;
+  if (parser.parse(body).get(doc) || doc.get_object().get(obj)) {
+    return InvalidArgument(std::string(what) + " is not a JSON object");
+  }
+  return obj;
+}
+
+}  // namespace
+
+std::string_view TcbStatusName(TcbStatus status) {
+  return kStatusNames[static_cast<size_t>(status)];
+}
+
+std::optional<TcbStatus> ParseTcbStatus(std::string_view name) {
+  for (size_t i = 0; i < std::size(kStatusNames); ++i) {
+    if (kStatusNames[i] == name) return static_cast<TcbStatus>(i);
+  }
+  return std::nullopt;
+}
+
+Result<Signed<TcbInfo>> ParseTcbInfo(std::string_view json) {
+  KMRA_ASSIGN_OR_RETURN(auto split, internal::SplitSignedJson(json, "tcbInfo", "tcbInfo.json"));
+  Signed<TcbInfo> out;
+  out.body = std::move(split.body);
+  out.signature = split.signature;
+  dom::parser parser;
+  KMRA_ASSIGN_OR_RETURN(dom::object obj, ParseBody(parser, out.body, "tcbInfo"));
+  Fields f(obj, "tcbInfo");
+  TcbInfo& info = out.value;
+  KMRA_ASSIGN_OR_RETURN(int64_t version, f.Int("version", 0, 1000));
+  if (version != 2 && version != 3) {
+    return f.Bad("version", "is " + std::to_string(version) + "; versions 2 and 3 are supported");
+  }
+  info.version = static_cast<int>(version);
+  if (info.version == 3) {
+    KMRA_ASSIGN_OR_RETURN(std::string_view id, f.String("id"));
+    if (id != "SGX" && id != "TDX") return f.Bad("id", "must be \"SGX\" or \"TDX\"");
+    info.id = id;
+  } else {
+    info.id = "SGX";
+  }
+  KMRA_ASSIGN_OR_RETURN(info.issue_date, f.Date("issueDate"));
+  KMRA_ASSIGN_OR_RETURN(info.next_update, f.Date("nextUpdate"));
+  KMRA_ASSIGN_OR_RETURN(auto fmspc, f.HexBytes("fmspc", 6));
+  KMRA_ASSIGN_OR_RETURN(auto pce_id, f.HexBytes("pceId", 2));
+  info.fmspc = ToArray<6>(fmspc);
+  info.pce_id = ToArray<2>(pce_id);
+  KMRA_ASSIGN_OR_RETURN(int64_t tcb_type, f.Int("tcbType", 0, 0));
+  info.tcb_type = static_cast<int>(tcb_type);
+  KMRA_ASSIGN_OR_RETURN(info.tcb_evaluation_data_number,
+                        f.Int("tcbEvaluationDataNumber", 0, INT32_MAX));
+  if (info.id == "TDX") {
+    KMRA_ASSIGN_OR_RETURN(dom::object m, f.Object("tdxModule"));
+    KMRA_ASSIGN_OR_RETURN(info.tdx_module, Module(m, "tcbInfo.tdxModule", false));
+    if (f.Has("tdxModuleIdentities")) {
+      KMRA_ASSIGN_OR_RETURN(dom::array ids, f.Array("tdxModuleIdentities"));
+      size_t i = 0;
+      for (dom::element e : ids) {
+        dom::object mo;
+        const std::string ctx = "tcbInfo.tdxModuleIdentities[" + std::to_string(i++) + "]";
+        if (e.get_object().get(mo)) return InvalidArgument(ctx + " is not an object");
+        KMRA_ASSIGN_OR_RETURN(auto mod, Module(mo, ctx, true));
+        info.tdx_module_identities.push_back(std::move(mod));
+      }
+    }
+  }
+  KMRA_ASSIGN_OR_RETURN(dom::array levels, f.Array("tcbLevels"));
+  std::set<std::vector<uint8_t>> seen;
+  size_t i = 0;
+  for (dom::element e : levels) {
+    dom::object lo;
+    const std::string ctx = "tcbInfo.tcbLevels[" + std::to_string(i++) + "]";
+    if (e.get_object().get(lo)) return InvalidArgument(ctx + " is not an object");
+    KMRA_ASSIGN_OR_RETURN(TcbLevel level, Level(lo, info, ctx));
+    std::vector<uint8_t> key(level.sgx_components.begin(), level.sgx_components.end());
+    key.push_back(static_cast<uint8_t>(level.pce_svn >> 8));
+    key.push_back(static_cast<uint8_t>(level.pce_svn));
+    key.insert(key.end(), level.tdx_components.begin(), level.tdx_components.end());
+    if (!seen.insert(key).second) {
+      return InvalidArgument(ctx + " repeats the TCB of an earlier level");
+    }
+    info.levels.push_back(std::move(level));
+  }
+  if (info.levels.empty()) return f.Bad("tcbLevels", "is empty");
+  return out;
+}
+
+Result<Signed<EnclaveIdentity>> ParseEnclaveIdentity(std::string_view json) {
+  KMRA_ASSIGN_OR_RETURN(auto split,
+                        internal::SplitSignedJson(json, "enclaveIdentity", "qeIdentity.json"));
+  Signed<EnclaveIdentity> out;
+  out.body = std::move(split.body);
+  out.signature = split.signature;
+  dom::parser parser;
+  KMRA_ASSIGN_OR_RETURN(dom::object obj, ParseBody(parser, out.body, "enclaveIdentity"));
+  Fields f(obj, "enclaveIdentity");
+  EnclaveIdentity& id = out.value;
+  KMRA_ASSIGN_OR_RETURN(std::string_view name, f.String("id"));
+  if (name != "QE" && name != "TD_QE" && name != "QVE") {
+    return f.Bad("id", "must be \"QE\", \"TD_QE\" or \"QVE\"");
+  }
+  id.id = name;
+  KMRA_ASSIGN_OR_RETURN(int64_t version, f.Int("version", 0, 1000));
+  if (version != 2) return f.Bad("version", "is " + std::to_string(version) + "; 2 is supported");
+  id.version = 2;
+  KMRA_ASSIGN_OR_RETURN(id.issue_date, f.Date("issueDate"));
+  KMRA_ASSIGN_OR_RETURN(id.next_update, f.Date("nextUpdate"));
+  KMRA_ASSIGN_OR_RETURN(id.tcb_evaluation_data_number,
+                        f.Int("tcbEvaluationDataNumber", 0, INT32_MAX));
+  KMRA_ASSIGN_OR_RETURN(auto misc, f.HexBytes("miscselect", 4));
+  KMRA_ASSIGN_OR_RETURN(auto misc_mask, f.HexBytes("miscselectMask", 4));
+  KMRA_ASSIGN_OR_RETURN(auto attrs, f.HexBytes("attributes", 16));
+  KMRA_ASSIGN_OR_RETURN(auto attrs_mask, f.HexBytes("attributesMask", 16));
+  KMRA_ASSIGN_OR_RETURN(auto mrsigner, f.HexBytes("mrsigner", 32));
+  id.miscselect = ToArray<4>(misc);
+  id.miscselect_mask = ToArray<4>(misc_mask);
+  id.attributes = ToArray<16>(attrs);
+  id.attributes_mask = ToArray<16>(attrs_mask);
+  id.mrsigner = ToArray<32>(mrsigner);
+  KMRA_ASSIGN_OR_RETURN(int64_t prod, f.Int("isvprodid", 0, 65535));
+  id.isv_prod_id = static_cast<uint16_t>(prod);
+  KMRA_ASSIGN_OR_RETURN(dom::array levels, f.Array("tcbLevels"));
+  size_t i = 0;
+  for (dom::element e : levels) {
+    dom::object lo;
+    const std::string ctx = "enclaveIdentity.tcbLevels[" + std::to_string(i++) + "]";
+    if (e.get_object().get(lo)) return InvalidArgument(ctx + " is not an object");
+    Fields lf(lo, ctx);
+    KMRA_ASSIGN_OR_RETURN(dom::object tcb_obj, lf.Object("tcb"));
+    Fields tcb(tcb_obj, ctx + ".tcb");
+    EnclaveIdentityLevel level;
+    KMRA_ASSIGN_OR_RETURN(int64_t svn, tcb.Int("isvsvn", 0, 65535));
+    level.isv_svn = static_cast<uint16_t>(svn);
+    KMRA_ASSIGN_OR_RETURN(level.tcb_date, lf.Date("tcbDate"));
+    KMRA_ASSIGN_OR_RETURN(level.status, Status(lf));
+    KMRA_ASSIGN_OR_RETURN(level.advisory_ids, lf.StringList("advisoryIDs"));
+    id.levels.push_back(std::move(level));
+  }
+  if (id.levels.empty()) return f.Bad("tcbLevels", "is empty");
+  return out;
+}
+
+}  // namespace kmra::dcap
