@@ -11,6 +11,7 @@ void SetExitCode(int code) { g_exit_code = code; }
 void RegisterAll(CLI::App& app) {
   (void)app;
   RegisterQuoteCommands(app);
+  RegisterNginxConfig(app);
 }
 
 }  // namespace kmra::cli

@@ -15,4 +15,5 @@ void SetExitCode(int code);
 // One registration function per command group, defined in <group>_cmd.cc.
 // Add yours here and in commands.cc.
 void RegisterQuoteCommands(CLI::App& app);  // quote_cmd.cc: kmra quote dump|verify
+void RegisterNginxConfig(CLI::App& app);  // nginx_config_cmd.cc
 }  // namespace kmra::cli
