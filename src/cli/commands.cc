@@ -12,6 +12,8 @@ void RegisterAll(CLI::App& app) {
   (void)app;
   RegisterQuoteCommands(app);
   RegisterNginxConfig(app);
+  RegisterPki(app);
+  RegisterQuoteGenerate(app);  // after RegisterQuoteCommands: adds to the quote group
 }
 
 }  // namespace kmra::cli

@@ -16,4 +16,6 @@ void SetExitCode(int code);
 // Add yours here and in commands.cc.
 void RegisterQuoteCommands(CLI::App& app);  // quote_cmd.cc: kmra quote dump|verify
 void RegisterNginxConfig(CLI::App& app);  // nginx_config_cmd.cc
+void RegisterPki(CLI::App& app);            // pki_cmd.cc
+void RegisterQuoteGenerate(CLI::App& app);  // pki_cmd.cc; after the quote group
 }  // namespace kmra::cli
