@@ -1,6 +1,7 @@
 #include "enclave/pki/pki_init.h"
 
 #include "base/file.h"
+#include "enclave/pki/out_dir.h"
 
 namespace kmra::enclave::pki {
 
@@ -20,7 +21,8 @@ Status PkiInit(const PkiInitOptions& options) {
   }
   KMRA_TRY(CreateDirectories(options.dir, 0700));
   KMRA_TRY(WriteTlsPki(options.dir, options.tls));
-  return WriteSgxPki(options.dir, options.sgx);
+  KMRA_TRY(WriteSgxPki(options.dir, options.sgx));
+  return SyncFilesystem(options.dir);
 }
 
 }  // namespace kmra::enclave::pki

@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "base/file.h"
+#include "enclave/pki/out_dir.h"
 #include "base/hex.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
@@ -84,11 +85,11 @@ Result<ossl::Ptr<EVP_PKEY>> GenerateSigner() {
 }
 
 Status WriteSecret(const fs::path& path, const SecretBytes& data) {
-  return WriteFileAtomic(path, data.Reveal(), 0600);
+  return WriteNewFile(path, data.Reveal(), 0600);
 }
 
 Status WriteText(const fs::path& path, std::string_view text, mode_t mode = 0644) {
-  return WriteFileAtomic(path, text, mode);
+  return WriteNewFile(path, text, mode);
 }
 
 }  // namespace

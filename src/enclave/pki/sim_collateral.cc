@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 #include "base/file.h"
+#include "enclave/pki/out_dir.h"
 #include "base/hex.h"
 #include "crypto/hash.h"
 #include "enclave/internal/p256.h"
@@ -135,15 +136,15 @@ Status WriteSimCollateral(const std::filesystem::path& dir, const SimCollateralI
 
   const std::string root_pem = CertPem(in.root);
   KMRA_TRY(CreateDirectories(dir, 0755));
-  KMRA_TRY(WriteFileAtomic(dir / "tcbInfo.json", tcb_info, 0644));
-  KMRA_TRY(WriteFileAtomic(dir / "qeIdentity.json", qe_identity, 0644));
-  KMRA_TRY(WriteFileAtomic(dir / "tcbSignChain.pem", CertPem(in.tcb_signing) + root_pem, 0644));
-  KMRA_TRY(WriteFileAtomic(dir / "rootCaCrl.der", CrlDer(root_crl.get()), 0644));
-  KMRA_TRY(WriteFileAtomic(dir / "rootCaCrl.pem", CrlPem(root_crl.get()), 0644));
-  KMRA_TRY(WriteFileAtomic(dir / "pckCrl.der", CrlDer(pck_crl.get()), 0644));
-  KMRA_TRY(WriteFileAtomic(dir / "pckCrl.pem", CrlPem(pck_crl.get()), 0644));
-  KMRA_TRY(WriteFileAtomic(dir / "pckCrlIssuerChain.pem", CertPem(in.pck_ca) + root_pem, 0644));
-  KMRA_TRY(WriteFileAtomic(dir / "trustedRootCaCert.pem", root_pem, 0644));
+  KMRA_TRY(WriteNewFile(dir / "tcbInfo.json", tcb_info, 0644));
+  KMRA_TRY(WriteNewFile(dir / "qeIdentity.json", qe_identity, 0644));
+  KMRA_TRY(WriteNewFile(dir / "tcbSignChain.pem", CertPem(in.tcb_signing) + root_pem, 0644));
+  KMRA_TRY(WriteNewFile(dir / "rootCaCrl.der", CrlDer(root_crl.get()), 0644));
+  KMRA_TRY(WriteNewFile(dir / "rootCaCrl.pem", CrlPem(root_crl.get()), 0644));
+  KMRA_TRY(WriteNewFile(dir / "pckCrl.der", CrlDer(pck_crl.get()), 0644));
+  KMRA_TRY(WriteNewFile(dir / "pckCrl.pem", CrlPem(pck_crl.get()), 0644));
+  KMRA_TRY(WriteNewFile(dir / "pckCrlIssuerChain.pem", CertPem(in.pck_ca) + root_pem, 0644));
+  KMRA_TRY(WriteNewFile(dir / "trustedRootCaCert.pem", root_pem, 0644));
   return OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <openssl/x509v3.h>
 
 #include "base/file.h"
+#include "enclave/pki/out_dir.h"
 #include "enclave/internal/p256.h"
 #include "enclave/pki/x509_builder.h"
 
@@ -25,8 +26,8 @@ Status WriteLeaf(const fs::path& tls, const std::string& name, CertSpec spec) {
   KMRA_ASSIGN_OR_RETURN(auto key, internal::GenerateP256());
   spec.subject_key = key.get();
   KMRA_ASSIGN_OR_RETURN(auto cert, IssueCertificate(spec));
-  KMRA_TRY(WriteFileAtomic(tls / (name + ".key"), PrivateKeyPem(key.get()).Reveal(), 0600));
-  return WriteFileAtomic(tls / (name + ".pem"), CertPem(cert.get()), 0644);
+  KMRA_TRY(WriteNewFile(tls / (name + ".key"), PrivateKeyPem(key.get()).Reveal(), 0600));
+  return WriteNewFile(tls / (name + ".pem"), CertPem(cert.get()), 0644);
 }
 
 }  // namespace
@@ -48,8 +49,8 @@ Status WriteTlsPki(const fs::path& dir, const TlsPkiOptions& options) {
   ca_spec.path_len = 0;
   ca_spec.key_usage = "keyCertSign,cRLSign";
   KMRA_ASSIGN_OR_RETURN(auto ca, IssueCertificate(ca_spec));
-  KMRA_TRY(WriteFileAtomic(tls / "ca.key", PrivateKeyPem(ca_key.get()).Reveal(), 0600));
-  KMRA_TRY(WriteFileAtomic(tls / "ca.pem", CertPem(ca.get()), 0644));
+  KMRA_TRY(WriteNewFile(tls / "ca.key", PrivateKeyPem(ca_key.get()).Reveal(), 0600));
+  KMRA_TRY(WriteNewFile(tls / "ca.pem", CertPem(ca.get()), 0644));
 
   CertSpec leaf;
   leaf.issuer = ca.get();
