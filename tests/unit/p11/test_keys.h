@@ -47,3 +47,16 @@ inline bool VerifySha256(EVP_PKEY* key, const std::vector<uint8_t>& data, const 
 }
 
 }  // namespace kmra::p11::testing
+
+namespace kmra::p11::testing {
+
+inline std::string PublicPem(const std::vector<uint8_t>& spki) {
+  auto key = FromSpki(spki);
+  auto bio = ossl::Wrap(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PUBKEY(bio.get(), key.get());
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace kmra::p11::testing
