@@ -14,6 +14,7 @@ void RegisterAll(CLI::App& app) {
   RegisterNginxConfig(app);
   RegisterPki(app);
   RegisterQuoteGenerate(app);  // after RegisterQuoteCommands: adds to the quote group
+  RegisterAuditCommands(app);
 }
 
 }  // namespace kmra::cli

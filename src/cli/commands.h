@@ -18,4 +18,5 @@ void RegisterQuoteCommands(CLI::App& app);  // quote_cmd.cc: kmra quote dump|ver
 void RegisterNginxConfig(CLI::App& app);  // nginx_config_cmd.cc
 void RegisterPki(CLI::App& app);            // pki_cmd.cc
 void RegisterQuoteGenerate(CLI::App& app);  // pki_cmd.cc; after the quote group
+void RegisterAuditCommands(CLI::App& app);  // audit_cmd.cc: kmra audit verify|list
 }  // namespace kmra::cli

@@ -1,0 +1,108 @@
+// `kmra audit verify --db FILE` and `kmra audit list --db FILE`: check and read the key server's
+// hash-chained audit log in its state database (docs/store.md).
+//
+// Exit status of verify: 0 the chain is intact, 2 it is broken (the first bad record is named),
+// 1 the database cannot be opened.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "cli/commands.h"
+#include "store/store.h"
+
+namespace kmra::cli {
+namespace {
+
+struct AuditArgs {
+  std::string db;
+  std::string format = "text";
+  int64_t after = 0;
+  size_t limit = 100;
+};
+
+Result<std::unique_ptr<store::Store>> OpenExisting(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return NotFound("state database " + path + " does not exist (give the server's store path)");
+  }
+  return store::OpenSqliteStore(path, {.busy_timeout_ms = 5000, .create = false});
+}
+
+int RunVerify(const AuditArgs& args) {
+  auto db = OpenExisting(args.db);
+  if (!db) {
+    std::fprintf(stderr, "kmra audit verify: %s\n", db.error().message().c_str());
+    return 1;
+  }
+  auto verdict = (*db)->VerifyAuditChain();
+  if (!verdict) {
+    std::fprintf(stderr, "kmra audit verify: %s\n", verdict.error().message().c_str());
+    return 1;
+  }
+  if (args.format == "json") {
+    nlohmann::json j = {{"intact", verdict->intact}, {"records", verdict->records}};
+    if (!verdict->intact) {
+      j["first_bad_record"] = verdict->first_bad_seq;
+      j["problem"] = verdict->problem;
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+  } else if (verdict->intact) {
+    std::printf("audit log intact: %lld records verified\n", static_cast<long long>(verdict->records));
+  } else {
+    std::printf("audit log BROKEN at record %lld: %s (%lld records before it verified)\n",
+                static_cast<long long>(verdict->first_bad_seq), verdict->problem.c_str(),
+                static_cast<long long>(verdict->records));
+  }
+  return verdict->intact ? 0 : 2;
+}
+
+int RunList(const AuditArgs& args) {
+  auto db = OpenExisting(args.db);
+  if (!db) {
+    std::fprintf(stderr, "kmra audit list: %s\n", db.error().message().c_str());
+    return 1;
+  }
+  auto records = (*db)->ListAudit({.after_seq = args.after, .since_time = 0, .limit = args.limit});
+  if (!records) {
+    std::fprintf(stderr, "kmra audit list: %s\n", records.error().message().c_str());
+    return 1;
+  }
+  for (const auto& r : *records) {
+    if (args.format == "json") {
+      nlohmann::json j = {{"seq", r.seq}, {"time", r.time}, {"hash", r.hash}, {"prev_hash", r.prev_hash}};
+      auto record = nlohmann::json::parse(r.json, nullptr, false);
+      j["record"] = record.is_discarded() ? nlohmann::json(r.json) : record;
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("%lld %lld %s\n", static_cast<long long>(r.seq), static_cast<long long>(r.time),
+                  r.json.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void RegisterAuditCommands(CLI::App& app) {
+  auto* audit = app.add_subcommand("audit", "Check and read the key server's audit log");
+  audit->require_subcommand(1);
+  auto args = std::make_shared<AuditArgs>();
+
+  auto* verify = audit->add_subcommand(
+      "verify", "Recompute the audit hash chain; exit 0 when intact, 2 naming the first bad record");
+  verify->add_option("--db", args->db, "The server's SQLite state database")->required();
+  verify->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  verify->callback([args] { SetExitCode(RunVerify(*args)); });
+
+  auto* list = audit->add_subcommand("list", "Print audit records, oldest first");
+  list->add_option("--db", args->db, "The server's SQLite state database")->required();
+  list->add_option("--after", args->after, "Only records with a sequence number above this");
+  list->add_option("--limit", args->limit, "At most this many records")->check(CLI::Range(1, 100000));
+  list->add_option("--format", args->format, "text or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
+  list->callback([args] { SetExitCode(RunList(*args)); });
+}
+
+}  // namespace kmra::cli
