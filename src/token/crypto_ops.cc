@@ -1,0 +1,468 @@
+#include "token/crypto_ops.h"
+
+#include <openssl/rsa.h>
+
+#include <cstring>
+
+#include "token/mechanisms.h"
+
+namespace kmra::token {
+namespace {
+
+bool IsRsaMech(CK_MECHANISM_TYPE m) {
+  switch (m) {
+    case CKM_RSA_PKCS: case CKM_RSA_X_509: case CKM_RSA_PKCS_OAEP: case CKM_RSA_PKCS_PSS:
+    case CKM_SHA1_RSA_PKCS: case CKM_SHA256_RSA_PKCS: case CKM_SHA384_RSA_PKCS:
+    case CKM_SHA512_RSA_PKCS: case CKM_SHA1_RSA_PKCS_PSS: case CKM_SHA256_RSA_PKCS_PSS:
+    case CKM_SHA384_RSA_PKCS_PSS: case CKM_SHA512_RSA_PKCS_PSS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsPss(CK_MECHANISM_TYPE m) {
+  return m == CKM_RSA_PKCS_PSS || m == CKM_SHA1_RSA_PKCS_PSS || m == CKM_SHA256_RSA_PKCS_PSS ||
+         m == CKM_SHA384_RSA_PKCS_PSS || m == CKM_SHA512_RSA_PKCS_PSS;
+}
+
+bool IsEcdsa(CK_MECHANISM_TYPE m) {
+  return m == CKM_ECDSA || m == CKM_ECDSA_SHA1 || m == CKM_ECDSA_SHA256 ||
+         m == CKM_ECDSA_SHA384 || m == CKM_ECDSA_SHA512;
+}
+
+size_t RsaBytes(const Operation& op) { return static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get())); }
+size_t EcFieldBytes(const Operation& op) {
+  return static_cast<size_t>((EVP_PKEY_get_bits(op.pkey.get()) + 7) / 8);
+}
+
+CK_RV ParsePss(const CK_MECHANISM& m, Operation& op) {
+  if (m.pParameter == nullptr || m.ulParameterLen != sizeof(CK_RSA_PKCS_PSS_PARAMS)) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
+  CK_RSA_PKCS_PSS_PARAMS p;
+  std::memcpy(&p, m.pParameter, sizeof p);
+  op.pss_hash = DigestOf(p.hashAlg);
+  op.mgf1 = DigestOfMgf(p.mgf);
+  if (op.pss_hash == nullptr || op.mgf1 == nullptr) return CKR_MECHANISM_PARAM_INVALID;
+  // A hash-and-sign mechanism must name its own hash (PKCS#11 v2.40 current mechanisms §2.1.14).
+  if (op.md != nullptr && EVP_MD_get_type(op.md) != EVP_MD_get_type(op.pss_hash)) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
+  const size_t max_salt = RsaBytes(op) - static_cast<size_t>(EVP_MD_get_size(op.pss_hash)) - 2;
+  if (p.sLen > max_salt) return CKR_MECHANISM_PARAM_INVALID;
+  op.salt_len = static_cast<int>(p.sLen);
+  return CKR_OK;
+}
+
+CK_RV ParseOaep(const CK_MECHANISM& m, Operation& op) {
+  if (m.pParameter == nullptr || m.ulParameterLen != sizeof(CK_RSA_PKCS_OAEP_PARAMS)) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
+  CK_RSA_PKCS_OAEP_PARAMS p;
+  std::memcpy(&p, m.pParameter, sizeof p);
+  op.md = DigestOf(p.hashAlg);
+  op.mgf1 = DigestOfMgf(p.mgf);
+  if (op.md == nullptr || op.mgf1 == nullptr) return CKR_MECHANISM_PARAM_INVALID;
+  if (p.source != 0 && p.source != CKZ_DATA_SPECIFIED) return CKR_MECHANISM_PARAM_INVALID;
+  if (p.ulSourceDataLen > 0) {
+    if (p.pSourceData == nullptr || p.ulSourceDataLen > 4096) return CKR_MECHANISM_PARAM_INVALID;
+    const auto* s = static_cast<const uint8_t*>(p.pSourceData);
+    op.label.assign(s, s + p.ulSourceDataLen);
+  }
+  return CKR_OK;
+}
+
+CK_RV ParseGcm(const CK_MECHANISM& m, Operation& op) {
+  // p11-kit's CK_GCM_PARAMS carries ulIvBits (v2.40 errata); accept the older layout without it.
+  constexpr size_t kOld = sizeof(CK_GCM_PARAMS) - sizeof(CK_ULONG);
+  if (m.pParameter == nullptr ||
+      (m.ulParameterLen != sizeof(CK_GCM_PARAMS) && m.ulParameterLen != kOld)) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
+  CK_GCM_PARAMS p{};
+  if (m.ulParameterLen == sizeof(CK_GCM_PARAMS)) {
+    std::memcpy(&p, m.pParameter, sizeof p);
+  } else {
+    const auto* w = static_cast<const CK_ULONG*>(m.pParameter);
+    std::memcpy(&p.pIv, &w[0], sizeof(void*));
+    p.ulIvLen = w[1];
+    std::memcpy(&p.pAAD, &w[2], sizeof(void*));
+    p.ulAADLen = w[3];
+    p.ulTagBits = w[4];
+  }
+  if (p.ulIvLen == 0 || p.ulIvLen > 256 || p.pIv == nullptr) return CKR_MECHANISM_PARAM_INVALID;
+  if (p.ulAADLen > (1u << 20) || (p.ulAADLen > 0 && p.pAAD == nullptr)) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
+  if (p.ulTagBits < 96 || p.ulTagBits > 128 || p.ulTagBits % 8 != 0) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
+  op.iv.assign(p.pIv, p.pIv + p.ulIvLen);
+  if (p.ulAADLen > 0) op.aad.assign(p.pAAD, p.pAAD + p.ulAADLen);
+  op.tag_bytes = p.ulTagBits / 8;
+  return CKR_OK;
+}
+
+// Applies padding and hash parameters of the operation to a PKEY context set up for its kind.
+bool ConfigureRsa(Operation& op, EVP_PKEY_CTX* ctx) {
+  switch (op.mech) {
+    case CKM_RSA_X_509:
+      return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) == 1;
+    case CKM_RSA_PKCS_OAEP: {
+      if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+          EVP_PKEY_CTX_set_rsa_oaep_md(ctx, op.md) != 1 ||
+          EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, op.mgf1) != 1) {
+        return false;
+      }
+      if (!op.label.empty()) {
+        auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(op.label.data(), op.label.size()));
+        if (copy == nullptr) return false;
+        if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, copy, static_cast<int>(op.label.size())) != 1) {
+          OPENSSL_free(copy);
+          return false;
+        }
+      }
+      return true;
+    }
+    default:
+      if (IsPss(op.mech)) {
+        return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+               EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, op.mgf1) == 1 &&
+               EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, op.salt_len) == 1 &&
+               (op.md != nullptr || EVP_PKEY_CTX_set_signature_md(ctx, op.pss_hash) == 1);
+      }
+      return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
+  }
+}
+
+// ECDSA signatures are raw r || s in PKCS#11 (§2.3.1) and DER in OpenSSL.
+bool DerToRaw(std::span<const uint8_t> der, size_t field, SecretBytes& out) {
+  const unsigned char* p = der.data();
+  auto sig = ossl::Wrap(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  if (!sig) return false;
+  out = SecretBytes(2 * field);
+  return BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), out.RevealMutable().data(),
+                      static_cast<int>(field)) > 0 &&
+         BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), out.RevealMutable().data() + field,
+                      static_cast<int>(field)) > 0;
+}
+
+std::vector<uint8_t> RawToDer(std::span<const uint8_t> raw) {
+  auto sig = ossl::Wrap(ECDSA_SIG_new());
+  const size_t half = raw.size() / 2;
+  BIGNUM* r = BN_bin2bn(raw.data(), static_cast<int>(half), nullptr);
+  BIGNUM* s = BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr);
+  if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    return {};
+  }
+  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
+  if (len <= 0) return {};
+  std::vector<uint8_t> der(static_cast<size_t>(len));
+  unsigned char* q = der.data();
+  i2d_ECDSA_SIG(sig.get(), &q);
+  return der;
+}
+
+CK_RV GcmCrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
+  const bool enc = op.kind == OpKind::kEncrypt;
+  if (!enc && in.size() < op.tag_bytes) return CKR_ENCRYPTED_DATA_LEN_RANGE;
+  const size_t body = enc ? in.size() : in.size() - op.tag_bytes;
+  const EVP_CIPHER* cipher = op.key.size() == 16 ? EVP_aes_128_gcm()
+                             : op.key.size() == 24 ? EVP_aes_192_gcm() : EVP_aes_256_gcm();
+  auto ctx = ossl::Wrap(EVP_CIPHER_CTX_new());
+  int len = 0;
+  out = SecretBytes(enc ? body + op.tag_bytes : body);
+  if (!ctx || EVP_CipherInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr, enc) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(op.iv.size()),
+                          nullptr) != 1 ||
+      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, op.key.Reveal().data(), op.iv.data(), enc) != 1 ||
+      (!op.aad.empty() && EVP_CipherUpdate(ctx.get(), nullptr, &len, op.aad.data(),
+                                           static_cast<int>(op.aad.size())) != 1) ||
+      EVP_CipherUpdate(ctx.get(), out.RevealMutable().data(), &len, in.data(),
+                       static_cast<int>(body)) != 1) {
+    return CKR_FUNCTION_FAILED;
+  }
+  if (enc) {
+    if (EVP_CipherFinal_ex(ctx.get(), out.RevealMutable().data() + len, &len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(op.tag_bytes),
+                            out.RevealMutable().data() + body) != 1) {
+      return CKR_FUNCTION_FAILED;
+    }
+    return CKR_OK;
+  }
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(op.tag_bytes),
+                          const_cast<uint8_t*>(in.data() + body)) != 1 ||
+      EVP_CipherFinal_ex(ctx.get(), out.RevealMutable().data() + len, &len) != 1) {
+    out.clear();
+    return CKR_ENCRYPTED_DATA_INVALID;
+  }
+  return CKR_OK;
+}
+
+}  // namespace
+
+CK_RV InitOperation(OpKind kind, const CK_MECHANISM& m, const Object* key, Operation& op) {
+  op = Operation();
+  op.kind = kind;
+  op.mech = m.mechanism;
+  const MechanismEntry* entry = FindMechanism(m.mechanism);
+  CK_FLAGS need = 0;
+  CK_ATTRIBUTE_TYPE usage = 0;
+  switch (kind) {
+    case OpKind::kSign: need = CKF_SIGN; usage = CKA_SIGN; break;
+    case OpKind::kVerify: need = CKF_VERIFY; usage = CKA_VERIFY; break;
+    case OpKind::kEncrypt: need = CKF_ENCRYPT; usage = CKA_ENCRYPT; break;
+    case OpKind::kDecrypt: need = CKF_DECRYPT; usage = CKA_DECRYPT; break;
+    case OpKind::kDigest: need = CKF_DIGEST; break;
+  }
+  if (entry == nullptr || (entry->info.flags & need) == 0) return CKR_MECHANISM_INVALID;
+  if (kind == OpKind::kDigest) {
+    if (m.ulParameterLen != 0) return CKR_MECHANISM_PARAM_INVALID;
+    op.md = DigestOf(m.mechanism);
+    op.md_ctx = ossl::Wrap(EVP_MD_CTX_new());
+    if (!op.md_ctx || EVP_DigestInit_ex(op.md_ctx.get(), op.md, nullptr) != 1) {
+      return CKR_HOST_MEMORY;
+    }
+    return CKR_OK;
+  }
+  if (key == nullptr) return CKR_KEY_HANDLE_INVALID;
+  if (!key->Bool(usage, false)) return CKR_KEY_FUNCTION_NOT_PERMITTED;
+  if (m.mechanism == CKM_AES_GCM) {
+    if (key->KeyType() != CKK_AES) return CKR_KEY_TYPE_INCONSISTENT;
+    op.key = key->secret;
+    return ParseGcm(m, op);
+  }
+  const CK_OBJECT_CLASS need_class =
+      (kind == OpKind::kSign || kind == OpKind::kDecrypt) ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY;
+  const CK_OBJECT_CLASS cls = key->Class();
+  if (cls != need_class && !(cls == CKO_PRIVATE_KEY && need_class == CKO_PUBLIC_KEY)) {
+    return CKR_KEY_TYPE_INCONSISTENT;
+  }
+  if (IsRsaMech(m.mechanism) ? key->KeyType() != CKK_RSA
+                             : (IsEcdsa(m.mechanism) && key->KeyType() != CKK_EC)) {
+    return CKR_KEY_TYPE_INCONSISTENT;
+  }
+  if (!key->pkey) return CKR_KEY_HANDLE_INVALID;
+  op.pkey = key->pkey;
+  const CK_MECHANISM_TYPE hash = HashOfSignMechanism(m.mechanism);
+  if (hash != 0) op.md = DigestOf(hash);
+  if (IsPss(m.mechanism)) {
+    CK_RV rv = ParsePss(m, op);
+    if (rv != CKR_OK) return rv;
+  } else if (m.mechanism == CKM_RSA_PKCS_OAEP) {
+    CK_RV rv = ParseOaep(m, op);
+    if (rv != CKR_OK) return rv;
+  } else if (m.ulParameterLen != 0) {
+    return CKR_MECHANISM_PARAM_INVALID;
+  }
+  if (op.md != nullptr && (kind == OpKind::kSign || kind == OpKind::kVerify)) {
+    op.md_ctx = ossl::Wrap(EVP_MD_CTX_new());
+    if (!op.md_ctx || EVP_DigestInit_ex(op.md_ctx.get(), op.md, nullptr) != 1) {
+      return CKR_HOST_MEMORY;
+    }
+  }
+  return CKR_OK;
+}
+
+size_t OutputBound(const Operation& op, size_t in_len) {
+  in_len += op.data.size();
+  if (op.kind == OpKind::kDigest) return static_cast<size_t>(EVP_MD_get_size(op.md));
+  if (op.mech == CKM_AES_GCM) {
+    return op.kind == OpKind::kEncrypt ? in_len + op.tag_bytes
+                                       : (in_len > op.tag_bytes ? in_len - op.tag_bytes : 0);
+  }
+  if (IsEcdsa(op.mech)) return 2 * EcFieldBytes(op);
+  return RsaBytes(op);
+}
+
+CK_RV UpdateOperation(Operation& op, std::span<const uint8_t> in) {
+  op.multipart = true;
+  if (op.md_ctx) {
+    return EVP_DigestUpdate(op.md_ctx.get(), in.data(), in.size()) == 1 ? CKR_OK
+                                                                          : CKR_FUNCTION_FAILED;
+  }
+  if (op.data.size() + in.size() > (16u << 20)) return CKR_DATA_LEN_RANGE;
+  const size_t old = op.data.size();
+  op.data.resize(old + in.size());
+  if (!in.empty()) std::memcpy(op.data.RevealMutable().data() + old, in.data(), in.size());
+  return CKR_OK;
+}
+
+namespace {
+
+// The bytes the private-key primitive works on: the digest for hash-and-sign mechanisms, the
+// input itself otherwise.
+CK_RV Prehash(Operation& op, std::span<const uint8_t> in, SecretBytes& tbs) {
+  if (op.md_ctx) {
+    if (!in.empty() && EVP_DigestUpdate(op.md_ctx.get(), in.data(), in.size()) != 1) {
+      return CKR_FUNCTION_FAILED;
+    }
+    tbs = SecretBytes(static_cast<size_t>(EVP_MD_get_size(op.md)));
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(op.md_ctx.get(), tbs.RevealMutable().data(), &len) != 1) {
+      return CKR_FUNCTION_FAILED;
+    }
+    return CKR_OK;
+  }
+  if (op.multipart) {
+    tbs = op.data;  // kept: a short output buffer lets the caller retry (§5.2)
+    const size_t old = tbs.size();
+    tbs.resize(old + in.size());
+    if (!in.empty()) std::memcpy(tbs.RevealMutable().data() + old, in.data(), in.size());
+  } else {
+    tbs = SecretBytes(in);
+  }
+  return CKR_OK;
+}
+
+// Checks the input length rules of raw mechanisms (§2.1.6-2.1.8, §2.3.1).
+CK_RV CheckRawInput(const Operation& op, size_t len) {
+  const size_t k = op.pkey ? static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get())) : 0;
+  if (op.mech == CKM_RSA_PKCS && (op.kind == OpKind::kSign || op.kind == OpKind::kVerify ||
+                                  op.kind == OpKind::kEncrypt)) {
+    return len + 11 > k ? CKR_DATA_LEN_RANGE : CKR_OK;
+  }
+  if (op.mech == CKM_RSA_X_509) return len > k ? CKR_DATA_LEN_RANGE : CKR_OK;
+  if (op.mech == CKM_RSA_PKCS_PSS) {
+    return len != static_cast<size_t>(EVP_MD_get_size(op.pss_hash)) ? CKR_DATA_LEN_RANGE : CKR_OK;
+  }
+  if (op.mech == CKM_ECDSA) return len == 0 || len > 1024 ? CKR_DATA_LEN_RANGE : CKR_OK;
+  return CKR_OK;
+}
+
+SecretBytes LeftPad(const SecretBytes& in, size_t k) {
+  SecretBytes out(k);
+  std::memcpy(out.RevealMutable().data() + (k - in.size()), in.Reveal().data(), in.size());
+  return out;
+}
+
+}  // namespace
+
+CK_RV RsaEncrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
+  auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 || !ConfigureRsa(op, ctx.get())) {
+    ossl::DrainErrors();
+    return CKR_FUNCTION_FAILED;
+  }
+  SecretBytes input(in);
+  if (op.mech == CKM_RSA_X_509) input = LeftPad(input, RsaBytes(op));
+  size_t len = RsaBytes(op);
+  out = SecretBytes(len);
+  if (EVP_PKEY_encrypt(ctx.get(), out.RevealMutable().data(), &len, input.Reveal().data(),
+                       input.size()) != 1) {
+    ossl::DrainErrors();
+    return CKR_DATA_LEN_RANGE;
+  }
+  out.resize(len);
+  return CKR_OK;
+}
+
+CK_RV RsaDecrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
+  if (in.size() != RsaBytes(op)) return CKR_ENCRYPTED_DATA_LEN_RANGE;
+  auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 || !ConfigureRsa(op, ctx.get())) {
+    ossl::DrainErrors();
+    return CKR_FUNCTION_FAILED;
+  }
+  size_t len = RsaBytes(op);
+  out = SecretBytes(len);
+  if (EVP_PKEY_decrypt(ctx.get(), out.RevealMutable().data(), &len, in.data(), in.size()) != 1) {
+    ossl::DrainErrors();
+    out.clear();
+    return CKR_ENCRYPTED_DATA_INVALID;
+  }
+  out.resize(len);
+  return CKR_OK;
+}
+
+CK_RV FinishOperation(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
+  SecretBytes tbs;
+  if (op.kind == OpKind::kDigest) {
+    CK_RV rv = Prehash(op, in, out);
+    return rv;
+  }
+  CK_RV rv = Prehash(op, in, tbs);
+  if (rv != CKR_OK) return rv;
+  if (op.mech == CKM_AES_GCM) return GcmCrypt(op, tbs.Reveal(), out);
+  if (op.kind == OpKind::kEncrypt) {
+    if ((rv = CheckRawInput(op, tbs.size())) != CKR_OK) return rv;
+    return RsaEncrypt(op, tbs.Reveal(), out);
+  }
+  if (op.kind == OpKind::kDecrypt) return RsaDecrypt(op, tbs.Reveal(), out);
+  // Sign.
+  if (op.md == nullptr && (rv = CheckRawInput(op, tbs.size())) != CKR_OK) return rv;
+  if (op.mech == CKM_RSA_X_509) tbs = LeftPad(tbs, RsaBytes(op));
+  auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) return CKR_FUNCTION_FAILED;
+  if (IsRsaMech(op.mech)) {
+    if (!ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
+    if (op.md != nullptr && EVP_PKEY_CTX_set_signature_md(ctx.get(), op.md) != 1) {
+      return CKR_FUNCTION_FAILED;
+    }
+  }
+  size_t len = 0;
+  if (EVP_PKEY_sign(ctx.get(), nullptr, &len, tbs.Reveal().data(), tbs.size()) != 1) {
+    ossl::DrainErrors();
+    return CKR_FUNCTION_FAILED;
+  }
+  SecretBytes sig(len);
+  if (EVP_PKEY_sign(ctx.get(), sig.RevealMutable().data(), &len, tbs.Reveal().data(),
+                    tbs.size()) != 1) {
+    ossl::DrainErrors();
+    // RSA_X_509 input not below the modulus is a caller error.
+    return op.mech == CKM_RSA_X_509 ? CKR_DATA_INVALID : CKR_FUNCTION_FAILED;
+  }
+  sig.resize(len);
+  if (IsEcdsa(op.mech)) {
+    if (!DerToRaw(sig.Reveal(), EcFieldBytes(op), out)) return CKR_FUNCTION_FAILED;
+    return CKR_OK;
+  }
+  out = std::move(sig);
+  return CKR_OK;
+}
+
+CK_RV FinishVerify(Operation& op, std::span<const uint8_t> in, std::span<const uint8_t> signature) {
+  SecretBytes tbs;
+  CK_RV rv = Prehash(op, in, tbs);
+  if (rv != CKR_OK) return rv;
+  if (op.md == nullptr && (rv = CheckRawInput(op, tbs.size())) != CKR_OK) return rv;
+  std::vector<uint8_t> sig(signature.begin(), signature.end());
+  if (IsEcdsa(op.mech)) {
+    if (sig.size() != 2 * EcFieldBytes(op)) return CKR_SIGNATURE_LEN_RANGE;
+    sig = RawToDer(sig);
+    if (sig.empty()) return CKR_SIGNATURE_INVALID;
+  } else if (sig.size() != RsaBytes(op)) {
+    return CKR_SIGNATURE_LEN_RANGE;
+  }
+  auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return CKR_FUNCTION_FAILED;
+  if (IsRsaMech(op.mech)) {
+    if (!ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
+    if (op.md != nullptr && EVP_PKEY_CTX_set_signature_md(ctx.get(), op.md) != 1) {
+      return CKR_FUNCTION_FAILED;
+    }
+  }
+  if (op.mech == CKM_RSA_X_509) {
+    // Raw RSA: recover the block and compare with the left-padded input.
+    size_t len = RsaBytes(op);
+    SecretBytes rec(len);
+    auto vctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
+    if (!vctx || EVP_PKEY_verify_recover_init(vctx.get()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(vctx.get(), RSA_NO_PADDING) != 1 ||
+        EVP_PKEY_verify_recover(vctx.get(), rec.RevealMutable().data(), &len, sig.data(),
+                                sig.size()) != 1) {
+      ossl::DrainErrors();
+      return CKR_SIGNATURE_INVALID;
+    }
+    rec.resize(len);
+    return rec.Equals(LeftPad(tbs, RsaBytes(op)).Reveal()) ? CKR_OK : CKR_SIGNATURE_INVALID;
+  }
+  int ok = EVP_PKEY_verify(ctx.get(), sig.data(), sig.size(), tbs.Reveal().data(), tbs.size());
+  ossl::DrainErrors();
+  return ok == 1 ? CKR_OK : CKR_SIGNATURE_INVALID;
+}
+
+}  // namespace kmra::token
