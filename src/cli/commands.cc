@@ -15,6 +15,7 @@ void RegisterAll(CLI::App& app) {
   RegisterPki(app);
   RegisterQuoteGenerate(app);  // after RegisterQuoteCommands: adds to the quote group
   RegisterAuditCommands(app);
+  RegisterToken(app);
 }
 
 }  // namespace kmra::cli

@@ -19,4 +19,5 @@ void RegisterNginxConfig(CLI::App& app);  // nginx_config_cmd.cc
 void RegisterPki(CLI::App& app);            // pki_cmd.cc
 void RegisterQuoteGenerate(CLI::App& app);  // pki_cmd.cc; after the quote group
 void RegisterAuditCommands(CLI::App& app);  // audit_cmd.cc: kmra audit verify|list
+void RegisterToken(CLI::App& app);  // token_cmd.cc
 }  // namespace kmra::cli
