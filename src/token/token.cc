@@ -88,7 +88,7 @@ void Token::FillTokenInfo(CK_TOKEN_INFO& info) {
   std::memset(&info, 0, sizeof info);
   Pad(info.label, sizeof info.label, meta_ ? meta_->label : "");
   Pad(info.manufacturerID, sizeof info.manufacturerID, "OpenKMRA");
-  Pad(info.model, sizeof info.model, config_.platform == "sim" ? "SGX enclave (sim)" : "SGX enclave");
+  Pad(info.model, sizeof info.model, config_.platform == "sim" ? "SGX sim enclave" : "SGX enclave");
   Pad(info.serialNumber, sizeof info.serialNumber, meta_ ? meta_->serial : "");
   info.flags = CKF_RNG | CKF_LOGIN_REQUIRED;
   if (meta_) {
