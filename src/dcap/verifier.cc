@@ -217,6 +217,8 @@ Result<std::unique_ptr<Verifier>> Verifier::Create(VerifierOptions options) {
                            " certificates; expected exactly one");
   }
   impl->root.cert = std::move((*certs)[0]);
+  impl->root.self_signed =
+      internal::SignedBy(impl->root.cert.x509.get(), X509_get0_pubkey(impl->root.cert.x509.get()));
   if (options.enable_cache) {
     impl->collateral_cache = std::make_unique<internal::Lru<CollateralFacts>>(options.cache_entries);
     impl->chain_cache = std::make_unique<internal::Lru<PckChainFacts>>(options.cache_entries);
@@ -592,10 +594,13 @@ Result<QuotePlatform> InspectQuote(std::span<const uint8_t> bytes, std::string_v
                            std::to_string(q.cert_data.nested_type) +
                            " without a PCK certificate; supply the PCK chain");
   }
+  // Only the leaf is needed: cut the text after its END line to skip decoding the others.
+  const size_t end = pem.find("-----END CERTIFICATE-----");
+  if (end != std::string_view::npos) pem = pem.substr(0, end + 25);
   KMRA_ASSIGN_OR_RETURN(auto certs, internal::ParsePemChain(pem, "the PCK certificate chain"));
   KMRA_ASSIGN_OR_RETURN(PckExtension ext, PckExtensionOf(certs[0].x509.get()));
   QuotePlatform p;
-  p.tee_type = q.header.tee_type;
+  p.tee_type = q.header.tee_type;  // only the leaf is decoded below
   p.tee = TeeName(q.header.tee_type);
   p.fmspc = HexUpper(ext.fmspc);
   p.pce_id = HexUpper(ext.pce_id);

@@ -47,12 +47,15 @@ void CheckChain(const std::vector<Cert>& chain, const TrustedRoot& root, Fact* s
     }
   }
   const Cert& last = chain.back();
-  if (signatures->ok && !SignedBy(last.x509.get(), X509_get0_pubkey(last.x509.get()))) {
+  const bool is_root = last.der == root.cert.der;
+  const bool self_signed =
+      is_root ? root.self_signed : SignedBy(last.x509.get(), X509_get0_pubkey(last.x509.get()));
+  if (signatures->ok && !self_signed) {
     signatures->ok = false;
     signatures->detail = "the root " + Quoted(last.subject_cn) + " is not self-signed";
   }
   if (signatures->ok) signatures->detail = std::to_string(chain.size()) + " signatures verify";
-  root_fact->ok = last.der == root.cert.der;
+  root_fact->ok = is_root;
   root_fact->detail = root_fact->ok
                           ? "the chain ends in the trusted root " + Quoted(root.cert.subject_cn)
                           : "the chain ends in " + Quoted(last.subject_cn) + " (serial " +
@@ -111,7 +114,7 @@ std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
 
   f->tcb_chain_present = !c.tcb_signing_chain_pem.empty();
   if (f->tcb_chain_present) {
-    auto chain = ParsePemChain(c.tcb_signing_chain_pem, "the TCB signing chain");
+    auto chain = ParsePemChain(c.tcb_signing_chain_pem, "the TCB signing chain", &root.cert);
     if (!chain) {
       f->tcb_chain_parse_error = chain.error().message();
     } else {
@@ -162,7 +165,7 @@ std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
 std::shared_ptr<const PckChainFacts> PreparePckChain(std::string_view pem, const TrustedRoot& root,
                                                      const CollateralFacts& c) {
   auto f = std::make_shared<PckChainFacts>();
-  auto chain = ParsePemChain(pem, "the PCK certificate chain");
+  auto chain = ParsePemChain(pem, "the PCK certificate chain", &root.cert);
   if (!chain) {
     f->parse_error = chain.error().message();
     return f;

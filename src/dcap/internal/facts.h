@@ -26,6 +26,7 @@ struct Fact {
 // The trusted root, parsed once per verifier.
 struct TrustedRoot {
   Cert cert;
+  bool self_signed = false;  // checked once when the verifier is created
   EVP_PKEY* key() const { return X509_get0_pubkey(cert.x509.get()); }
 };
 

@@ -1,11 +1,11 @@
 #include "dcap/internal/x509.h"
 
 #include <openssl/core_names.h>
-#include <openssl/pem.h>
 
 #include <cstring>
 #include <ctime>
 
+#include "base/base64.h"
 #include "dcap/internal/bytes.h"
 
 namespace kmra::dcap::internal {
@@ -49,33 +49,51 @@ std::string CommonName(const X509_NAME* name) {
                      static_cast<size_t>(ASN1_STRING_length(s)));
 }
 
-Result<std::vector<Cert>> ParsePemChain(std::string_view pem, std::string_view what) {
-  while (!pem.empty() && (pem.back() == '\0' || pem.back() == '\n' || pem.back() == '\r' ||
-                          pem.back() == ' ')) {
-    pem.remove_suffix(1);
-  }
-  if (pem.empty()) return InvalidArgument(std::string(what) + " is empty");
-  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return ossl::Fail(Code::kInternal, "BIO_new_mem_buf failed");
+Cert ShareCert(const Cert& cert) {
+  Cert c;
+  X509_up_ref(cert.x509.get());
+  c.x509.reset(cert.x509.get());
+  c.der = cert.der;
+  c.subject_cn = cert.subject_cn;
+  c.issuer_cn = cert.issuer_cn;
+  c.not_before = cert.not_before;
+  c.not_after = cert.not_after;
+  c.serial_hex = cert.serial_hex;
+  return c;
+}
+
+Result<std::vector<Cert>> ParsePemChain(std::string_view pem, std::string_view what,
+                                        const Cert* known) {
+  static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
+  static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
   std::vector<Cert> out;
-  for (;;) {
-    ossl::Ptr<X509> x(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    if (!x) break;
-    KMRA_ASSIGN_OR_RETURN(Cert c, FromX509(std::move(x)));
-    out.push_back(std::move(c));
+  size_t pos = 0;
+  while ((pos = pem.find(kBegin, pos)) != std::string_view::npos) {
+    const size_t body = pos + kBegin.size();
+    const size_t end = pem.find(kEnd, body);
+    const std::string n = std::to_string(out.size() + 1);
+    if (end == std::string_view::npos) {
+      return InvalidArgument(std::string(what) + ": certificate " + n + " has no END line");
+    }
+    std::string b64;
+    b64.reserve(end - body);
+    for (char ch : pem.substr(body, end - body)) {
+      if (ch != '\n' && ch != '\r' && ch != ' ' && ch != '\t') b64 += ch;
+    }
+    auto der = Base64Decode(b64);
+    if (!der) {
+      return InvalidArgument(std::string(what) + ": certificate " + n +
+                             " is not valid base64: " + der.error().message());
+    }
+    if (known != nullptr && *der == known->der) {
+      out.push_back(ShareCert(*known));
+    } else {
+      KMRA_ASSIGN_OR_RETURN(Cert c, ParseDerCert(*der, std::string(what) + ": certificate " + n));
+      out.push_back(std::move(c));
+    }
+    pos = end + kEnd.size();
   }
-  // PEM_read stops with "no start line" at the end: only that is benign.
-  const unsigned long err = ERR_peek_last_error();
-  const bool clean_end = ERR_GET_REASON(err) == PEM_R_NO_START_LINE;
-  if (!clean_end && err != 0) {
-    return ossl::Fail(Code::kInvalidArgument,
-                      std::string(what) + ": certificate " + std::to_string(out.size() + 1) +
-                          " does not parse");
-  }
-  ERR_clear_error();
-  if (out.empty()) {
-    return InvalidArgument(std::string(what) + " holds no PEM certificate");
-  }
+  if (out.empty()) return InvalidArgument(std::string(what) + " holds no PEM certificate");
   return out;
 }
 
@@ -137,9 +155,10 @@ Result<ossl::Ptr<EVP_PKEY>> P256FromRaw(std::span<const uint8_t, 64> xy) {
     return ossl::Fail(Code::kInvalidArgument, "the attestation key is not a P-256 point");
   }
   ossl::Ptr<EVP_PKEY> key(raw);
-  // fromdata does not check that the point is on the curve; a public-key check does.
+  // Reject points off the curve (the quick check skips the costly order multiplication, which is
+  // moot for P-256's cofactor 1).
   ossl::Ptr<EVP_PKEY_CTX> check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
     return ossl::Fail(Code::kInvalidArgument, "the attestation key is not a point on P-256");
   }
   return key;

@@ -143,3 +143,37 @@ TEST(TcbEvalTest, ConvergenceMatchesQvl) {
 
 }  // namespace
 }  // namespace kmra::dcap
+
+namespace kmra::dcap {
+namespace {
+
+TEST(PemChainTest, BadPemIsAClearError) {
+  auto r = internal::ParsePemChain("-----BEGIN CERTIFICATE-----\nAAAA", "the chain");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("no END line"), std::string::npos);
+  r = internal::ParsePemChain("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+                              "the chain");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("base64"), std::string::npos);
+  r = internal::ParsePemChain("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                              "the chain");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("not a DER certificate"), std::string::npos);
+  EXPECT_FALSE(internal::ParsePemChain("", "the chain"));
+}
+
+TEST(PemChainTest, KnownRootIsSharedNotDecodedAgain) {
+  auto root = internal::ParsePemChain(
+      testing::ReadText(testing::CaseDir("IntelSGXRootCA.pem")), "root");
+  ASSERT_TRUE(root);
+  auto chain = internal::ParsePemChain(
+      testing::ReadText(testing::CaseDir("dcap-qvl_sgx") + "/tcbSignChain.pem"), "chain",
+      &(*root)[0]);
+  ASSERT_TRUE(chain);
+  ASSERT_EQ(chain->size(), 2u);
+  EXPECT_EQ((*chain)[1].x509.get(), (*root)[0].x509.get());
+  EXPECT_EQ((*chain)[0].subject_cn, "Intel SGX TCB Signing");
+}
+
+}  // namespace
+}  // namespace kmra::dcap
