@@ -16,6 +16,7 @@ void RegisterAll(CLI::App& app) {
   RegisterQuoteGenerate(app);  // after RegisterQuoteCommands: adds to the quote group
   RegisterAuditCommands(app);
   RegisterToken(app);
+  RegisterLoadkey(app);
 }
 
 }  // namespace kmra::cli

@@ -20,4 +20,5 @@ void RegisterPki(CLI::App& app);            // pki_cmd.cc
 void RegisterQuoteGenerate(CLI::App& app);  // pki_cmd.cc; after the quote group
 void RegisterAuditCommands(CLI::App& app);  // audit_cmd.cc: kmra audit verify|list
 void RegisterToken(CLI::App& app);  // token_cmd.cc
+void RegisterLoadkey(CLI::App& app);  // loadkey_cmd.cc
 }  // namespace kmra::cli
