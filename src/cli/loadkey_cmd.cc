@@ -21,7 +21,7 @@ namespace kmra::cli {
 namespace {
 
 struct LoadKeyFlags {
-  std::string config, module, token, pin, pin_file, key_id, host, api;
+  std::string config, module, token, pin, pin_file, key_id, host, api, server;
   int port = 0;
   std::string ca, cert, key;
   bool force = false;
@@ -83,7 +83,31 @@ Status ApplyConfig(const std::string& path, LoadKeyFlags& f) {
   return OkStatus();
 }
 
+// --server https://HOST:PORT, the form `kmra server --dev` prints; sets -H and -P.
+Status ApplyServerUrl(LoadKeyFlags& f) {
+  std::string rest = f.server;
+  if (rest.rfind("https://", 0) != 0) {
+    return InvalidArgument("--server must be https://HOST[:PORT], got '" + f.server + "'");
+  }
+  rest = rest.substr(8);
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  size_t colon = rest.rfind(':');
+  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+    char* end = nullptr;
+    long port = std::strtol(rest.c_str() + colon + 1, &end, 10);
+    if (*end != '\0' || port <= 0 || port > 65535) {
+      return InvalidArgument("--server '" + f.server + "': the port must be 1..65535");
+    }
+    if (f.port == 0) f.port = static_cast<int>(port);
+    rest = rest.substr(0, colon);
+  }
+  if (rest.empty()) return InvalidArgument("--server '" + f.server + "' names no host");
+  if (f.host.empty()) f.host = rest;
+  return OkStatus();
+}
+
 Result<client::LoadKeyOptions> BuildOptions(LoadKeyFlags& f) {
+  if (!f.server.empty()) KMRA_TRY(ApplyServerUrl(f));
   if (!f.config.empty()) KMRA_TRY(ApplyConfig(f.config, f));
   client::LoadKeyOptions o;
   o.module = f.module.empty() ? DefaultModule() : f.module;
@@ -146,6 +170,7 @@ void RegisterLoadkey(CLI::App& app) {
   cmd->add_option("-u,--key-id", f->key_id, "id of the key on the key server");
   cmd->add_option("-H,--host", f->host, "key server host name (as in its certificate)");
   cmd->add_option("-P,--port", f->port, "key server port (default 8443)");
+  cmd->add_option("--server", f->server, "key server URL https://HOST:PORT (instead of -H/-P)");
   cmd->add_option("--api", f->api, "release API: kmra (AppHSM API 0.2, default) or v1");
   cmd->add_option("--ca", f->ca, "CA certificate(s) that sign the key server's certificate (PEM)");
   cmd->add_option("--cert", f->cert, "client certificate for mutual TLS (PEM)");
