@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "store/internal/audit_chain.h"
 #include "store/internal/sqlite.h"
 #include "store/store.h"
 
@@ -393,61 +394,22 @@ class SqliteStore final : public Store {
 
 Result<ChainVerdict> SqliteStore::VerifyAuditChain() {
   std::lock_guard<std::mutex> lock(mu_);
-  ChainVerdict v;
-  auto bad = [&v](int64_t seq, std::string problem) {
-    v.intact = false;
-    v.first_bad_seq = seq;
-    v.problem = std::move(problem);
-    return v;
-  };
   // Read the head and the rows in one snapshot.
   KMRA_TRY(db_.Exec("BEGIN"));
   struct Rollback {
     Db& db;
     ~Rollback() { (void)db.Exec("ROLLBACK"); }
   } rollback{db_};
-  KMRA_ASSIGN_OR_RETURN(auto head_seq_text, GetMeta(db_, "audit_head_seq"));
+  KMRA_ASSIGN_OR_RETURN(auto head_seq, GetMeta(db_, "audit_head_seq"));
   KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db_, "audit_head_hash"));
-  int64_t head_seq = std::stoll(head_seq_text);
   KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("SELECT seq, time, json, prev_hash, hash FROM audit ORDER BY seq"));
-  int64_t expected = 1;
-  std::string prev = GenesisHash();
+  internal::ChainChecker checker;
   for (;;) {
     KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    int64_t seq = s.Int(0);
-    std::string json = s.Text(2);
-    std::string prev_hash = s.Text(3);
-    std::string hash = s.Text(4);
-    if (seq != expected) {
-      return bad(expected, seq > expected
-                               ? fmt::format("record {} is missing (record {} follows record {})",
-                                             expected, seq, expected - 1)
-                               : fmt::format("record {} appears out of order", seq));
-    }
-    if (AuditHash(prev_hash, seq, s.Int(1), json) != hash) {
-      return bad(seq, fmt::format("record {} was edited: its content does not match its hash", seq));
-    }
-    if (prev_hash != prev) {
-      // This record is intact, so the one before it was changed (and its hash recomputed) or replaced.
-      return bad(seq - 1, fmt::format("record {} was edited or replaced: record {} was chained to a "
-                                      "different version of it", seq - 1, seq));
-    }
-    prev = hash;
-    ++v.records;
-    ++expected;
+    if (!checker.Add(AuditRecord{s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4)})) break;
   }
-  if (head_seq > v.records) {
-    return bad(v.records + 1, fmt::format("records {} to {} were removed from the end of the log",
-                                          v.records + 1, head_seq));
-  }
-  if (head_seq < v.records || head_hash != prev) {
-    return bad(head_seq < v.records ? head_seq + 1 : v.records,
-               "the log's stored head does not match its last record (records were added or "
-               "replaced outside kmra)");
-  }
-  v.intact = true;
-  return v;
+  return checker.Finish(std::stoll(head_seq), head_hash);
 }
 
 }  // namespace
