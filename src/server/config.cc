@@ -1,0 +1,270 @@
+// toml++ throws toml::parse_error; this file is the one adapter that calls it.
+#include "server/config.h"
+
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "base/file.h"
+#include "server/json.h"
+
+namespace kmra::server {
+namespace {
+
+std::string Resolve(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+// Reads typed settings of one table and refuses keys it does not know.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string section)
+      : table_(table), section_(std::move(section)) {}
+
+  template <class T>
+  void Get(const std::string& key, T* out) {
+    known_.push_back(key);
+    const toml::node* node = table_.get(key);
+    if (!node || !status_) return;
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (auto v = node->value<std::string>()) {
+        *out = *v;
+        return;
+      }
+      Fail(key, "a string");
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = node->value<bool>()) {
+        *out = *v;
+        return;
+      }
+      Fail(key, "true or false");
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      const toml::array* arr = node->as_array();
+      if (!arr) return Fail(key, "a list of strings");
+      out->clear();
+      for (const auto& item : *arr) {
+        auto v = item.value<std::string>();
+        if (!v) return Fail(key, "a list of strings");
+        out->push_back(*v);
+      }
+    } else {
+      auto v = node->value<std::int64_t>();
+      if (!v || *v < 0 || static_cast<std::uint64_t>(*v) > std::numeric_limits<T>::max()) {
+        return Fail(key, "an integer from 0 to " + std::to_string(std::numeric_limits<T>::max()));
+      }
+      *out = static_cast<T>(*v);
+    }
+  }
+
+  Status Finish() {
+    if (!status_) return status_;
+    for (const auto& [key, node] : table_) {
+      std::string k(key.str());
+      if (std::find(known_.begin(), known_.end(), k) == known_.end()) {
+        std::string list;
+        for (const auto& n : known_) list += (list.empty() ? "" : ", ") + n;
+        return InvalidArgument("unknown setting '" + k + "' in [" + section_ + "]; known: " + list);
+      }
+    }
+    return OkStatus();
+  }
+
+ private:
+  void Fail(const std::string& key, const std::string& expected) {
+    if (status_) status_ = InvalidArgument("[" + section_ + "] " + key + " must be " + expected);
+  }
+  const toml::table& table_;
+  std::string section_;
+  std::vector<std::string> known_;
+  Status status_;
+};
+
+Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig* c) {
+  static const toml::table kEmpty;
+  auto section = [&](const char* name) -> const toml::table& {
+    const toml::table* t = root[name].as_table();
+    return t ? *t : kEmpty;
+  };
+  for (const auto& [key, node] : root) {
+    static const std::vector<std::string> kSections = {"listen", "tls",     "hsm", "store",
+                                                       "attestation", "clients", "log", "metrics",
+                                                       "policy"};
+    std::string k(key.str());
+    if (std::find(kSections.begin(), kSections.end(), k) == kSections.end() || !node.is_table()) {
+      return InvalidArgument("unknown section '" + k +
+                             "'; known: [listen] [tls] [hsm] [store] [attestation] [clients] "
+                             "[policy] [log] [metrics]");
+    }
+  }
+  {
+    TableReader r(section("listen"), "listen");
+    r.Get("address", &c->address);
+    r.Get("port", &c->port);
+    r.Get("port_file", &c->port_file);
+    r.Get("threads", &c->threads);
+    r.Get("body_limit", &c->body_limit);
+    r.Get("header_limit", &c->header_limit);
+    r.Get("handshake_timeout_ms", &c->handshake_timeout_ms);
+    r.Get("request_timeout_ms", &c->request_timeout_ms);
+    KMRA_TRY(r.Finish());
+  }
+  {
+    TableReader r(section("tls"), "tls");
+    r.Get("certificate", &c->tls_cert);
+    r.Get("key", &c->tls_key);
+    r.Get("client_ca", &c->client_ca);
+    r.Get("admin_clients", &c->admin_clients);
+    KMRA_TRY(r.Finish());
+  }
+  {
+    TableReader r(section("hsm"), "hsm");
+    r.Get("module", &c->hsm_module);
+    r.Get("token_label", &c->hsm_token_label);
+    r.Get("pin_file", &c->hsm_pin_file);
+    r.Get("pin_env", &c->hsm_pin_env);
+    r.Get("pin", &c->hsm_pin);
+    r.Get("allow_pin_in_config", &c->allow_pin_in_config);
+    r.Get("softhsm2_conf", &c->softhsm2_conf);
+    KMRA_TRY(r.Finish());
+    if (!c->hsm_pin.empty() && !c->allow_pin_in_config) {
+      return InvalidArgument(
+          "[hsm] pin is set in clear in the config file; put it in pin_file (0600) or the "
+          "environment variable named by pin_env, or set allow_pin_in_config = true");
+    }
+  }
+  {
+    TableReader r(section("store"), "store");
+    r.Get("path", &c->store_path);
+    KMRA_TRY(r.Finish());
+  }
+  {
+    TableReader r(section("attestation"), "attestation");
+    r.Get("trusted_root", &c->trusted_root);
+    r.Get("trust_simulated_root", &c->trust_simulated_root);
+    r.Get("collateral_dir", &c->collateral_dir);
+    r.Get("pccs_url", &c->pccs_url);
+    r.Get("collateral_cache", &c->collateral_cache);
+    r.Get("nonce_lifetime", &c->nonce_lifetime);
+    r.Get("nonce_clock_skew", &c->nonce_clock_skew);
+    KMRA_TRY(r.Finish());
+  }
+  {
+    TableReader r(section("clients"), "clients");
+    r.Get("allowed", &c->clients);
+    KMRA_TRY(r.Finish());
+  }
+  {
+    TableReader r(section("policy"), "policy");
+    r.Get("default", &c->default_policy_json);
+    KMRA_TRY(r.Finish());
+  }
+  {
+    TableReader r(section("log"), "log");
+    r.Get("level", &c->log_level);
+    r.Get("format", &c->log_format);
+    r.Get("file", &c->log_file);
+    KMRA_TRY(r.Finish());
+  }
+  {
+    TableReader r(section("metrics"), "metrics");
+    r.Get("enabled", &c->metrics);
+    KMRA_TRY(r.Finish());
+  }
+  for (std::string* p : {&c->port_file, &c->tls_cert, &c->tls_key, &c->client_ca, &c->hsm_pin_file,
+                         &c->softhsm2_conf, &c->store_path, &c->trusted_root, &c->collateral_dir,
+                         &c->collateral_cache, &c->log_file}) {
+    *p = Resolve(base, *p);
+  }
+  if (c->threads < 1 || c->threads > 256) {
+    return InvalidArgument("[listen] threads must be from 1 to 256");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<ServerConfig> ParseServerConfig(const std::string& toml_text, const std::string& base_dir) {
+  ServerConfig config;
+  try {
+    toml::table root = toml::parse(toml_text);
+    KMRA_TRY(ReadConfig(root, base_dir, &config));
+  } catch (const toml::parse_error& e) {
+    return InvalidArgument("TOML syntax error at line " +
+                           std::to_string(e.source().begin.line) + ", column " +
+                           std::to_string(e.source().begin.column) + ": " +
+                           std::string(e.description()));
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("config: ") + e.what());
+  }
+  return config;
+}
+
+Result<ServerConfig> LoadServerConfig(const std::string& path) {
+  auto text = ReadFileText(path, 1 << 20);
+  if (!text) return tl::unexpected(text.error().WithContext("config file " + path));
+  std::string base = std::filesystem::path(path).parent_path().string();
+  auto config = ParseServerConfig(*text, base.empty() ? "." : base);
+  if (!config) return tl::unexpected(config.error().WithContext(path));
+  return config;
+}
+
+Status MergeApphsmConfText(const std::string& json_text, const std::string& base_dir,
+                           ServerConfig* config) {
+  KMRA_ASSIGN_OR_RETURN(Json j, ParseJsonObject(json_text, 1 << 20, 8));
+  if (j.contains("port")) {
+    KMRA_ASSIGN_OR_RETURN(auto port, GetInt(j, "port"));
+    if (port < 0 || port > 65535) return InvalidArgument("'port' must be from 0 to 65535");
+    config->port = static_cast<std::uint16_t>(port);
+  }
+  if (j.contains("ip")) {
+    KMRA_ASSIGN_OR_RETURN(config->address, GetString(j, "ip"));
+  }
+  if (j.contains("nonce_lifetime")) {
+    KMRA_ASSIGN_OR_RETURN(auto lifetime, GetInt(j, "nonce_lifetime"));
+    if (lifetime <= 0) return InvalidArgument("'nonce_lifetime' must be a positive number of seconds");
+    config->nonce_lifetime = lifetime;
+  }
+  if (j.contains("clients")) {
+    if (!j["clients"].is_array()) return InvalidArgument("'clients' must be a list");
+    for (const auto& client : j["clients"]) {
+      if (!client.is_object()) return InvalidArgument("each of 'clients' must be an object");
+      KMRA_ASSIGN_OR_RETURN(auto id, GetString(client, "id"));
+      KMRA_ASSIGN_OR_RETURN(auto permission, GetOptionalString(client, "permission", "allowed"));
+      if (permission == "allowed" || permission == "allow") {
+        config->clients.push_back(id);
+      } else if (permission != "denied" && permission != "deny") {
+        return InvalidArgument("client '" + id + "': permission '" + permission +
+                               "' is neither \"allowed\" nor \"denied\"");
+      }
+    }
+  }
+  if (j.contains("keys")) {
+    if (!j["keys"].is_array()) return InvalidArgument("'keys' must be a list");
+    for (const auto& key : j["keys"]) {
+      if (!key.is_object()) return InvalidArgument("each of 'keys' must be an object");
+      StaticKey k;
+      KMRA_ASSIGN_OR_RETURN(k.id, GetString(key, "id"));
+      KMRA_ASSIGN_OR_RETURN(k.token_label, GetOptionalString(key, "token_name"));
+      KMRA_ASSIGN_OR_RETURN(k.pin, GetOptionalString(key, "pin"));
+      KMRA_ASSIGN_OR_RETURN(k.key_label, GetString(key, "key_name"));
+      KMRA_ASSIGN_OR_RETURN(k.certificate_file, GetOptionalString(key, "certificate_file"));
+      k.certificate_file = Resolve(base_dir, k.certificate_file);
+      config->static_keys.push_back(std::move(k));
+    }
+  }
+  return OkStatus();
+}
+
+Status MergeApphsmConf(const std::string& path, ServerConfig* config) {
+  auto text = ReadFileText(path, 1 << 20);
+  if (!text) return tl::unexpected(text.error().WithContext("apphsm.conf " + path));
+  std::string base = std::filesystem::path(path).parent_path().string();
+  auto status = MergeApphsmConfText(*text, base.empty() ? "." : base, config);
+  if (!status) return tl::unexpected(status.error().WithContext(path));
+  return OkStatus();
+}
+
+}  // namespace kmra::server

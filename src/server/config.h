@@ -1,0 +1,89 @@
+// kmra server configuration: a TOML file (deploy/kmra-server.toml documents every setting), optionally
+// merged with a KMRA apphsm.conf (JSON) for drop-in compatibility. Relative paths are resolved against
+// the directory of the file that names them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace kmra::server {
+
+// A key served from a KMRA apphsm.conf: it already exists in the HSM token under `key_label`.
+struct StaticKey {
+  std::string id;                 // h_unique_id
+  std::string token_label;        // KMRA "token_name"
+  std::string pin;                // KMRA keeps the token PIN here; we honour it for that token only
+  std::string key_label;          // KMRA "key_name": CKA_LABEL of the private key
+  std::string certificate_file;   // PEM certificate (chain)
+};
+
+struct ServerConfig {
+  // [listen]
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8443;
+  std::string port_file;  // when set, the bound port is written there (for port = 0)
+  int threads = 2;
+  std::size_t body_limit = 1 << 20;
+  std::size_t header_limit = 16 << 10;
+  int handshake_timeout_ms = 10'000;
+  int request_timeout_ms = 30'000;
+
+  // [tls]
+  std::string tls_cert;       // server certificate chain (PEM)
+  std::string tls_key;        // its private key (PEM, 0600)
+  std::string client_ca;      // CA(s) that issue client certificates (PEM)
+  std::vector<std::string> admin_clients = {"admin"};  // OUs allowed on the admin API
+
+  // [hsm]
+  std::string hsm_module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string hsm_token_label = "kmra";
+  std::string hsm_pin_file;               // the PIN is read from this file ...
+  std::string hsm_pin_env = "KMRA_HSM_PIN";  // ... or from this environment variable
+  std::string hsm_pin;                    // in clear only via apphsm.conf or allow_pin_in_config
+  bool allow_pin_in_config = false;
+  std::string softhsm2_conf;              // sets SOFTHSM2_CONF for the module when not empty
+
+  // [store]
+  std::string store_path = "kmra-state.db";
+
+  // [attestation]
+  std::string trusted_root;               // PEM; empty: Intel SGX Root CA (compiled in)
+  bool trust_simulated_root = false;      // must be true to accept a non-Intel root, loudly
+  std::string collateral_dir;             // offline collateral: DIR/<fmspc>/ or a flat bundle dir
+  std::string pccs_url;                   // PCCS/PCS base URL (optional)
+  std::string collateral_cache;           // SQLite cache path (optional)
+  std::string platform_id;                // reserved
+  std::int64_t nonce_lifetime = 300;      // seconds, KMRA nonce_lifetime
+  std::int64_t nonce_clock_skew = 30;     // seconds a KMRA client nonce may lie in the future
+
+  // [clients] (and apphsm.conf clients): identities allowed to release keys whose policy names none.
+  std::vector<std::string> clients;
+  std::string default_policy_json;        // policy for keys created without one; empty: Policy{}
+
+  // apphsm.conf keys
+  std::vector<StaticKey> static_keys;
+
+  // [log]
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string log_file;
+
+  // [metrics]
+  bool metrics = true;
+};
+
+// Parses a TOML config file. Errors name the file, the setting and what was expected.
+Result<ServerConfig> LoadServerConfig(const std::string& path);
+// Parses TOML text; `base_dir` resolves relative paths.
+Result<ServerConfig> ParseServerConfig(const std::string& toml_text, const std::string& base_dir);
+
+// Merges a KMRA apphsm.conf (JSON: port, ip, nonce_lifetime, clients[{id,permission}],
+// keys[{id,token_name,pin,key_name,certificate_file}]) into `config`.
+Status MergeApphsmConf(const std::string& path, ServerConfig* config);
+Status MergeApphsmConfText(const std::string& json_text, const std::string& base_dir,
+                           ServerConfig* config);
+
+}  // namespace kmra::server

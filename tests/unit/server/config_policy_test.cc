@@ -1,0 +1,163 @@
+#include <gtest/gtest.h>
+
+#include "server/config.h"
+#include "server/policy.h"
+
+namespace kmra::server {
+namespace {
+
+TEST(ConfigTest, ReadsSettingsAndResolvesPathsAgainstTheConfigDir) {
+  auto c = ParseServerConfig(R"(
+[listen]
+address = "0.0.0.0"
+port = 0
+port_file = "run/port"
+[tls]
+certificate = "tls/server.pem"
+key = "/abs/server.key"
+client_ca = "tls/ca.pem"
+admin_clients = ["ops"]
+[hsm]
+token_label = "keys"
+pin_file = "hsm.pin"
+[attestation]
+trust_simulated_root = true
+nonce_lifetime = 120
+[clients]
+allowed = ["compute-1", "compute-2"]
+)",
+                             "/etc/kmra");
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  EXPECT_EQ(c->address, "0.0.0.0");
+  EXPECT_EQ(c->port, 0);
+  EXPECT_EQ(c->port_file, "/etc/kmra/run/port");
+  EXPECT_EQ(c->tls_cert, "/etc/kmra/tls/server.pem");
+  EXPECT_EQ(c->tls_key, "/abs/server.key");
+  EXPECT_EQ(c->admin_clients, std::vector<std::string>{"ops"});
+  EXPECT_EQ(c->hsm_token_label, "keys");
+  EXPECT_EQ(c->hsm_pin_file, "/etc/kmra/hsm.pin");
+  EXPECT_TRUE(c->trust_simulated_root);
+  EXPECT_EQ(c->nonce_lifetime, 120);
+  EXPECT_EQ(c->clients.size(), 2u);
+}
+
+TEST(ConfigTest, UnknownSettingsAndTypesAreNamed) {
+  auto typo = ParseServerConfig("[listen]\nprot = 1\n", "/");
+  ASSERT_FALSE(typo.has_value());
+  EXPECT_NE(typo.error().message().find("'prot'"), std::string::npos) << typo.error().message();
+  auto type = ParseServerConfig("[listen]\nport = \"x\"\n", "/");
+  ASSERT_FALSE(type.has_value());
+  EXPECT_NE(type.error().message().find("port"), std::string::npos);
+  auto range = ParseServerConfig("[listen]\nport = 70000\n", "/");
+  EXPECT_FALSE(range.has_value());
+  auto section = ParseServerConfig("[lisen]\nport = 1\n", "/");
+  ASSERT_FALSE(section.has_value());
+  EXPECT_NE(section.error().message().find("lisen"), std::string::npos);
+  auto syntax = ParseServerConfig("[listen\n", "/");
+  ASSERT_FALSE(syntax.has_value());
+  EXPECT_NE(syntax.error().message().find("line 1"), std::string::npos) << syntax.error().message();
+}
+
+TEST(ConfigTest, PinInClearNeedsAnExplicitOptIn) {
+  EXPECT_FALSE(ParseServerConfig("[hsm]\npin = \"1234\"\n", "/").has_value());
+  auto ok = ParseServerConfig("[hsm]\npin = \"1234\"\nallow_pin_in_config = true\n", "/");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->hsm_pin, "1234");
+}
+
+TEST(ConfigTest, MergesKmraApphsmConf) {
+  ServerConfig c;
+  auto status = MergeApphsmConfText(R"({
+    "port": 5000, "ip": "0.0.0.0", "nonce_lifetime": 300,
+    "clients": [{"id": "ctk_loadkey_user_id_01234", "permission": "allowed"},
+                {"id": "old", "permission": "denied"}],
+    "keys": [{"id": "unique_id_1234", "token_name": "default_token", "pin": "1234",
+              "key_name": "default_key", "certificate_file": "certs/key.crt"}]})",
+                                    "/opt/apphsm", &c);
+  ASSERT_TRUE(status.has_value()) << status.error().ToString();
+  EXPECT_EQ(c.port, 5000);
+  EXPECT_EQ(c.address, "0.0.0.0");
+  EXPECT_EQ(c.clients, std::vector<std::string>{"ctk_loadkey_user_id_01234"});
+  ASSERT_EQ(c.static_keys.size(), 1u);
+  EXPECT_EQ(c.static_keys[0].key_label, "default_key");
+  EXPECT_EQ(c.static_keys[0].certificate_file, "/opt/apphsm/certs/key.crt");
+  ServerConfig bad;
+  auto perm = MergeApphsmConfText(R"({"clients":[{"id":"x","permission":"maybe"}]})", "/", &bad);
+  ASSERT_FALSE(perm.has_value());
+  EXPECT_NE(perm.error().message().find("maybe"), std::string::npos);
+}
+
+AttestationResult Facts() {
+  AttestationResult f;
+  f.verified = true;
+  f.tcb_status = "UpToDate";
+  f.mrenclave.fill(0xAA);
+  f.mrsigner.fill(0xBB);
+  f.isv_prod_id = 3;
+  f.isv_svn = 5;
+  return f;
+}
+
+TEST(PolicyTest, DefaultPolicyAcceptsUpToDateNonDebugOnly) {
+  Policy p;
+  EXPECT_FALSE(CheckAttestation(p, Facts(), 0).has_value());
+  auto f = Facts();
+  f.tcb_status = "SWHardeningNeeded";
+  auto r = CheckAttestation(p, f, 0);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->code, "policy.tcb_status");
+  EXPECT_NE(r->message.find("SWHardeningNeeded"), std::string::npos);
+  f = Facts();
+  f.debug = true;
+  EXPECT_EQ(CheckAttestation(p, f, 0)->code, "policy.debug");
+}
+
+TEST(PolicyTest, MeasurementsSvnAdvisoriesAndAge) {
+  auto p = ParsePolicy(R"({"mrenclave":[")" + std::string(64, 'a') + R"("],
+      "isv_prod_id": 3, "min_isv_svn": 6, "tcb_statuses": ["UpToDate","SWHardeningNeeded"],
+      "advisory_ids": ["INTEL-SA-00615"], "max_collateral_age_seconds": 100})");
+  ASSERT_TRUE(p.has_value()) << p.error().ToString();
+  auto f = Facts();
+  EXPECT_EQ(CheckAttestation(*p, f, 0)->code, "policy.isv_svn");
+  f.isv_svn = 6;
+  EXPECT_FALSE(CheckAttestation(*p, f, 0).has_value());
+  f.mrenclave.fill(0xCC);
+  EXPECT_EQ(CheckAttestation(*p, f, 0)->code, "policy.mrenclave");
+  f = Facts();
+  f.isv_svn = 6;
+  f.tcb_status = "SWHardeningNeeded";
+  f.advisory_ids = {"INTEL-SA-00615", "INTEL-SA-00999"};
+  auto adv = CheckAttestation(*p, f, 0);
+  ASSERT_TRUE(adv.has_value());
+  EXPECT_EQ(adv->code, "policy.advisory");
+  EXPECT_NE(adv->message.find("INTEL-SA-00999"), std::string::npos);
+  f.advisory_ids = {"INTEL-SA-00615"};
+  f.collateral_issued_at = 1000;
+  EXPECT_FALSE(CheckAttestation(*p, f, 1050).has_value());
+  EXPECT_EQ(CheckAttestation(*p, f, 1200)->code, "policy.collateral_age");
+}
+
+TEST(PolicyTest, ClientsFallBackToServerListAndJsonRoundTrips) {
+  Policy p;
+  EXPECT_FALSE(CheckClient(p, {"a", "b"}, "b").has_value());
+  EXPECT_EQ(CheckClient(p, {"a"}, "b")->code, "policy.client");
+  p.clients = {"c"};
+  EXPECT_TRUE(CheckClient(p, {"b"}, "b").has_value());
+  auto back = ParsePolicy(p.ToJson());
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->clients, p.clients);
+  EXPECT_EQ(back->tcb_statuses, p.tcb_statuses);
+}
+
+TEST(PolicyTest, TyposAndBadValuesAreRefusedByName) {
+  auto typo = ParsePolicy(R"({"mrenclav":[]})");
+  ASSERT_FALSE(typo.has_value());
+  EXPECT_NE(typo.error().message().find("mrenclav"), std::string::npos);
+  EXPECT_FALSE(ParsePolicy(R"({"mrenclave":["abcd"]})").has_value());
+  EXPECT_FALSE(ParsePolicy(R"({"min_isv_svn":-1})").has_value());
+  EXPECT_FALSE(ParsePolicy(R"({"allow_debug":"yes"})").has_value());
+  EXPECT_FALSE(ParsePolicy("[]").has_value());
+}
+
+}  // namespace
+}  // namespace kmra::server
