@@ -1,0 +1,275 @@
+#include "server/release.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "base/hex.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
+#include "p11/keys.h"
+
+namespace kmra::server {
+namespace {
+
+constexpr size_t kKmraNonceSize = 32;  // 28 random bytes || 4-byte little-endian unix time
+
+Refusal MakeRefusal(int status, std::string code, std::string message,
+                    Json details = Json::object()) {
+  return Refusal{status, std::move(code), std::move(message), std::move(details)};
+}
+
+Json FailuresJson(const AttestationResult& r) {
+  Json checks = Json::array();
+  for (const auto& f : r.failures) checks.push_back({{"code", f.code}, {"message", f.message}});
+  return checks;
+}
+
+std::string HexOf(std::span<const std::uint8_t> b) { return HexEncode(b); }
+
+}  // namespace
+
+ReleaseService::ReleaseService(store::Store& store, p11::SessionPool& hsm, Attestor& attestor,
+                               const Clock& clock, Metrics& metrics, AuditWriter& audit,
+                               ReleaseSettings settings)
+    : store_(store),
+      hsm_(hsm),
+      attestor_(attestor),
+      clock_(clock),
+      metrics_(metrics),
+      audit_(audit),
+      settings_(std::move(settings)) {
+  metrics_.Describe("kmra_releases_total", Metrics::Type::kCounter,
+                    "Release decisions by API, verdict and refusal code");
+  metrics_.Describe("kmra_release_seconds", Metrics::Type::kHistogram,
+                    "Time to decide and wrap one release");
+}
+
+Result<Policy> ReleaseService::PolicyFor(const std::string& key_id) {
+  auto stored = store_.GetPolicy(key_id);
+  if (stored) {
+    auto p = ParsePolicy(stored->json);
+    if (!p) return tl::unexpected(p.error().WithContext("stored policy of key '" + key_id + "'"));
+    return p;
+  }
+  if (stored.error().code() != Code::kNotFound) return tl::unexpected(stored.error());
+  if (settings_.default_policy_json.empty()) return Policy{};
+  return ParsePolicy(settings_.default_policy_json);
+}
+
+Status ReleaseService::CheckNonceTime(const std::vector<std::uint8_t>& nonce,
+                                      std::int64_t now) const {
+  if (nonce.size() != kKmraNonceSize) {
+    return InvalidArgument("the nonce is " + std::to_string(nonce.size()) +
+                           " bytes; a KMRA nonce is 32 (28 random bytes and a 4-byte "
+                           "little-endian unix time)");
+  }
+  std::uint32_t t = static_cast<std::uint32_t>(nonce[28]) |
+                    static_cast<std::uint32_t>(nonce[29]) << 8 |
+                    static_cast<std::uint32_t>(nonce[30]) << 16 |
+                    static_cast<std::uint32_t>(nonce[31]) << 24;
+  std::int64_t age = now - static_cast<std::int64_t>(t);
+  if (age > settings_.nonce_lifetime) {
+    return FailedPrecondition("the nonce was made " + std::to_string(age) +
+                              " s ago; nonces are accepted for " +
+                              std::to_string(settings_.nonce_lifetime) + " s (nonce_lifetime)");
+  }
+  if (-age > settings_.nonce_clock_skew) {
+    return FailedPrecondition("the nonce's time lies " + std::to_string(-age) +
+                              " s in the future; check the client's clock");
+  }
+  return OkStatus();
+}
+
+tl::expected<AttestationResult, Refusal> ReleaseService::VerifyAndBind(const ReleaseInput& in,
+                                                                       AuditEntry* entry) {
+  if (in.quote.empty()) return tl::unexpected(MakeRefusal(400, "request.quote", "the quote is empty"));
+  auto checked = attestor_.Check(in.quote, clock_.NowUnix());
+  if (!checked) {
+    const Error& e = checked.error();
+    if (e.code() == Code::kUnavailable) {
+      return tl::unexpected(MakeRefusal(503, "collateral.unavailable", e.message()));
+    }
+    return tl::unexpected(MakeRefusal(400, "quote.malformed", e.message()));
+  }
+  entry->SetAttestation(*checked);
+  if (!checked->verified) {
+    const auto& first = checked->failures.front();
+    return tl::unexpected(MakeRefusal(
+        403, first.code, "the quote did not verify: " + first.message,
+        Json{{"checks", FailuresJson(*checked)}, {"tcb_status", checked->tcb_status}}));
+  }
+  // Report data binding (ARCHITECTURE.md step 3): the enclave vouches for this public key and nonce.
+  std::vector<std::uint8_t> bound;
+  bound.reserve(in.exponent.size() + in.modulus.size() + in.nonce.size());
+  bound.insert(bound.end(), in.exponent.begin(), in.exponent.end());
+  bound.insert(bound.end(), in.modulus.begin(), in.modulus.end());
+  bound.insert(bound.end(), in.nonce.begin(), in.nonce.end());
+  auto digest = crypto::Sha256(bound);
+  if (std::memcmp(digest.data(), checked->report_data.data(), digest.size()) != 0) {
+    return tl::unexpected(MakeRefusal(
+        403, "report_data.binding",
+        "the quote's report data is not SHA-256(exponent || modulus || nonce) of this request: the "
+        "public key or nonce sent is not the one the enclave quoted",
+        Json{{"expected", HexOf(digest)},
+             {"actual", HexOf(std::span(checked->report_data).first(32))}}));
+  }
+  return *checked;
+}
+
+tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) {
+  auto started = std::chrono::steady_clock::now();
+  AuditEntry entry;
+  entry.action = "release";
+  entry.api = in.api;
+  entry.client = in.client_id;
+  entry.remote = in.remote;
+  entry.key_id = in.key_id;
+
+  auto finish = [&](tl::expected<Released, Refusal> outcome) -> tl::expected<Released, Refusal> {
+    if (outcome) {
+      entry.verdict = "allowed";
+      entry.key_version = outcome->version;
+      entry.wrap_mechanisms = outcome->wrap.swk_mechanism + " + " + outcome->wrap.key_mechanism;
+      entry.detail = "released";
+      if (!audit_.Write(entry)) {
+        // No audit record, no release: fail closed.
+        outcome = tl::unexpected(MakeRefusal(
+            503, "audit.unavailable",
+            "the audit record could not be written, so the key is not released; retry later"));
+        entry.verdict = "error";
+      }
+    } else {
+      entry.verdict = outcome.error().status >= 500 ? "error" : "refused";
+      entry.failed_check = outcome.error().code;
+      entry.detail = outcome.error().message;
+      (void)audit_.Write(entry);
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    metrics_.Add("kmra_releases_total",
+                 {{"api", in.api},
+                  {"verdict", outcome ? "allowed" : entry.verdict},
+                  {"code", outcome ? "" : outcome.error().code}});
+    metrics_.Observe("kmra_release_seconds", {{"api", in.api}}, seconds);
+    return outcome;
+  };
+
+  auto key = store_.GetKey(in.key_id);
+  if (!key) {
+    if (key.error().code() == Code::kNotFound) {
+      return finish(tl::unexpected(
+          MakeRefusal(404, "key.not_found", "no key '" + in.key_id + "' on this server")));
+    }
+    return finish(tl::unexpected(MakeRefusal(503, "store.unavailable", key.error().message())));
+  }
+  const store::KeyVersion* version = key->newest();
+  if (!version) {
+    return finish(tl::unexpected(
+        MakeRefusal(409, "key.no_version", "key '" + in.key_id + "' has no version yet")));
+  }
+  entry.key_version = version->version;
+  auto policy = PolicyFor(in.key_id);
+  if (!policy) {
+    return finish(tl::unexpected(MakeRefusal(500, "policy.invalid", policy.error().message())));
+  }
+  if (auto refusal = CheckClient(*policy, settings_.default_clients, in.client_id)) {
+    return finish(tl::unexpected(MakeRefusal(403, refusal->code, refusal->message)));
+  }
+  auto attested = VerifyAndBind(in, &entry);
+  if (!attested) return finish(tl::unexpected(attested.error()));
+
+  // Nonce: freshness, then single use (after the binding check, so garbage cannot burn nonces).
+  std::int64_t now = clock_.NowUnix();
+  if (in.server_nonce) {
+    auto consumed = store_.ConsumeNonce(in.nonce, now);
+    if (!consumed) {
+      std::string why = consumed.error().code() == Code::kNotFound
+                            ? "the nonce was not issued by this server (POST /v1/nonce)"
+                            : consumed.error().message();
+      return finish(tl::unexpected(MakeRefusal(403, "nonce.invalid", why)));
+    }
+  } else {
+    if (auto fresh = CheckNonceTime(in.nonce, now); !fresh) {
+      return finish(tl::unexpected(MakeRefusal(
+          403, fresh.error().code() == Code::kInvalidArgument ? "nonce.malformed" : "nonce.expired",
+          fresh.error().message())));
+    }
+    auto seen = store_.PutNonce(in.nonce, store::NonceKind::kClientSeen,
+                                now + settings_.nonce_lifetime + settings_.nonce_clock_skew);
+    if (!seen) {
+      if (seen.error().code() == Code::kAlreadyExists) {
+        return finish(tl::unexpected(MakeRefusal(
+            403, "nonce.reused", "this nonce was already used; every request needs a new one")));
+      }
+      return finish(tl::unexpected(MakeRefusal(503, "store.unavailable", seen.error().message())));
+    }
+  }
+
+  if (auto refusal = CheckAttestation(*policy, *attested, now)) {
+    return finish(tl::unexpected(MakeRefusal(403, refusal->code, refusal->message,
+                                             Json{{"tcb_status", attested->tcb_status}})));
+  }
+
+  // The HSM part: the private key is only ever wrapped, inside the HSM.
+  auto lease = hsm_.Acquire();
+  if (!lease) {
+    return finish(tl::unexpected(MakeRefusal(
+        503, "hsm.unavailable", "the HSM cannot be reached: " + lease.error().message())));
+  }
+  p11::KeyName name{version->hsm_label, version->hsm_id};
+  auto objects = p11::FindKey(**lease, name);
+  if (!objects) {
+    int status = objects.error().code() == Code::kNotFound ? 500 : 503;
+    return finish(tl::unexpected(MakeRefusal(
+        status, status == 500 ? "hsm.key_missing" : "hsm.unavailable",
+        "key '" + in.key_id + "' v" + std::to_string(version->version) + " (" + name.Describe() +
+            ") in the HSM: " + objects.error().message())));
+  }
+  auto wrapped = p11::WrapForRelease(**lease, objects->private_key,
+                                     p11::RsaPublicKey{in.modulus, in.exponent}, in.oaep);
+  if (!wrapped) {
+    const Error& e = wrapped.error();
+    if (e.code() == Code::kInvalidArgument) {
+      return finish(tl::unexpected(MakeRefusal(400, "request.public_key", e.message())));
+    }
+    return finish(tl::unexpected(
+        MakeRefusal(503, "hsm.unavailable", "the HSM could not wrap the key: " + e.message())));
+  }
+  Released out;
+  out.key_id = in.key_id;
+  out.version = version->version;
+  out.wrap = std::move(*wrapped);
+  out.certificate_pem = version->cert_chain_pem;
+  out.attestation = *attested;
+  return finish(std::move(out));
+}
+
+tl::expected<AttestationResult, Refusal> ReleaseService::Attest(const ReleaseInput& in) {
+  AuditEntry entry;
+  entry.action = "attest";
+  entry.api = in.api;
+  entry.client = in.client_id;
+  entry.remote = in.remote;
+  entry.key_id = in.key_id;
+  tl::expected<AttestationResult, Refusal> result = VerifyAndBind(in, &entry);
+  if (result) {
+    entry.verdict = "ok";
+  } else {
+    entry.verdict = result.error().status >= 500 ? "error" : "refused";
+    entry.failed_check = result.error().code;
+    entry.detail = result.error().message;
+  }
+  (void)audit_.Write(entry);
+  return result;
+}
+
+Result<std::pair<std::vector<std::uint8_t>, std::int64_t>> ReleaseService::IssueNonce() {
+  KMRA_ASSIGN_OR_RETURN(auto nonce, crypto::RandomBytes(32));
+  std::int64_t expires = clock_.NowUnix() + settings_.nonce_lifetime;
+  KMRA_TRY(store_.PutNonce(nonce, store::NonceKind::kServerIssued, expires));
+  return std::make_pair(std::move(nonce), expires);
+}
+
+}  // namespace kmra::server

@@ -1,0 +1,349 @@
+// The admin API (admin client certificate): keys (generate in the HSM or import, list, show, delete,
+// rotate), policies, CSRs signed inside the HSM, certificate attachment, and the audit log.
+#include <openssl/pem.h>
+
+#include "base/hex.h"
+#include "crypto/ossl.h"
+#include "p11/csr.h"
+#include "p11/keys.h"
+#include "server/json.h"
+#include "server/service.h"
+
+namespace kmra::server {
+namespace {
+
+constexpr size_t kMaxKeyIdBytes = 128;
+
+Status ValidKeyId(const std::string& id) {
+  if (id.empty() || id.size() > kMaxKeyIdBytes) {
+    return InvalidArgument("key id must be 1 to 128 characters");
+  }
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return InvalidArgument("key id '" + id + "' may only use letters, digits, '-', '_' and '.'");
+    }
+  }
+  return OkStatus();
+}
+
+std::string HsmLabel(const std::string& id, int version) {
+  return "kmra:" + id + ":v" + std::to_string(version);
+}
+
+// The SubjectPublicKeyInfo (DER) of the first certificate in a PEM chain.
+Result<std::vector<std::uint8_t>> LeafSpki(const std::string& chain_pem) {
+  auto bio = ossl::Wrap(BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size())));
+  auto cert = ossl::Wrap(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) return ossl::Fail(Code::kInvalidArgument, "certificate chain is not PEM X.509");
+  EVP_PKEY* pub = X509_get0_pubkey(cert.get());
+  if (!pub) return ossl::Fail(Code::kInvalidArgument, "certificate has no usable public key");
+  int len = i2d_PUBKEY(pub, nullptr);
+  if (len <= 0) return ossl::Fail(Code::kInvalidArgument, "certificate public key");
+  std::vector<std::uint8_t> der(static_cast<size_t>(len));
+  unsigned char* p = der.data();
+  i2d_PUBKEY(pub, &p);
+  return der;
+}
+
+Json VersionJson(const store::KeyVersion& v) {
+  return Json{{"version", v.version},
+              {"hsm_label", v.hsm_label},
+              {"hsm_id", HexEncode(v.hsm_id)},
+              {"type", v.key_type},
+              {"origin", v.origin},
+              {"certificate_chain", v.cert_chain_pem},
+              {"created_at", v.created_at}};
+}
+
+Json KeyJson(const store::KeyRecord& k, bool all_versions) {
+  Json j{{"id", k.id}, {"description", k.description}, {"created_at", k.created_at}};
+  if (const auto* newest = k.newest()) {
+    j["version"] = newest->version;
+    j["type"] = newest->key_type;
+    j["origin"] = newest->origin;
+    j["has_certificate"] = !newest->cert_chain_pem.empty();
+  }
+  if (all_versions) {
+    j["versions"] = Json::array();
+    for (const auto& v : k.versions) j["versions"].push_back(VersionJson(v));
+  }
+  return j;
+}
+
+Response Err(const Error& e) { return ErrorResponse(e); }
+
+}  // namespace
+
+// Creates one key version in the HSM (generated or imported), checking a given certificate against it.
+static Result<store::KeyVersion> MakeVersion(p11::SessionPool& hsm, const std::string& id,
+                                             int version, const Json& body,
+                                             const std::string& default_type) {
+  KMRA_ASSIGN_OR_RETURN(std::string pem, GetOptionalString(body, "private_key_pem"));
+  KMRA_ASSIGN_OR_RETURN(std::string type, GetOptionalString(body, "type", default_type));
+  KMRA_ASSIGN_OR_RETURN(std::string chain, GetOptionalString(body, "certificate_pem"));
+  auto lease = hsm.Acquire();
+  if (!lease) return tl::unexpected(lease.error().WithContext("HSM"));
+  p11::KeyName name{HsmLabel(id, version), {}};
+  p11::KeyObjects objects;
+  store::KeyVersion v;
+  if (!pem.empty()) {
+    SecretBytes secret = SecretBytes::FromString(pem);
+    SecureWipe(pem.data(), pem.size());
+    KMRA_ASSIGN_OR_RETURN(objects, p11::ImportPrivateKeyPem(**lease, secret.RevealAsString(), name));
+    v.origin = "imported";
+  } else {
+    KMRA_ASSIGN_OR_RETURN(auto spec, p11::KeySpec::Parse(type));
+    KMRA_ASSIGN_OR_RETURN(objects, p11::GenerateKeyPair(**lease, spec, name));
+    v.origin = "generated";
+    type = spec.ToString();
+  }
+  auto cleanup = [&]() { (void)p11::DeleteKey(**lease, objects.name); };
+  auto spki = p11::PublicKeySpki(**lease, objects);
+  if (!spki) {
+    cleanup();
+    return tl::unexpected(spki.error());
+  }
+  if (v.origin == "imported") {
+    // The type of an imported key follows from the key itself.
+    auto pkey = p11::PublicKey(**lease, objects);
+    if (pkey) {
+      int bits = EVP_PKEY_get_bits(pkey->get());
+      type = EVP_PKEY_get_base_id(pkey->get()) == EVP_PKEY_RSA
+                 ? "rsa-" + std::to_string(bits)
+                 : "ec-p" + std::to_string(bits);
+    }
+  }
+  if (!chain.empty()) {
+    auto leaf = LeafSpki(chain);
+    if (!leaf || *leaf != *spki) {
+      cleanup();
+      return InvalidArgument(leaf ? "the certificate's public key is not the key's public key"
+                                  : leaf.error().message());
+    }
+  }
+  v.hsm_label = objects.name.label;
+  v.hsm_id = objects.name.id;
+  v.key_type = type;
+  v.cert_chain_pem = chain;
+  return v;
+}
+
+void Service::AddAdminRoutes() {
+  Add("POST", "/v1/keys", Role::kAdmin, [this](Request& req, const PathParams&) {
+    AuditEntry entry{.action = "key.create", .api = "admin", .client = req.client.organizational_unit,
+                     .remote = req.remote_address};
+    auto run = [&]() -> Result<Json> {
+      KMRA_ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
+      KMRA_ASSIGN_OR_RETURN(std::string id, GetString(body, "id"));
+      entry.key_id = id;
+      KMRA_TRY(ValidKeyId(id));
+      KMRA_ASSIGN_OR_RETURN(std::string description, GetOptionalString(body, "description"));
+      std::string policy_json;
+      if (body.contains("policy")) {
+        KMRA_ASSIGN_OR_RETURN(Policy policy, ParsePolicy(DumpJson(body["policy"])));
+        policy_json = policy.ToJson();
+      }
+      if (auto existing = deps_.store->GetKey(id); existing) {
+        return AlreadyExists("key '" + id + "' exists; rotate it or delete it first");
+      }
+      KMRA_ASSIGN_OR_RETURN(store::KeyVersion v, MakeVersion(*deps_.hsm, id, 1, body, "rsa-3072"));
+      v.created_at = deps_.clock->NowUnix();
+      KMRA_TRY(deps_.store->CreateKey({id, description, v.created_at}));
+      KMRA_ASSIGN_OR_RETURN(int version, deps_.store->AddKeyVersion(id, v));
+      entry.key_version = version;
+      if (!policy_json.empty()) {
+        KMRA_TRY(deps_.store->PutPolicy({id, policy_json, v.created_at}));
+      }
+      KMRA_ASSIGN_OR_RETURN(auto record, deps_.store->GetKey(id));
+      return KeyJson(record, true);
+    };
+    auto result = run();
+    entry.verdict = result ? "ok" : "error";
+    if (!result) entry.detail = result.error().message();
+    (void)audit_.Write(entry);
+    return result ? JsonResponse(201, *result) : Err(result.error());
+  });
+
+  Add("GET", "/v1/keys", Role::kAdmin, [this](Request&, const PathParams&) {
+    auto keys = deps_.store->ListKeys();
+    if (!keys) return Err(keys.error());
+    Json list = Json::array();
+    for (const auto& k : *keys) list.push_back(KeyJson(k, false));
+    return JsonResponse(200, Json{{"keys", list}});
+  });
+
+  Add("GET", "/v1/keys/{id}", Role::kAdmin, [this](Request&, const PathParams& p) {
+    auto key = deps_.store->GetKey(p.at("id"));
+    if (!key) return Err(key.error());
+    Json j = KeyJson(*key, true);
+    auto policy = release_->PolicyFor(p.at("id"));
+    j["policy"] = policy ? Json::parse(policy->ToJson(), nullptr, false) : Json(nullptr);
+    return JsonResponse(200, j);
+  });
+
+  Add("DELETE", "/v1/keys/{id}", Role::kAdmin, [this](Request& req, const PathParams& p) {
+    AuditEntry entry{.action = "key.delete", .api = "admin", .client = req.client.organizational_unit,
+                     .remote = req.remote_address, .key_id = p.at("id")};
+    auto run = [&]() -> Status {
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      KMRA_ASSIGN_OR_RETURN(auto lease, deps_.hsm->Acquire());
+      for (const auto& v : key.versions) {
+        auto deleted = p11::DeleteKey(*lease, {v.hsm_label, v.hsm_id});
+        if (!deleted && deleted.error().code() != Code::kNotFound) return deleted;
+      }
+      return deps_.store->DeleteKey(p.at("id"));
+    };
+    auto result = run();
+    entry.verdict = result ? "ok" : "error";
+    if (!result) entry.detail = result.error().message();
+    (void)audit_.Write(entry);
+    return result ? Response{204, "application/json", "", {}} : Err(result.error());
+  });
+
+  Add("POST", "/v1/keys/{id}/rotate", Role::kAdmin, [this](Request& req, const PathParams& p) {
+    AuditEntry entry{.action = "key.rotate", .api = "admin", .client = req.client.organizational_unit,
+                     .remote = req.remote_address, .key_id = p.at("id")};
+    auto run = [&]() -> Result<Json> {
+      Json body = Json::object();
+      if (!req.body.empty()) {
+        KMRA_ASSIGN_OR_RETURN(body, ParseJsonObject(req.body));
+      }
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      const auto* newest = key.newest();
+      int next = newest ? newest->version + 1 : 1;
+      std::string type = newest ? newest->key_type : "rsa-3072";
+      KMRA_ASSIGN_OR_RETURN(store::KeyVersion v, MakeVersion(*deps_.hsm, key.id, next, body, type));
+      v.created_at = deps_.clock->NowUnix();
+      KMRA_ASSIGN_OR_RETURN(int version, deps_.store->AddKeyVersion(key.id, v));
+      entry.key_version = version;
+      KMRA_ASSIGN_OR_RETURN(auto record, deps_.store->GetKey(key.id));
+      return KeyJson(record, true);
+    };
+    auto result = run();
+    entry.verdict = result ? "ok" : "error";
+    if (!result) entry.detail = result.error().message();
+    (void)audit_.Write(entry);
+    return result ? JsonResponse(200, *result) : Err(result.error());
+  });
+
+  Add("PUT", "/v1/keys/{id}/policy", Role::kAdmin, [this](Request& req, const PathParams& p) {
+    AuditEntry entry{.action = "policy.set", .api = "admin", .client = req.client.organizational_unit,
+                     .remote = req.remote_address, .key_id = p.at("id")};
+    auto run = [&]() -> Result<Json> {
+      KMRA_ASSIGN_OR_RETURN(Policy policy, ParsePolicy(req.body));
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      std::string canonical = policy.ToJson();
+      KMRA_TRY(deps_.store->PutPolicy({key.id, canonical, deps_.clock->NowUnix()}));
+      entry.detail = canonical;
+      return Json::parse(canonical, nullptr, false);
+    };
+    auto result = run();
+    entry.verdict = result ? "ok" : "error";
+    if (!result) entry.detail = result.error().message();
+    (void)audit_.Write(entry);
+    return result ? JsonResponse(200, Json{{"key_id", p.at("id")}, {"policy", *result}})
+                  : Err(result.error());
+  });
+
+  Add("GET", "/v1/keys/{id}/policy", Role::kAdmin, [this](Request&, const PathParams& p) {
+    auto key = deps_.store->GetKey(p.at("id"));
+    if (!key) return Err(key.error());
+    auto policy = release_->PolicyFor(p.at("id"));
+    if (!policy) return Err(policy.error());
+    return JsonResponse(200, Json{{"key_id", p.at("id")},
+                                  {"policy", Json::parse(policy->ToJson(), nullptr, false)}});
+  });
+
+  Add("POST", "/v1/keys/{id}/csr", Role::kAdmin, [this](Request& req, const PathParams& p) {
+    auto run = [&]() -> Result<Json> {
+      KMRA_ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
+      p11::CsrRequest csr;
+      KMRA_ASSIGN_OR_RETURN(csr.subject, GetString(body, "subject"));
+      for (const char* field : {"dns_names", "ip_addresses"}) {
+        if (!body.contains(field)) continue;
+        if (!body[field].is_array()) {
+          return InvalidArgument(std::string("field '") + field + "' must be a list of strings");
+        }
+        for (const auto& v : body[field]) {
+          if (!v.is_string()) {
+            return InvalidArgument(std::string("field '") + field + "' must be a list of strings");
+          }
+          (std::string(field) == "dns_names" ? csr.dns_names : csr.ip_addresses)
+              .push_back(v.get<std::string>());
+        }
+      }
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      const auto* v = key.newest();
+      if (!v) return FailedPrecondition("key '" + key.id + "' has no version");
+      KMRA_ASSIGN_OR_RETURN(auto lease, deps_.hsm->Acquire());
+      KMRA_ASSIGN_OR_RETURN(auto objects, p11::FindKey(*lease, {v->hsm_label, v->hsm_id}));
+      KMRA_ASSIGN_OR_RETURN(std::string pem, p11::SignCsr(*lease, objects, csr));
+      return Json{{"key_id", key.id}, {"version", v->version}, {"csr", pem}};
+    };
+    auto result = run();
+    return result ? JsonResponse(200, *result) : Err(result.error());
+  });
+
+  Add("PUT", "/v1/keys/{id}/certificate", Role::kAdmin, [this](Request& req, const PathParams& p) {
+    AuditEntry entry{.action = "key.certificate", .api = "admin",
+                     .client = req.client.organizational_unit, .remote = req.remote_address,
+                     .key_id = p.at("id")};
+    auto run = [&]() -> Result<Json> {
+      KMRA_ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
+      KMRA_ASSIGN_OR_RETURN(std::string chain, GetString(body, "certificate_pem"));
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      const auto* v = key.newest();
+      if (!v) return FailedPrecondition("key '" + key.id + "' has no version");
+      entry.key_version = v->version;
+      KMRA_ASSIGN_OR_RETURN(auto leaf, LeafSpki(chain));
+      KMRA_ASSIGN_OR_RETURN(auto lease, deps_.hsm->Acquire());
+      KMRA_ASSIGN_OR_RETURN(auto objects, p11::FindKey(*lease, {v->hsm_label, v->hsm_id}));
+      KMRA_ASSIGN_OR_RETURN(auto spki, p11::PublicKeySpki(*lease, objects));
+      if (leaf != spki) {
+        return InvalidArgument("the certificate's public key is not the public key of key '" +
+                               key.id + "' v" + std::to_string(v->version) +
+                               " in the HSM; was the CSR made for another key?");
+      }
+      KMRA_TRY(deps_.store->SetCertificateChain(key.id, v->version, chain));
+      return Json{{"key_id", key.id}, {"version", v->version}, {"has_certificate", true}};
+    };
+    auto result = run();
+    entry.verdict = result ? "ok" : "error";
+    if (!result) entry.detail = result.error().message();
+    (void)audit_.Write(entry);
+    return result ? JsonResponse(200, *result) : Err(result.error());
+  });
+
+  Add("GET", "/v1/audit", Role::kAdmin, [this](Request& req, const PathParams&) {
+    store::AuditQuery q;
+    std::string after = req.QueryParam("after");
+    std::string limit = req.QueryParam("limit");
+    std::string since = req.QueryParam("since");
+    char* end = nullptr;
+    if (!after.empty()) q.after_seq = std::strtoll(after.c_str(), &end, 10);
+    if (!since.empty()) q.since_time = std::strtoll(since.c_str(), &end, 10);
+    if (!limit.empty()) q.limit = std::min<size_t>(1000, std::strtoull(limit.c_str(), &end, 10));
+    auto records = deps_.store->ListAudit(q);
+    if (!records) return Err(records.error());
+    Json list = Json::array();
+    for (const auto& r : *records) {
+      Json record = Json::parse(r.json, nullptr, false);
+      if (record.is_discarded()) record = r.json;
+      list.push_back(Json{{"seq", r.seq}, {"time", r.time}, {"record", record},
+                          {"prev_hash", r.prev_hash}, {"hash", r.hash}});
+    }
+    return JsonResponse(200, Json{{"records", list}});
+  });
+
+  Add("GET", "/v1/audit/verify", Role::kAdmin, [this](Request&, const PathParams&) {
+    auto verdict = deps_.store->VerifyAuditChain();
+    if (!verdict) return Err(verdict.error());
+    return JsonResponse(verdict->intact ? 200 : 409,
+                        Json{{"intact", verdict->intact},
+                             {"records", verdict->records},
+                             {"first_bad_seq", verdict->first_bad_seq},
+                             {"problem", verdict->problem}});
+  });
+}
+
+}  // namespace kmra::server

@@ -1,0 +1,103 @@
+#include "server/service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "base/base64.h"
+#include "server/json.h"
+
+namespace kmra::server {
+
+std::string B64(std::span<const std::uint8_t> bytes) { return Base64Encode(bytes); }
+std::string B64(std::string_view text) {
+  return Base64Encode(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
+Service::Service(ServiceDeps deps)
+    : deps_(std::move(deps)),
+      audit_(*deps_.store, *deps_.clock, deps_.attestor->TrustsSimulatedRoot()) {
+  ReleaseSettings settings;
+  settings.nonce_lifetime = deps_.config.nonce_lifetime;
+  settings.nonce_clock_skew = deps_.config.nonce_clock_skew;
+  settings.default_clients = deps_.config.clients;
+  settings.default_policy_json = deps_.config.default_policy_json;
+  release_ = std::make_unique<ReleaseService>(*deps_.store, *deps_.hsm, *deps_.attestor,
+                                              *deps_.clock, metrics_, audit_, std::move(settings));
+  metrics_.Describe("kmra_http_requests_total", Metrics::Type::kCounter,
+                    "HTTP requests by route pattern, method and status");
+  metrics_.Describe("kmra_http_request_seconds", Metrics::Type::kHistogram,
+                    "HTTP request handling time by route pattern");
+  metrics_.Describe("kmra_auth_refusals_total", Metrics::Type::kCounter,
+                    "Requests refused for a missing, untrusted or unauthorised client certificate");
+  metrics_.Set("kmra_simulated_root_trusted", {}, deps_.attestor->TrustsSimulatedRoot() ? 1 : 0);
+  AddKmraRoutes();
+  AddV1Routes();
+  AddAdminRoutes();
+  AddOpsRoutes();
+}
+
+void Service::Add(std::string method, std::string pattern, Role role, RouteHandler handler) {
+  router_.Add(std::move(method), std::move(pattern),
+              [this, role, handler = std::move(handler)](Request& req, const PathParams& params) {
+                if (auto refused = Authenticate(req, role)) return *refused;
+                return handler(req, params);
+              });
+}
+
+std::optional<Response> Service::Authenticate(Request& req, Role role) {
+  if (role == Role::kPublic) return std::nullopt;
+  AuditEntry entry;
+  entry.action = "authenticate";
+  entry.api = req.path.rfind("/v1/", 0) == 0 ? "v1" : "kmra";
+  entry.remote = req.remote_address;
+  entry.detail = req.method + " " + req.path;
+  entry.verdict = "refused";
+  std::optional<Response> refusal;
+  if (!req.client.presented) {
+    entry.failed_check = "client_certificate.missing";
+    refusal = ErrorResponse(401, entry.failed_check,
+                            "a client certificate is required (mutual TLS); pass the certificate "
+                            "issued by this server's client CA");
+  } else if (!req.client.verified) {
+    entry.failed_check = "client_certificate.untrusted";
+    entry.detail += "; subject " + req.client.subject + ": " + req.client.verify_error;
+    refusal = ErrorResponse(401, entry.failed_check,
+                            "the client certificate '" + req.client.subject +
+                                "' is not issued by this server's client CA: " +
+                                req.client.verify_error);
+  } else if (req.client.organizational_unit.empty()) {
+    entry.failed_check = "client_certificate.no_ou";
+    refusal = ErrorResponse(403, entry.failed_check,
+                            "the client certificate '" + req.client.subject +
+                                "' has no OU; the OU is the client's identity");
+  } else if (role == Role::kAdmin) {
+    const auto& admins = deps_.config.admin_clients;
+    if (std::find(admins.begin(), admins.end(), req.client.organizational_unit) == admins.end()) {
+      entry.client = req.client.organizational_unit;
+      entry.failed_check = "admin.required";
+      refusal = ErrorResponse(403, entry.failed_check,
+                              "client '" + req.client.organizational_unit +
+                                  "' is not an administrator ([tls] admin_clients)");
+    }
+  }
+  if (!refusal) return std::nullopt;
+  metrics_.Add("kmra_auth_refusals_total", {{"code", entry.failed_check}});
+  (void)audit_.Write(entry);
+  return refusal;
+}
+
+Response Service::Handle(Request& req) {
+  auto started = std::chrono::steady_clock::now();
+  Response res = router_.Dispatch(req);
+  std::string pattern = router_.PatternFor(req);
+  if (pattern.empty()) pattern = "unmatched";
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.Add("kmra_http_requests_total",
+               {{"route", pattern}, {"method", req.method}, {"status", std::to_string(res.status)}});
+  metrics_.Observe("kmra_http_request_seconds", {{"route", pattern}}, seconds);
+  return res;
+}
+
+}  // namespace kmra::server

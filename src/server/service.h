@@ -1,0 +1,67 @@
+// The key server's HTTP application: authentication by client certificate, the KMRA AppHSM API 0.2,
+// /v1 (release, nonces, admin, audit), PCCS-compatible collateral paths, /metrics, /healthz, /readyz.
+// Service::Handle is the listener's handler. Thread safe.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/clock.h"
+#include "p11/session_pool.h"
+#include "server/attestor.h"
+#include "server/audit.h"
+#include "server/config.h"
+#include "server/http.h"
+#include "server/metrics.h"
+#include "server/release.h"
+#include "server/router.h"
+#include "store/store.h"
+
+namespace kmra::server {
+
+struct ServiceDeps {
+  ServerConfig config;
+  store::Store* store = nullptr;
+  p11::SessionPool* hsm = nullptr;
+  Attestor* attestor = nullptr;
+  const Clock* clock = nullptr;
+};
+
+class Service {
+ public:
+  explicit Service(ServiceDeps deps);
+
+  // Handles one request: authenticates, routes, counts. Never throws.
+  Response Handle(Request& request);
+
+  Metrics& metrics() { return metrics_; }
+  ReleaseService& release() { return *release_; }
+
+ private:
+  enum class Role { kPublic, kClient, kAdmin };
+
+  void Add(std::string method, std::string pattern, Role role, RouteHandler handler);
+  // Refuses requests without a verified certificate (or without the admin OU for admin routes),
+  // leaving an audit record. Returns the refusal, or nullopt to continue.
+  std::optional<Response> Authenticate(Request& request, Role role);
+
+  void AddKmraRoutes();
+  void AddV1Routes();
+  void AddAdminRoutes();
+  void AddOpsRoutes();
+
+  Response ReadyResponse();
+
+  ServiceDeps deps_;
+  Metrics metrics_;
+  AuditWriter audit_;
+  std::unique_ptr<ReleaseService> release_;
+  Router router_;
+};
+
+// Standard base64 of bytes / PEM text, as the KMRA API carries them.
+std::string B64(std::span<const std::uint8_t> bytes);
+std::string B64(std::string_view text);
+
+}  // namespace kmra::server
