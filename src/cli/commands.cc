@@ -17,6 +17,8 @@ void RegisterAll(CLI::App& app) {
   RegisterAuditCommands(app);
   RegisterToken(app);
   RegisterLoadkey(app);
+  RegisterServerCommands(app);
+  RegisterAdminCommands(app);
 }
 
 }  // namespace kmra::cli

@@ -21,4 +21,6 @@ void RegisterQuoteGenerate(CLI::App& app);  // pki_cmd.cc; after the quote group
 void RegisterAuditCommands(CLI::App& app);  // audit_cmd.cc: kmra audit verify|list
 void RegisterToken(CLI::App& app);  // token_cmd.cc
 void RegisterLoadkey(CLI::App& app);  // loadkey_cmd.cc
+void RegisterServerCommands(CLI::App& app);  // server_cmd.cc: kmra server
+void RegisterAdminCommands(CLI::App& app);   // admin_cmd.cc: kmra keys|policy
 }  // namespace kmra::cli

@@ -1,0 +1,151 @@
+#include "server/run.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "p11/session_pool.h"
+#include "server/attestor.h"
+#include "server/listener.h"
+#include "server/service.h"
+#include "store/store.h"
+
+namespace kmra::server {
+namespace {
+
+// Keys named by a KMRA apphsm.conf already live in the HSM token; register them so both APIs serve
+// them. Existing registrations are left alone.
+Status RegisterStaticKeys(const ServerConfig& config, store::Store& store, std::int64_t now) {
+  for (const auto& key : config.static_keys) {
+    if (store.GetKey(key.id)) continue;
+    std::string chain;
+    if (!key.certificate_file.empty()) {
+      auto text = ReadFileText(key.certificate_file, 1 << 20);
+      if (!text) return tl::unexpected(text.error().WithContext("key '" + key.id + "' certificate"));
+      chain = *text;
+    }
+    KMRA_TRY(store.CreateKey({key.id, "from apphsm.conf", now}));
+    store::KeyVersion v;
+    v.hsm_label = key.key_label;
+    v.origin = "imported";
+    v.cert_chain_pem = chain;
+    v.created_at = now;
+    KMRA_TRY(store.AddKeyVersion(key.id, v));
+    spdlog::info("registered key '{}' (HSM label '{}') from apphsm.conf", key.id, key.key_label);
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<SecretBytes> LoadHsmPin(const ServerConfig& config) {
+  if (!config.hsm_pin_file.empty()) {
+    auto pin = ReadFileSecret(config.hsm_pin_file, 4096);
+    if (!pin) return tl::unexpected(pin.error().WithContext("[hsm] pin_file"));
+    SecretBytes trimmed(pin->Reveal());
+    while (!trimmed.empty() &&
+           (trimmed.Reveal().back() == '\n' || trimmed.Reveal().back() == '\r')) {
+      trimmed.resize(trimmed.size() - 1);
+    }
+    return trimmed;
+  }
+  if (!config.hsm_pin_env.empty()) {
+    if (const char* env = std::getenv(config.hsm_pin_env.c_str()); env && *env) {
+      return SecretBytes::FromString(env);
+    }
+  }
+  if (!config.hsm_pin.empty()) return SecretBytes::FromString(config.hsm_pin);
+  return FailedPrecondition("no HSM PIN: set [hsm] pin_file, or the environment variable " +
+                            (config.hsm_pin_env.empty() ? std::string("named by [hsm] pin_env")
+                                                        : config.hsm_pin_env));
+}
+
+Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
+  if (!hooks.logging_ready) {
+    LogOptions log;
+    log.level = config.log_level;
+    KMRA_ASSIGN_OR_RETURN(log.format, ParseLogFormat(config.log_format));
+    log.file = config.log_file;
+    KMRA_TRY(SetupLogging(log));
+  }
+  // The process holds an HSM PIN and handles wrapped keys: no core dumps, no ptrace by others.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (!config.softhsm2_conf.empty()) setenv("SOFTHSM2_CONF", config.softhsm2_conf.c_str(), 1);
+
+  const Clock& clock = SystemClock::Get();
+  auto store = store::OpenSqliteStore(config.store_path);
+  if (!store) return tl::unexpected(store.error().WithContext("[store] path " + config.store_path));
+  KMRA_TRY(RegisterStaticKeys(config, **store, clock.NowUnix()));
+
+  KMRA_ASSIGN_OR_RETURN(SecretBytes pin, LoadHsmPin(config));
+  p11::PoolConfig pool_config;
+  pool_config.module_path = config.hsm_module;
+  pool_config.token_label = config.hsm_token_label;
+  pool_config.pin = std::move(pin);
+  pool_config.max_sessions = static_cast<size_t>(std::max(2, config.threads * 2));
+  auto hsm = p11::SessionPool::Create(std::move(pool_config));
+  if (auto check = hsm->Check(); !check) {
+    // Not fatal: the pool reconnects on the next request, and /readyz says what is wrong.
+    spdlog::warn("HSM not ready yet ({} token '{}'): {}", config.hsm_module,
+                 config.hsm_token_label, check.error().ToString());
+  }
+
+  AttestorOptions attestor_options;
+  attestor_options.trusted_root_file = config.trusted_root;
+  attestor_options.trust_simulated_root = config.trust_simulated_root;
+  attestor_options.collateral_dir = config.collateral_dir;
+  KMRA_ASSIGN_OR_RETURN(auto attestor, Attestor::Create(attestor_options));
+
+  ServiceDeps deps;
+  deps.config = config;
+  deps.store = store->get();
+  deps.hsm = hsm.get();
+  deps.attestor = attestor.get();
+  deps.clock = &clock;
+  Service service(std::move(deps));
+
+  ListenerOptions lo;
+  lo.address = config.address;
+  lo.port = config.port;
+  lo.cert_file = config.tls_cert;
+  lo.key_file = config.tls_key;
+  lo.client_ca_file = config.client_ca;
+  lo.body_limit = config.body_limit;
+  lo.header_limit = config.header_limit;
+  lo.handshake_timeout = std::chrono::milliseconds(config.handshake_timeout_ms);
+  lo.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
+  lo.threads = config.threads;
+  KMRA_ASSIGN_OR_RETURN(auto listener,
+                        Listener::Start(lo, [&service](Request& r) { return service.Handle(r); }));
+  if (!config.port_file.empty()) {
+    KMRA_TRY(WriteFileAtomic(config.port_file, std::to_string(listener->port()) + "\n", 0644));
+  }
+  spdlog::info("kmra server listening on https://{}:{} (HSM token '{}', store {})", config.address,
+               listener->port(), config.hsm_token_label, config.store_path);
+  if (hooks.on_listening) hooks.on_listening(listener->port());
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("signal {}: stopping", signal_number);
+  listener->Stop();
+  return OkStatus();
+}
+
+}  // namespace kmra::server
