@@ -35,7 +35,7 @@ struct ServerConfig {
   std::string tls_cert;       // server certificate chain (PEM)
   std::string tls_key;        // its private key (PEM, 0600)
   std::string client_ca;      // CA(s) that issue client certificates (PEM)
-  std::vector<std::string> admin_clients = {"admin"};  // OUs allowed on the admin API
+  std::vector<std::string> admin_clients = {"kmra_admin"};  // OUs allowed on the admin API
 
   // [hsm]
   std::string hsm_module = "/usr/lib/softhsm/libsofthsm2.so";

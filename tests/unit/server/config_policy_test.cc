@@ -161,3 +161,20 @@ TEST(PolicyTest, TyposAndBadValuesAreRefusedByName) {
 
 }  // namespace
 }  // namespace kmra::server
+
+namespace kmra::server {
+namespace {
+
+TEST(ConfigTest, TheDocumentedDeployConfigLoadsWithItsDefaults) {
+  auto c = LoadServerConfig(std::string(KMRA_SOURCE_DIR) + "/deploy/kmra-server.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  ServerConfig defaults;
+  EXPECT_EQ(c->port, defaults.port);
+  EXPECT_EQ(c->hsm_module, defaults.hsm_module);
+  EXPECT_EQ(c->nonce_lifetime, defaults.nonce_lifetime);
+  EXPECT_FALSE(c->trust_simulated_root);
+  EXPECT_EQ(c->admin_clients, defaults.admin_clients);
+}
+
+}  // namespace
+}  // namespace kmra::server
