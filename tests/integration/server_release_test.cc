@@ -1,0 +1,510 @@
+// End to end: `kmra server --dev` (real SoftHSM2 token, SQLite store, simulated SGX PKI) releases a key
+// to a quote from SimPlatform through the KMRA API (driven with the curl command) and /v1; the client
+// unwraps it and signs what the certificate's public key verifies. Every refusal is checked for its
+// HTTP status and code, the absence of key material, and its audit record.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <openssl/pem.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "base/base64.h"
+#include "crypto/aes_kw.h"
+#include "crypto/hash.h"
+#include "crypto/key.h"
+#include "crypto/random.h"
+#include "crypto/rsa.h"
+#include "enclave/factory.h"
+#include "integration/harness.h"
+#include "unit/server/test_util.h"
+
+namespace kmra {
+namespace {
+
+using Json = nlohmann::json;
+using integration::RunCmd;
+using server::testing::HttpCall;
+using server::testing::Https;
+
+std::string Kmra() { return integration::EnvOr("KMRA_BIN", "kmra"); }
+
+std::vector<uint8_t> KmraNonce(int64_t unix_time) {
+  std::vector<uint8_t> n = *crypto::RandomBytes(28);
+  for (int i = 0; i < 4; ++i) n.push_back(static_cast<uint8_t>(unix_time >> (8 * i)));
+  return n;
+}
+
+int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The client side of a release: an RSA-3072 key (the token's cust key) and a simulated enclave.
+struct Client {
+  crypto::PrivateKey key;
+  crypto::RsaPublicNumbers pub;
+  std::unique_ptr<enclave::Platform> platform;
+
+  std::vector<uint8_t> QuoteFor(const std::vector<uint8_t>& nonce,
+                                const std::vector<uint8_t>* modulus_override = nullptr) {
+    std::vector<uint8_t> bound = pub.exponent;
+    const auto& modulus = modulus_override ? *modulus_override : pub.modulus;
+    bound.insert(bound.end(), modulus.begin(), modulus.end());
+    bound.insert(bound.end(), nonce.begin(), nonce.end());
+    auto digest = crypto::Sha256(bound);
+    std::array<uint8_t, 64> report_data{};
+    std::copy(digest.begin(), digest.end(), report_data.begin());
+    auto quote = platform->Quote(report_data);
+    EXPECT_TRUE(quote.has_value()) << quote.error().ToString();
+    return *quote;
+  }
+};
+
+class ServerReleaseTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new integration::TempDir();
+    auto init = RunCmd({Kmra(), "pki", "init", "--dir", D(), "--platforms", "3", "--tcb",
+                        "2=outofdate", "--revoke-pck", "3"});
+    ASSERT_EQ(init.exit_code, 0) << init.output;
+    server_ = new integration::Process(
+        {Kmra(), "server", "--dev", "--dir", D(), "--listen", "127.0.0.1:0"}, {},
+        D() + "/server.log");
+    for (int i = 0; i < 600 && !std::filesystem::exists(D() + "/server.port"); ++i) {
+      ASSERT_TRUE(server_->Running()) << integration::ReadFile(D() + "/server.log");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    port_ = std::stoi(integration::ReadFile(D() + "/server.port"));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete dir_;
+  }
+  static std::string D() { return dir_->path(); }
+  static std::string Url(const std::string& path) {
+    return "https://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  // One client per (platform, debug), made once: RSA key generation dominates the test time.
+  static Client& MakeClient(int platform = 1, bool debug = false) {
+    static std::map<std::pair<int, bool>, std::unique_ptr<Client>> clients;
+    auto& slot = clients[{platform, debug}];
+    if (!slot) slot = std::make_unique<Client>(NewClient(platform, debug));
+    return *slot;
+  }
+  static Client NewClient(int platform, bool debug) {
+    // KMRA's token uses RSA-3072; 2048 keeps the test fast and is accepted the same way.
+    Client c{*crypto::GenerateRsaKey(2048), {}, nullptr};
+    c.pub = *crypto::RsaPublicNumbersOf(*c.key.PublicKey());
+    enclave::PlatformConfig pc;
+    pc.kind = "sim";
+    pc.platform_dir = D() + "/sgx/platform-" + std::to_string(platform);
+    pc.debug = debug;
+    auto p = enclave::OpenPlatform(pc);
+    EXPECT_TRUE(p.has_value()) << p.error().ToString();
+    c.platform = std::move(*p);
+    return c;
+  }
+
+  static HttpCall Call(const std::string& method, const std::string& path, const std::string& body,
+                       const std::string& who = "client") {
+    HttpCall call;
+    call.method = method;
+    call.url = Url(path);
+    call.body = body;
+    call.ca_file = D() + "/tls/ca.pem";
+    if (!who.empty()) {
+      call.cert_file = D() + "/tls/" + who + ".pem";
+      call.key_file = D() + "/tls/" + who + ".key";
+    }
+    return call;
+  }
+
+  static Json KmraBody(const std::string& key_id, const crypto::RsaPublicNumbers& pub,
+                       const std::vector<uint8_t>& quote, const std::vector<uint8_t>& nonce) {
+    return Json{{"HsmObject", {{"h_unique_id", key_id}}},
+                {"SgxObject",
+                 {{"RsaPublicKey",
+                   {{"ExponentLen", pub.exponent.size()},
+                    {"Exponent", Base64Encode(pub.exponent)},
+                    {"ModulusLen", pub.modulus.size()},
+                    {"Modulus", Base64Encode(pub.modulus)}}},
+                  {"SgxQuote", Base64Encode(quote)},
+                  {"SgxQuoteNonce", Base64Encode(nonce)}}}};
+  }
+
+  // The newest audit sequence number, and the records after `after`.
+  static Json AuditAfter(int64_t after) {
+    auto res = Https(Call("GET", "/v1/audit?limit=1000&after=" + std::to_string(after), "", "admin"));
+    EXPECT_EQ(res.status, 200) << res.body;
+    return Json::parse(res.body)["records"];
+  }
+  static int64_t LastSeq() {
+    int64_t last = 0;
+    for (;;) {
+      Json records = AuditAfter(last);
+      if (records.empty()) return last;
+      last = records.back()["seq"].get<int64_t>();
+    }
+  }
+
+  // Asserts a refusal: status, error code, no key material, and one audit record naming the check.
+  static void ExpectRefused(const server::testing::HttpResult& res, int64_t seq_before, long status,
+                            const std::string& code) {
+    EXPECT_EQ(res.status, status) << res.body;
+    Json body = Json::parse(res.body, nullptr, false);
+    ASSERT_FALSE(body.is_discarded()) << res.body;
+    EXPECT_EQ(body["error"]["code"], code) << res.body;
+    EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
+    for (const char* field : {"wrappedSWK", "wrappedKey", "wrapped_swk", "wrapped_key"}) {
+      EXPECT_FALSE(body.contains(field)) << field;
+    }
+    Json records = AuditAfter(seq_before);
+    bool found = false;
+    for (const auto& r : records) {
+      found |= r["record"]["failed_check"] == code && r["record"]["verdict"] != "allowed";
+      EXPECT_NE(r["record"]["verdict"], "allowed") << r.dump();
+      EXPECT_TRUE(r["record"]["simulated_root"].get<bool>());
+    }
+    EXPECT_TRUE(found) << "no audit record with failed_check " << code << ": " << records.dump();
+  }
+
+  // Unwraps a release as a KMRA client does and checks the key signs for the certificate.
+  static void ExpectUsableKey(const Client& c, const std::vector<uint8_t>& wrapped_swk,
+                              const std::vector<uint8_t>& wrapped_key, const std::string& cert_pem,
+                              crypto::HashAlg oaep) {
+    crypto::OaepParams params;
+    params.hash = oaep;
+    params.mgf1 = oaep;
+    auto swk = crypto::RsaOaepDecrypt(c.key, wrapped_swk, params);
+    ASSERT_TRUE(swk.has_value()) << swk.error().ToString();
+    EXPECT_EQ(swk->size(), 32u);
+    auto pkcs8 = crypto::AesKeyUnwrapPad(swk->Reveal(), wrapped_key);
+    ASSERT_TRUE(pkcs8.has_value()) << pkcs8.error().ToString();
+    // SoftHSM2 2.6.1 pads the PKCS#8 to a multiple of 8 bytes before the RFC 5649 wrap, so the
+    // unwrapped bytes can end in padding; the DER's own length says where the key ends.
+    auto der = pkcs8->Reveal();
+    ASSERT_GE(der.size(), 4u);
+    ASSERT_EQ(der[0], 0x30);
+    size_t len = der[1] == 0x82 ? 4 + (size_t{der[2]} << 8 | der[3]) : der.size();
+    ASSERT_LE(len, der.size());
+    for (size_t i = len; i < der.size(); ++i) EXPECT_EQ(der[i], 0) << "padding byte " << i;
+    auto released = crypto::PrivateKey::FromDer(der.first(len));
+    ASSERT_TRUE(released.has_value()) << released.error().ToString();
+    std::string message = "handshake transcript";
+    std::span<const uint8_t> msg(reinterpret_cast<const uint8_t*>(message.data()), message.size());
+    auto sig = crypto::RsaSign(*released, crypto::RsaPadding::kPss, crypto::HashAlg::kSha256, msg);
+    ASSERT_TRUE(sig.has_value()) << sig.error().ToString();
+    auto cert_pub = crypto::PublicKey::FromPem(CertPublicKeyPem(cert_pem));
+    ASSERT_TRUE(cert_pub.has_value());
+    EXPECT_EQ(*released->PublicKey()->ToPem(), *cert_pub->ToPem()) << cert_pem;
+    EXPECT_TRUE(crypto::RsaVerify(*cert_pub, crypto::RsaPadding::kPss, crypto::HashAlg::kSha256,
+                                  msg, *sig)
+                    .has_value());
+  }
+
+  static std::string CertPublicKeyPem(const std::string& cert_pem) {
+    BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    if (!cert) return {};
+    BIO* out = BIO_new(BIO_s_mem());
+    PEM_write_bio_PUBKEY(out, X509_get0_pubkey(cert));
+    char* data = nullptr;
+    long len = BIO_get_mem_data(out, &data);
+    std::string pem(data, static_cast<size_t>(len));
+    BIO_free(out);
+    X509_free(cert);
+    return pem;
+  }
+
+  static inline integration::TempDir* dir_ = nullptr;
+  static inline integration::Process* server_ = nullptr;
+  static inline int port_ = 0;
+};
+
+// Each scenario is a method; ctest runs each TEST in its own process, and starting the server is
+// the expensive part, so the scenarios are grouped into a few tests.
+class Scenarios : public ServerReleaseTest {
+ protected:
+  void CurlDrivesTheKmraApiAndTheClientUnwrapsAUsableKey() {
+    Client& c = MakeClient();
+    auto nonce = KmraNonce(Now());
+    Json body = KmraBody("demo", c.pub, c.QuoteFor(nonce), nonce);
+    ASSERT_TRUE(integration::WriteFile(D() + "/export.json", body.dump()));
+    auto curl = [&](const std::string& path, const std::vector<std::string>& extra) {
+      std::vector<std::string> argv = {"curl", "-sS", "--cacert", D() + "/tls/ca.pem", "--cert",
+                                       D() + "/tls/client.pem", "--key", D() + "/tls/client.key"};
+      argv.insert(argv.end(), extra.begin(), extra.end());
+      argv.push_back(Url(path));
+      return RunCmd(argv);
+    };
+    auto version = curl("/sys/version", {});
+    ASSERT_EQ(version.exit_code, 0) << version.output;
+    EXPECT_EQ(Json::parse(version.output)["api_version"], "0.2");
+
+    auto exported = curl("/sgx/keys/export", {"-H", "Content-Type: application/json", "--data-binary",
+                                              "@" + D() + "/export.json"});
+    ASSERT_EQ(exported.exit_code, 0) << exported.output;
+    Json reply = Json::parse(exported.output, nullptr, false);
+    ASSERT_FALSE(reply.is_discarded()) << exported.output;
+    ASSERT_TRUE(reply.contains("wrappedSWK")) << exported.output;
+    ASSERT_TRUE(reply.contains("wrappedKey"));
+    ASSERT_TRUE(reply.contains("certificate"));
+    auto swk = *Base64Decode(reply["wrappedSWK"].get<std::string>());
+    auto key = *Base64Decode(reply["wrappedKey"].get<std::string>());
+    auto cert = *Base64Decode(reply["certificate"].get<std::string>());
+    EXPECT_EQ(swk.size(), c.pub.modulus.size());
+    ExpectUsableKey(c, swk, key, std::string(cert.begin(), cert.end()), crypto::HashAlg::kSha1);
+
+    // /sgx/attest says verified for a fresh quote.
+    auto nonce2 = KmraNonce(Now());
+    ASSERT_TRUE(integration::WriteFile(D() + "/attest.json",
+                                       KmraBody("demo", c.pub, c.QuoteFor(nonce2), nonce2).dump()));
+    auto attest = curl("/sgx/attest", {"-H", "Content-Type: application/json", "--data-binary",
+                                       "@" + D() + "/attest.json"});
+    ASSERT_EQ(attest.exit_code, 0) << attest.output;
+    EXPECT_TRUE(Json::parse(attest.output)["verified"].get<bool>()) << attest.output;
+  }
+
+  void V1ReleaseWithServerNonceAndSpki() {
+    Client& c = MakeClient();
+    auto nonce_res = Https(Call("POST", "/v1/nonce", "{}"));
+    ASSERT_EQ(nonce_res.status, 200) << nonce_res.body;
+    auto nonce = *Base64Decode(Json::parse(nonce_res.body)["nonce"].get<std::string>());
+    auto spki = *c.key.PublicKey()->ToSpkiDer();
+    auto pub = *crypto::RsaPublicNumbersOf(*c.key.PublicKey());
+    Json body{{"quote", Base64Encode(c.QuoteFor(nonce))},
+              {"nonce", Base64Encode(nonce)},
+              {"public_key", {{"spki", Base64Encode(spki)}}}};
+    auto res = Https(Call("POST", "/v1/keys/demo/release", body.dump()));
+    ASSERT_EQ(res.status, 200) << res.body;
+    Json reply = Json::parse(res.body);
+    EXPECT_EQ(reply["version"], 1);
+    EXPECT_EQ(reply["attestation"]["tcb_status"], "UpToDate");
+    // SoftHSM2 2.6.1 cannot wrap with OAEP SHA-256; the response names what was used.
+    std::string oaep = reply["oaep_hash"];
+    EXPECT_NE(reply["swk_mechanism"].get<std::string>().find("OAEP"), std::string::npos);
+    ExpectUsableKey(c, *Base64Decode(reply["wrapped_swk"].get<std::string>()),
+                    *Base64Decode(reply["wrapped_key"].get<std::string>()),
+                    reply["certificate_chain"], oaep == "sha256" ? crypto::HashAlg::kSha256
+                                                                 : crypto::HashAlg::kSha1);
+    // The server nonce is single use.
+    int64_t seq = LastSeq();
+    ExpectRefused(Https(Call("POST", "/v1/keys/demo/release", body.dump())), seq, 403,
+                  "nonce.invalid");
+  }
+
+  void RefusesWithoutClientCertificateOrFromAnUnknownCa() {
+    int64_t seq = LastSeq();
+    ExpectRefused(Https(Call("POST", "/sgx/keys/export", "{}", "")), seq, 401,
+                  "client_certificate.missing");
+    // A certificate with the right OU from a CA the server does not trust.
+    std::string rogue = D() + "/rogue";
+    std::filesystem::create_directories(rogue);
+    auto made = RunCmd({"bash", "-c",
+                        "cd " + rogue +
+                            " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                            "-keyout client.key -out client.pem -days 1 "
+                            "-subj '/O=Rogue/OU=ctk_loadkey_user_id_01234/CN=client' 2>&1"});
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    HttpCall call = Call("POST", "/sgx/keys/export", "{}", "");
+    call.cert_file = rogue + "/client.pem";
+    call.key_file = rogue + "/client.key";
+    seq = LastSeq();
+    ExpectRefused(Https(call), seq, 401, "client_certificate.untrusted");
+  }
+
+  void RefusesAClientNotAllowedForTheKey() {
+    Client& c = MakeClient();
+    auto nonce = KmraNonce(Now());
+    int64_t seq = LastSeq();
+    // The admin certificate is valid, but its OU is not an allowed client of the key.
+    ExpectRefused(
+        Https(Call("POST", "/sgx/keys/export", KmraBody("demo", c.pub, c.QuoteFor(nonce), nonce).dump(),
+                   "admin")),
+        seq, 403, "policy.client");
+  }
+
+  void RefusesATamperedQuoteWithTheVerifierCheck() {
+    Client& c = MakeClient();
+    auto nonce = KmraNonce(Now());
+    auto quote = c.QuoteFor(nonce);
+    quote[64 + 48] ^= 0x01;  // a byte of MRENCLAVE: the ISV report signature no longer matches
+    int64_t seq = LastSeq();
+    auto res = Https(Call("POST", "/sgx/keys/export", KmraBody("demo", c.pub, quote, nonce).dump()));
+    EXPECT_EQ(res.status, 403) << res.body;
+    Json body = Json::parse(res.body);
+    std::string code = body["error"]["code"];
+    EXPECT_FALSE(body["error"]["details"]["checks"].empty()) << res.body;
+    ExpectRefused(res, seq, 403, code);
+  }
+
+  void RefusesReportDataNotBoundToThePublicKey() {
+    Client& c = MakeClient();
+    auto nonce = KmraNonce(Now());
+    // The enclave quoted another key; the request carries ours.
+    std::vector<uint8_t> other_modulus = c.pub.modulus;
+    other_modulus.back() ^= 0x02;
+    auto quote = c.QuoteFor(nonce, &other_modulus);
+    int64_t seq = LastSeq();
+    ExpectRefused(Https(Call("POST", "/sgx/keys/export", KmraBody("demo", c.pub, quote, nonce).dump())),
+                  seq, 403, "report_data.binding");
+  }
+
+  void RefusesReusedAndExpiredNonces() {
+    Client& c = MakeClient();
+    auto nonce = KmraNonce(Now());
+    std::string body = KmraBody("demo", c.pub, c.QuoteFor(nonce), nonce).dump();
+    ASSERT_EQ(Https(Call("POST", "/sgx/keys/export", body)).status, 200);
+    int64_t seq = LastSeq();
+    ExpectRefused(Https(Call("POST", "/sgx/keys/export", body)), seq, 403, "nonce.reused");
+    auto old = KmraNonce(Now() - 3600);
+    seq = LastSeq();
+    ExpectRefused(
+        Https(Call("POST", "/sgx/keys/export", KmraBody("demo", c.pub, c.QuoteFor(old), old).dump())),
+        seq, 403, "nonce.expired");
+  }
+
+  void RunPolicyChangesApplyWithoutRestart() {
+    Client& c = MakeClient();
+    Json policy{{"mrenclave", {std::string(64, 'a')}}};
+    auto set = Https(Call("PUT", "/v1/keys/demo/policy", policy.dump(), "admin"));
+    ASSERT_EQ(set.status, 200) << set.body;
+    auto nonce = KmraNonce(Now());
+    int64_t seq = LastSeq();
+    ExpectRefused(
+        Https(Call("POST", "/sgx/keys/export", KmraBody("demo", c.pub, c.QuoteFor(nonce), nonce).dump())),
+        seq, 403, "policy.mrenclave");
+    ASSERT_EQ(Https(Call("PUT", "/v1/keys/demo/policy", "{}", "admin")).status, 200);
+    auto nonce2 = KmraNonce(Now());
+    EXPECT_EQ(Https(Call("POST", "/sgx/keys/export",
+                         KmraBody("demo", c.pub, c.QuoteFor(nonce2), nonce2).dump()))
+                  .status,
+              200);
+  }
+
+  void RefusesAnOutOfDateTcbARevokedPckAndADebugEnclave() {
+    Client& outdated = MakeClient(2);
+    auto n1 = KmraNonce(Now());
+    int64_t seq = LastSeq();
+    ExpectRefused(Https(Call("POST", "/sgx/keys/export",
+                             KmraBody("demo", outdated.pub, outdated.QuoteFor(n1), n1).dump())),
+                  seq, 403, "policy.tcb_status");
+
+    Client& revoked = MakeClient(3);
+    auto n2 = KmraNonce(Now());
+    seq = LastSeq();
+    auto res = Https(Call("POST", "/sgx/keys/export",
+                          KmraBody("demo", revoked.pub, revoked.QuoteFor(n2), n2).dump()));
+    ExpectRefused(res, seq, 403, "pck.revoked");
+
+    Client& debug = MakeClient(1, /*debug=*/true);
+    auto n3 = KmraNonce(Now());
+    seq = LastSeq();
+    ExpectRefused(Https(Call("POST", "/sgx/keys/export",
+                             KmraBody("demo", debug.pub, debug.QuoteFor(n3), n3).dump())),
+                  seq, 403, "policy.debug");
+  }
+
+  void MalformedAndOversizedJsonGetClearErrors() {
+    int64_t seq = LastSeq();
+    auto bad = Https(Call("POST", "/sgx/keys/export", "{\"HsmObject\":"));
+    EXPECT_EQ(bad.status, 400) << bad.body;
+    EXPECT_EQ(Json::parse(bad.body)["error"]["code"], "request.invalid");
+    auto deep = Https(Call("POST", "/sgx/keys/export", std::string(5000, '[')));
+    EXPECT_EQ(deep.status, 413) << deep.body;
+    auto huge = Https(Call("POST", "/sgx/keys/export", std::string(2 << 20, ' ')));
+    EXPECT_EQ(huge.status, 413) << huge.body;
+    auto missing = Https(Call("POST", "/sgx/keys/export", R"({"HsmObject":{"h_unique_id":"demo"}})"));
+    EXPECT_EQ(missing.status, 400);
+    EXPECT_NE(Json::parse(missing.body)["error"]["message"].get<std::string>().find("SgxObject"),
+              std::string::npos);
+    (void)seq;
+  }
+
+  void RotationServesTheNewestVersionAndAuditChainVerifies() {
+    auto created = Https(Call("POST", "/v1/keys", R"({"id":"rot","type":"rsa-2048"})", "admin"));
+    ASSERT_EQ(created.status, 201) << created.body;
+    auto rotated = Https(Call("POST", "/v1/keys/rot/rotate", "{}", "admin"));
+    ASSERT_EQ(rotated.status, 200) << rotated.body;
+    Client& c = MakeClient();
+    auto nonce = Https(Call("POST", "/v1/nonce", "{}"));
+    auto n = *Base64Decode(Json::parse(nonce.body)["nonce"].get<std::string>());
+    Json body{{"quote", Base64Encode(c.QuoteFor(n))},
+              {"nonce", Base64Encode(n)},
+              {"public_key",
+               {{"modulus", Base64Encode(c.pub.modulus)}, {"exponent", Base64Encode(c.pub.exponent)}}}};
+    auto res = Https(Call("POST", "/v1/keys/rot/release", body.dump()));
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_EQ(Json::parse(res.body)["version"], 2);
+    auto verify = RunCmd({Kmra(), "audit", "verify", "--db", D() + "/state.db"});
+    EXPECT_EQ(verify.exit_code, 0) << verify.output;
+    EXPECT_NE(verify.output.find("intact"), std::string::npos) << verify.output;
+    auto api = Https(Call("GET", "/v1/audit/verify", "", "admin"));
+    EXPECT_EQ(api.status, 200) << api.body;
+    EXPECT_TRUE(Json::parse(api.body)["intact"].get<bool>());
+    auto del = RunCmd({Kmra(), "keys", "delete", "rot", "--dir", D()});
+    EXPECT_EQ(del.exit_code, 0) << del.output;
+  }
+};
+
+TEST_F(Scenarios, ReleasesThroughBothApis) {
+  {
+    SCOPED_TRACE("CurlDrivesTheKmraApiAndTheClientUnwrapsAUsableKey");
+    CurlDrivesTheKmraApiAndTheClientUnwrapsAUsableKey();
+  }
+  {
+    SCOPED_TRACE("V1ReleaseWithServerNonceAndSpki");
+    V1ReleaseWithServerNonceAndSpki();
+  }
+  {
+    SCOPED_TRACE("RotationServesTheNewestVersionAndAuditChainVerifies");
+    RotationServesTheNewestVersionAndAuditChainVerifies();
+  }
+}
+
+TEST_F(Scenarios, RefusalsLeaveAnAuditRecordAndNoKey) {
+  {
+    SCOPED_TRACE("RefusesWithoutClientCertificateOrFromAnUnknownCa");
+    RefusesWithoutClientCertificateOrFromAnUnknownCa();
+  }
+  {
+    SCOPED_TRACE("RefusesAClientNotAllowedForTheKey");
+    RefusesAClientNotAllowedForTheKey();
+  }
+  {
+    SCOPED_TRACE("RefusesATamperedQuoteWithTheVerifierCheck");
+    RefusesATamperedQuoteWithTheVerifierCheck();
+  }
+  {
+    SCOPED_TRACE("RefusesReportDataNotBoundToThePublicKey");
+    RefusesReportDataNotBoundToThePublicKey();
+  }
+  {
+    SCOPED_TRACE("RefusesReusedAndExpiredNonces");
+    RefusesReusedAndExpiredNonces();
+  }
+  {
+    SCOPED_TRACE("RefusesAnOutOfDateTcbARevokedPckAndADebugEnclave");
+    RefusesAnOutOfDateTcbARevokedPckAndADebugEnclave();
+  }
+  {
+    SCOPED_TRACE("MalformedAndOversizedJsonGetClearErrors");
+    MalformedAndOversizedJsonGetClearErrors();
+  }
+}
+
+TEST_F(Scenarios, PolicyChangesApplyWithoutRestart) {
+  {
+    SCOPED_TRACE("PolicyChangesApplyWithoutRestart");
+    RunPolicyChangesApplyWithoutRestart();
+  }
+}
+
+}  // namespace
+}  // namespace kmra
