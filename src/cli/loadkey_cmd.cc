@@ -23,7 +23,7 @@ namespace {
 struct LoadKeyFlags {
   std::string config, module, token, pin, pin_file, key_id, host, api, server;
   int port = 0;
-  std::string ca, cert, key;
+  std::string ca, cert, key, cert_out;
   bool force = false;
   bool quiet = false;
 };
@@ -144,6 +144,13 @@ int Run(LoadKeyFlags& f) {
     std::fprintf(stderr, "kmra loadkey: %s\n", result.error().message().c_str());
     return 1;
   }
+  if (!f.cert_out.empty()) {
+    if (auto st = WriteFileAtomic(f.cert_out, result->certificate_pem, 0644); !st) {
+      std::fprintf(stderr, "kmra loadkey: the key is loaded, but writing the certificate failed: %s\n",
+                   st.error().message().c_str());
+      return 1;
+    }
+  }
   if (!f.quiet) {
     std::string what = !result->changed ? "already in the token (same version), nothing changed; "
                                           "--force reloads it"
@@ -177,6 +184,8 @@ void RegisterLoadkey(CLI::App& app) {
   cmd->add_option("--key", f->key, "private key of the client certificate (PEM)");
   cmd->add_option("--module", f->module, "token PKCS#11 module (default: libkmra-pkcs11.so)");
   cmd->add_option("--config", f->config, "TOML file with the same settings (flags win)");
+  cmd->add_option("--cert-out", f->cert_out,
+                  "write the released certificate chain (PEM) here, for nginx's ssl_certificate");
   cmd->add_flag("--force", f->force, "reload even when the token holds the same key version");
   cmd->add_flag("-q,--quiet", f->quiet, "print only the URI");
   cmd->callback([f]() { SetExitCode(Run(*f)); });

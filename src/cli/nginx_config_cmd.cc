@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "base/secret_bytes.h"
 #include "cli/commands.h"
 #include "client/nginx_config.h"
 
@@ -78,6 +79,23 @@ Status WriteAll(const std::string& dir, const client::NginxConfig& c) {
 
 int Run(NginxConfigFlags& f) {
   client::NginxConfigOptions& o = f.options;
+  if (!o.pin_file.empty()) {
+    // libp11 takes the whole file as the PIN, a trailing newline included.
+    int fd = ::open(o.pin_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char buf[256];
+      ssize_t n = ::read(fd, buf, sizeof(buf));
+      ::close(fd);
+      bool newline = n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r');
+      SecureWipe(buf, sizeof(buf));
+      if (newline) {
+        std::fprintf(stderr, "kmra nginx-config: %s ends with a newline; the libp11 engine would send "
+                     "it as part of the PIN. Write it with: printf '%%s' \"$PIN\" > %s\n",
+                     o.pin_file.c_str(), o.pin_file.c_str());
+        return 2;
+      }
+    }
+  }
   o.env = {"KMRA_TOKEN_CONF"};
   for (const auto& e : f.env) o.env.push_back(e);
   std::string dir = f.out_dir;

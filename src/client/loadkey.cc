@@ -250,6 +250,7 @@ Result<LoadKeyResult> LoadKey(const LoadKeyOptions& o, const Clock& clock) {
   result.algorithm = leaf.algorithm_name;
   result.subject = leaf.subject;
   result.version = released->version;
+  result.certificate_pem = released->certificate_pem;
   p11::Uri uri;
   uri.token = o.token_label;
   uri.object = o.key_id;

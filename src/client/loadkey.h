@@ -44,6 +44,7 @@ struct LoadKeyResult {
   std::string algorithm;    // "RSA-2048", "EC P-256", ...
   std::string subject;      // certificate subject
   int64_t version = 0;      // /v1 key version (0 on the KMRA API)
+  std::string certificate_pem;  // the chain the server released (leaf first)
 };
 
 // Runs the whole flow. Every error says which step failed and what to do about it.
