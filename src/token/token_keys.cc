@@ -1,6 +1,7 @@
 // Token: operation setup, key generation, key wrapping and unwrapping (PKCS#11 v2.40 §5.14).
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "token/attributes.h"
@@ -276,7 +277,22 @@ CK_RV Token::UnwrapKey(Session& s, const CK_MECHANISM& m, CK_OBJECT_HANDLE unwra
     o.SetUlong(CKA_VALUE_LEN, n);
     o.secret = std::move(plain);
   } else {
-    auto pkey = FromPkcs8(plain.Reveal());
+    // SoftHSM2 2.6.1 zero-pads the PKCS#8 to a multiple of 8 before CKM_AES_KEY_WRAP_PAD (instead of
+    // leaving the padding to RFC 5649), so up to 7 zero bytes may follow the DER: drop exactly those.
+    std::span<const uint8_t> p8 = plain.Reveal();
+    if (p8.size() >= 4 && p8[0] == 0x30 && (p8[1] == 0x81 || p8[1] == 0x82)) {
+      size_t len = p8[1] == 0x81 ? 3 + size_t{p8[2]} : 4 + (size_t{p8[2]} << 8 | p8[3]);
+      if (len < p8.size() && p8.size() - len < 8 &&
+          std::all_of(p8.begin() + static_cast<std::ptrdiff_t>(len), p8.end(),
+                      [](uint8_t b) { return b == 0; })) {
+        p8 = p8.first(len);
+      }
+    } else if (p8.size() >= 2 && p8[0] == 0x30 && p8[1] < 0x80 && size_t{p8[1]} + 2 < p8.size() &&
+               p8.size() - (size_t{p8[1]} + 2) < 8 &&
+               std::all_of(p8.begin() + 2 + p8[1], p8.end(), [](uint8_t b) { return b == 0; })) {
+      p8 = p8.first(size_t{p8[1]} + 2);
+    }
+    auto pkey = FromPkcs8(p8);
     if (!pkey) return CKR_WRAPPED_KEY_INVALID;
     const bool is_rsa = EVP_PKEY_is_a(pkey->get(), "RSA");
     if ((kt == CKK_RSA) != is_rsa) return CKR_TEMPLATE_INCONSISTENT;
