@@ -1,0 +1,11 @@
+// QE identity (Enclave Identity v2) JSON.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "dcap/tcb_info.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  (void)kmra::dcap::ParseEnclaveIdentity(std::string_view(reinterpret_cast<const char*>(data), size));
+  return 0;
+}
