@@ -4,7 +4,7 @@
 //   DIR/sgx/tcb_signing.pem          "OpenKMRA Simulated SGX TCB Signing"
 //   DIR/sgx/private/*.pem            the three CA/signing keys (0600)
 //   DIR/sgx/platform-<n>/            one simulated platform each (see enclave/sim_layout.h)
-//   DIR/collateral/<fmspc>/          signed TCB info v3, QE identity v2, CRLs, chains, trusted root
+//   DIR/collateral/<fmspc>/          signed TCB info v3, QE identity v2, CRLs and chains
 // in the same file layout as Intel collateral bundles, so the DCAP verifier reads it unchanged.
 #pragma once
 

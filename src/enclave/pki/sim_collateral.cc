@@ -144,7 +144,8 @@ Status WriteSimCollateral(const std::filesystem::path& dir, const SimCollateralI
   KMRA_TRY(WriteNewFile(dir / "pckCrl.der", CrlDer(pck_crl.get()), 0644));
   KMRA_TRY(WriteNewFile(dir / "pckCrl.pem", CrlPem(pck_crl.get()), 0644));
   KMRA_TRY(WriteNewFile(dir / "pckCrlIssuerChain.pem", CertPem(in.pck_ca) + root_pem, 0644));
-  KMRA_TRY(WriteNewFile(dir / "trustedRootCaCert.pem", root_pem, 0644));
+  // No trustedRootCaCert.pem on purpose: trusting the simulated root must be an explicit choice
+  // (`--root DIR/sgx/root.pem`), so that by default a simulated quote fails against Intel's root.
   return OkStatus();
 }
 

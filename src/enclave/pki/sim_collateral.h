@@ -1,7 +1,8 @@
 // The signed collateral of the simulated SGX PKI: TCB info v3, QE identity v2, Root CA CRL, PCK
 // Platform CA CRL and the chains, written as DIR/collateral/<fmspc>/ in the layout of an Intel
 // collateral bundle (tcbInfo.json, qeIdentity.json, tcbSignChain.pem, rootCaCrl.der/.pem,
-// pckCrl.der/.pem, pckCrlIssuerChain.pem, trustedRootCaCert.pem).
+// pckCrl.der/.pem, pckCrlIssuerChain.pem). The trusted root is DIR/sgx/root.pem, deliberately not
+// in the bundle: whoever verifies must name it.
 #pragma once
 
 #include <openssl/x509.h>
