@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -132,6 +133,47 @@ TEST(SimVerifyExpired, ExpiredCollateralIsReportedAsExpired) {
     if (e.dump().find("tcb_info.expired") != std::string::npos) expired = true;
   }
   EXPECT_TRUE(expired) << r["errors"].dump(2);
+}
+
+// path -> type (and length for hex strings): the shape of a `kmra quote dump --format json`.
+void Shape(const nlohmann::json& j, const std::string& path, std::map<std::string, std::string>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) Shape(v, path + "." + k, out);
+  } else if (j.is_string()) {
+    out[path] = path.find("pem") == std::string::npos
+                    ? "string/" + std::to_string(j.get<std::string>().size())
+                    : "pem";
+  } else {
+    out[path] = j.type_name();
+  }
+}
+
+TEST_F(SimVerifyTest, DumpShowsTheSameFieldsAtTheSameOffsetsAsARealQuote) {
+  const std::string quote = Dir() + "/dump.bin";
+  ASSERT_EQ(Kmra("quote generate --platform-dir '" + Dir() +
+                 "/sgx/platform-1' --report-data 00 --out '" + quote + "'")
+                .exit_code,
+            0);
+  CliRun sim = Kmra("quote dump --format json '" + quote + "'");
+  CliRun real = Kmra("quote dump --format json '" + std::string(KMRA_SHARED_DATA) +
+                     "/dcap/dcap-qvl_sgx/quote.bin'");
+  ASSERT_EQ(sim.exit_code, 0) << sim.out;
+  ASSERT_EQ(real.exit_code, 0) << real.out;
+  auto s = nlohmann::json::parse(sim.out, nullptr, false);
+  auto r = nlohmann::json::parse(real.out, nullptr, false);
+  ASSERT_FALSE(s.is_discarded() || r.is_discarded());
+  std::map<std::string, std::string> sim_shape, real_shape;
+  Shape(s, "", sim_shape);
+  Shape(r, "", real_shape);
+  EXPECT_EQ(sim_shape, real_shape);
+  for (const char* p : {"/header/version", "/header/att_key_type", "/header/tee_type",
+                        "/header/qe_vendor_id", "/signature_data/offset",
+                        "/signature_data/qe_auth_data", "/signature_data/certification_data/type",
+                        "/signature_data/qe_report/isv_prod_id",
+                        "/signature_data/qe_report/attributes", "/trailing_bytes"}) {
+    const nlohmann::json::json_pointer ptr(p);
+    EXPECT_EQ(s.value(ptr, nlohmann::json()), r.value(ptr, nlohmann::json())) << p;
+  }
 }
 
 TEST(PkiCli, BadArgumentsGiveClearErrors) {
