@@ -19,6 +19,7 @@ void RegisterAll(CLI::App& app) {
   RegisterLoadkey(app);
   RegisterServerCommands(app);
   RegisterAdminCommands(app);
+  RegisterCollateral(app);
 }
 
 }  // namespace kmra::cli

@@ -23,4 +23,5 @@ void RegisterToken(CLI::App& app);  // token_cmd.cc
 void RegisterLoadkey(CLI::App& app);  // loadkey_cmd.cc
 void RegisterServerCommands(CLI::App& app);  // server_cmd.cc: kmra server
 void RegisterAdminCommands(CLI::App& app);   // admin_cmd.cc: kmra keys|policy
+void RegisterCollateral(CLI::App& app);     // collateral_cmd.cc: kmra collateral fetch
 }  // namespace kmra::cli
