@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "test_data.h"
@@ -90,6 +91,37 @@ TEST(QuoteCliTest, UsageAndIoErrorsExitOne) {
   EXPECT_EQ(RunKmra("quote verify " + CaseDir("dcap-qvl_sgx") + "/quote.bin --collateral /nonexistent")
                 .exit_code,
             1);
+}
+
+TEST(QuoteCliTest, SimulatedRootGoesThroughTheSameChecks) {
+  // `kmra pki init` makes an "OpenKMRA Simulated SGX Root CA" PKI and collateral; its quotes verify
+  // only against that root.
+  char tmpl[] = "/tmp/kmra-dcap-sim-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_EQ(RunKmra("pki init --dir " + dir).exit_code, 0);
+  ASSERT_EQ(RunKmra("quote generate --platform-dir " + dir + "/sgx/platform-1 --report-data 00ff --out " +
+                    dir + "/q.bin")
+                .exit_code,
+            0);
+  std::string collateral;  // DIR/collateral/<fmspc>/, the one pki init wrote
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/collateral")) {
+    collateral = e.path().string();
+  }
+  ASSERT_FALSE(collateral.empty());
+  Output ok = RunKmra("quote verify " + dir + "/q.bin --collateral " + collateral + " --root " + dir +
+                      "/sgx/root.pem --format json");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  auto j = nlohmann::json::parse(ok.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << ok.out;
+  EXPECT_EQ(j["verified"], true);
+  EXPECT_EQ(j["tcb_status"], "UpToDate");
+  EXPECT_EQ(j["report_data"].get<std::string>().substr(0, 4), "00ff");
+  Output intel = RunKmra("quote verify " + dir + "/q.bin --collateral " + collateral + " --root " +
+                         CaseDir("IntelSGXRootCA.pem") + " --format json");
+  EXPECT_EQ(intel.exit_code, 2);
+  EXPECT_NE(intel.out.find("pck_chain.untrusted"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(QuoteCliTest, DumpPrintsFieldsAndRejectsJunk) {
