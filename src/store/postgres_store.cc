@@ -144,10 +144,10 @@ class PostgresStore final : public Store {
   static std::string Text(const PgResult& r, int row, int col) {
     return std::string(PQgetvalue(r.get(), row, col), static_cast<size_t>(PQgetlength(r.get(), row, col)));
   }
-  static int64_t Int(const PgResult& r, int row, int col) { return std::stoll(Text(r, row, col)); }
+  static int64_t Int(const PgResult& r, int row, int col) { return internal::ParseInt(Text(r, row, col)); }
   static int64_t Affected(const PgResult& r) {
     const char* n = PQcmdTuples(r.get());
-    return n && *n ? std::stoll(n) : 0;
+    return n && *n ? internal::ParseInt(n) : 0;
   }
 
   Status Init() {
@@ -318,7 +318,8 @@ class PostgresStore final : public Store {
       if (PQntuples(h.get()) != 2) return DataLoss("the audit chain head is missing from kmra_meta");
       AuditRecord rec;
       rec.prev_hash = Text(h, 0, 1);  // audit_head_hash sorts first
-      rec.seq = std::stoll(Text(h, 1, 1)) + 1;
+      KMRA_ASSIGN_OR_RETURN(int64_t last_seq, internal::ParseHeadSeq(Text(h, 1, 1)));
+      rec.seq = last_seq + 1;
       rec.time = time;
       rec.json = json;
       rec.hash = AuditHash(rec.prev_hash, rec.seq, rec.time, rec.json);
@@ -356,7 +357,8 @@ class PostgresStore final : public Store {
           break;
         }
       }
-      return checker.Finish(std::stoll(Text(h, 1, 1)), Text(h, 0, 1));
+      KMRA_ASSIGN_OR_RETURN(int64_t last_seq, internal::ParseHeadSeq(Text(h, 1, 1)));
+      return checker.Finish(last_seq, Text(h, 0, 1));
     }();
     (void)Exec("COMMIT");
     return verdict;

@@ -321,7 +321,8 @@ class SqliteStore final : public Store {
       KMRA_ASSIGN_OR_RETURN(auto head_seq, GetMeta(db_, "audit_head_seq"));
       KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db_, "audit_head_hash"));
       AuditRecord rec;
-      rec.seq = std::stoll(head_seq) + 1;
+      KMRA_ASSIGN_OR_RETURN(int64_t last_seq, internal::ParseHeadSeq(head_seq));
+      rec.seq = last_seq + 1;
       rec.time = time;
       rec.json = json;
       rec.prev_hash = head_hash;
@@ -409,7 +410,8 @@ Result<ChainVerdict> SqliteStore::VerifyAuditChain() {
     if (!row) break;
     if (!checker.Add(AuditRecord{s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4)})) break;
   }
-  return checker.Finish(std::stoll(head_seq), head_hash);
+  KMRA_ASSIGN_OR_RETURN(int64_t last_seq, internal::ParseHeadSeq(head_seq));
+  return checker.Finish(last_seq, head_hash);
 }
 
 }  // namespace

@@ -2,7 +2,25 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 namespace kmra::store::internal {
+
+Result<int64_t> ParseHeadSeq(const std::string& text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
+    return DataLoss(fmt::format("the audit chain head sequence number '{}' is not a number: the state "
+                                "database was edited outside kmra", text.substr(0, 32)));
+  }
+  return value;
+}
+
+int64_t ParseInt(std::string_view text) {
+  int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
 
 bool ChainChecker::Fail(int64_t seq, std::string problem) {
   failed_ = true;

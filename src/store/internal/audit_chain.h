@@ -12,6 +12,13 @@
 
 namespace kmra::store::internal {
 
+// Parses the stored chain head sequence number; DataLoss when it is not a non-negative decimal number
+// (someone edited the meta table).
+Result<int64_t> ParseHeadSeq(const std::string& text);
+
+// Parses a decimal integer column value; 0 when it is not one (database types guarantee it is).
+int64_t ParseInt(std::string_view text);
+
 class ChainChecker {
  public:
   // Checks the next record (rows must come in ascending seq). Returns false once the chain is broken;

@@ -258,6 +258,17 @@ TEST_F(AuditTamperTest, AppendAfterTamperingDoesNotHideIt) {
   EXPECT_EQ(v.first_bad_seq, 5);
 }
 
+TEST_F(AuditTamperTest, GarbledChainHeadIsDataLossNotACrash) {
+  Tamper("UPDATE meta SET value = 'abc' WHERE name = 'audit_head_seq'");
+  auto v = store_->VerifyAuditChain();
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().code(), Code::kDataLoss);
+  EXPECT_THAT(v.error().message(), HasSubstr("edited outside kmra"));
+  auto append = store_->AppendAudit("{}", 1);
+  ASSERT_FALSE(append);
+  EXPECT_EQ(append.error().code(), Code::kDataLoss);
+}
+
 TEST_F(StoreTest, CollateralCacheAndPing) {
   EXPECT_EQ(store_->GetCollateral("tcb/00906ED50000").error().code(), Code::kNotFound);
   ASSERT_TRUE(store_->PutCollateral({"tcb/00906ED50000", {1, 2, 3}, 10, 20}));
