@@ -47,7 +47,7 @@ int RunVerify(const AuditArgs& args) {
       j["first_bad_record"] = verdict->first_bad_seq;
       j["problem"] = verdict->problem;
     }
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else if (verdict->intact) {
     std::printf("audit log intact: %lld records verified\n", static_cast<long long>(verdict->records));
   } else {
@@ -74,7 +74,8 @@ int RunList(const AuditArgs& args) {
       nlohmann::json j = {{"seq", r.seq}, {"time", r.time}, {"hash", r.hash}, {"prev_hash", r.prev_hash}};
       auto record = nlohmann::json::parse(r.json, nullptr, false);
       j["record"] = record.is_discarded() ? nlohmann::json(r.json) : record;
-      std::printf("%s\n", j.dump().c_str());
+      // Replace invalid UTF-8 (a tampered record) instead of throwing.
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
       std::printf("%lld %lld %s\n", static_cast<long long>(r.seq), static_cast<long long>(r.time),
                   r.json.c_str());

@@ -78,6 +78,15 @@ TEST_F(AuditCmdTest, RemovedRecordIsNamed) {
   EXPECT_THAT(out, HasSubstr("\"first_bad_record\": 2"));
 }
 
+TEST_F(AuditCmdTest, InvalidUtf8InATamperedRecordIsReportedNotACrash) {
+  Tamper("UPDATE audit SET json = CAST(X'7B2261223A22FF227D' AS TEXT) WHERE seq = 2");
+  auto [rc, out] = Kmra("audit list --format json --db " + db_);
+  EXPECT_EQ(rc, 0) << out;
+  auto [rc_verify, verify] = Kmra("audit verify --db " + db_);
+  EXPECT_EQ(rc_verify, 2) << verify;
+  EXPECT_THAT(verify, HasSubstr("record 2"));
+}
+
 TEST_F(AuditCmdTest, ListPrintsRecordsAndMissingDatabaseIsAnError) {
   auto [rc, out] = Kmra("audit list --after 2 --db " + db_);
   EXPECT_EQ(rc, 0) << out;
