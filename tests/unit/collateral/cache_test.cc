@@ -185,5 +185,31 @@ TEST(CachedSource, CorruptUpstreamCollateralIsNotCached) {
   EXPECT_FALSE((*store)->GetCollateral("collateral/SGX/00A067110000/processor"));
 }
 
+TEST(CachedSource, ACorruptCacheRowIsReplacedOrReportedAsDataLoss) {
+  TempDir dir;
+  auto store = store::OpenSqliteStore((dir.path() / "state.db").string());
+  ASSERT_TRUE(store);
+  store::CollateralEntry junk;
+  junk.key = "collateral/SGX/00A067110000/processor";
+  junk.value = {'{', '"', 'f'};
+  junk.next_update = kNextUpdate;
+  ASSERT_TRUE((*store)->PutCollateral(junk));
+  FakeClock clock(kStart);
+
+  CachedSource down(**store, Pccs(testing::DeadUrl()), clock);
+  auto c = down.Get(Key());
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code(), Code::kDataLoss);
+  EXPECT_NE(c.error().message().find("unreadable"), std::string::npos) << c.error().message();
+
+  const fs::path bundle = dir.path() / "bundles";
+  fs::create_directories(bundle);
+  fs::copy(kCase, bundle / kFmspc);
+  CachedSource up(**store, std::make_unique<OfflineSource>(bundle.string()), clock);
+  ASSERT_TRUE(up.Get(Key()));
+  fs::remove_all(bundle / kFmspc);
+  EXPECT_TRUE(up.Get(Key())) << "the repaired row is served from the cache";
+}
+
 }  // namespace
 }  // namespace kmra::collateral
