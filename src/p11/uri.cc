@@ -62,6 +62,12 @@ Result<Uri> ParseUri(std::string_view text) {
   out.serial = TrimPadded(token->serialNumber, sizeof(token->serialNumber));
   out.model = TrimPadded(token->model, sizeof(token->model));
   out.object = AttrString(uri.get(), CKA_LABEL);
+  // Labels are text: a NUL byte cannot be matched by C-string based tools and does not round-trip.
+  for (const std::string* field : {&out.token, &out.manufacturer, &out.serial, &out.model, &out.object}) {
+    if (field->find('\0') != std::string::npos) {
+      return InvalidArgument("the PKCS#11 URI has a NUL byte (%00) in a token or object name");
+    }
+  }
   std::string id = AttrString(uri.get(), CKA_ID);
   out.id.assign(id.begin(), id.end());
   if (CK_ATTRIBUTE* cls = p11_kit_uri_get_attribute(uri.get(), CKA_CLASS);

@@ -56,6 +56,9 @@ TEST(UriTest, BadUrisAreExplainedWithoutEchoingThem) {
   EXPECT_EQ(scheme.error().code(), Code::kInvalidArgument);
   EXPECT_THAT(scheme.error().message(), Not(HasSubstr("9999")));
   EXPECT_FALSE(ParseUri("pkcs11:id=%zz"));
+  auto nul = ParseUri("pkcs11:token=%00=web;object=x");  // found by fuzz_p11_uri
+  ASSERT_FALSE(nul);
+  EXPECT_THAT(nul.error().message(), HasSubstr("NUL"));
   Uri long_label;
   long_label.token = std::string(40, 'x');
   auto too_long = FormatUri(long_label);
