@@ -213,30 +213,40 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
   }
 
   // The HSM part: the private key is only ever wrapped, inside the HSM.
-  auto lease = hsm_.Acquire();
-  if (!lease) {
-    return finish(tl::unexpected(MakeRefusal(
-        503, "hsm.unavailable", "the HSM cannot be reached: " + lease.error().message())));
-  }
   p11::KeyName name{version->hsm_label, version->hsm_id};
-  auto objects = p11::FindKey(**lease, name);
-  if (!objects) {
-    int status = objects.error().code() == Code::kNotFound ? 500 : 503;
-    return finish(tl::unexpected(MakeRefusal(
-        status, status == 500 ? "hsm.key_missing" : "hsm.unavailable",
-        "key '" + in.key_id + "' v" + std::to_string(version->version) + " (" + name.Describe() +
-            ") in the HSM: " + objects.error().message())));
-  }
-  auto wrapped = p11::WrapForRelease(**lease, objects->private_key,
-                                     p11::RsaPublicKey{in.modulus, in.exponent}, in.oaep);
-  if (!wrapped) {
-    const Error& e = wrapped.error();
-    if (e.code() == Code::kInvalidArgument) {
-      return finish(tl::unexpected(MakeRefusal(400, "request.public_key", e.message())));
+  bool reconnect = false;
+  auto wrapped = [&]() -> tl::expected<p11::ReleaseWrapResult, Refusal> {
+    auto lease = hsm_.Acquire();
+    if (!lease) {
+      return tl::unexpected(MakeRefusal(
+          503, "hsm.unavailable", "the HSM cannot be reached: " + lease.error().message()));
     }
-    return finish(tl::unexpected(
-        MakeRefusal(503, "hsm.unavailable", "the HSM could not wrap the key: " + e.message())));
-  }
+    auto objects = p11::FindKey(**lease, name);
+    if (!objects) {
+      // The registry names a key the token does not show: the token is unavailable or was
+      // replaced. Reconnect (C_Finalize/C_Initialize) so a token that comes back is seen again.
+      reconnect = true;
+      return tl::unexpected(MakeRefusal(
+          503, "hsm.unavailable",
+          "key '" + in.key_id + "' v" + std::to_string(version->version) + " (" + name.Describe() +
+              ") is not available in the HSM token: " + objects.error().message() +
+              "; the server reconnects to the HSM on the next request"));
+    }
+    auto result = p11::WrapForRelease(**lease, objects->private_key,
+                                      p11::RsaPublicKey{in.modulus, in.exponent}, in.oaep);
+    if (!result) {
+      const Error& e = result.error();
+      if (e.code() == Code::kInvalidArgument) {
+        return tl::unexpected(MakeRefusal(400, "request.public_key", e.message()));
+      }
+      reconnect = e.code() == Code::kUnavailable;
+      return tl::unexpected(
+          MakeRefusal(503, "hsm.unavailable", "the HSM could not wrap the key: " + e.message()));
+    }
+    return std::move(*result);
+  }();
+  if (reconnect) hsm_.Reset();
+  if (!wrapped) return finish(tl::unexpected(wrapped.error()));
   Released out;
   out.key_id = in.key_id;
   out.version = version->version;

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <openssl/pem.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -451,6 +453,26 @@ class Scenarios : public ServerReleaseTest {
     auto del = RunCmd({Kmra(), "keys", "delete", "rot", "--dir", D()});
     EXPECT_EQ(del.exit_code, 0) << del.output;
   }
+
+  // The HSM's token storage disappears (a failed disk or NFS mount of the token directory): releases
+  // fail with 503 hsm.unavailable; when it is back they work, with no restart of the key server.
+  void RunHsmOutage() {
+    Client& c = MakeClient();
+    auto release = [&]() {
+      auto nonce = KmraNonce(Now());
+      return Https(
+          Call("POST", "/sgx/keys/export", KmraBody("demo", c.pub, c.QuoteFor(nonce), nonce).dump()));
+    };
+    ASSERT_EQ(release().status, 200);
+    std::string tokens = D() + "/hsm/tokens", away = D() + "/hsm/tokens-away";
+    std::filesystem::rename(tokens, away);
+    int64_t seq = LastSeq();
+    auto refused = release();
+    std::filesystem::rename(away, tokens);
+    ExpectRefused(refused, seq, 503, "hsm.unavailable");
+    auto again = release();
+    EXPECT_EQ(again.status, 200) << again.body;
+  }
 };
 
 TEST_F(Scenarios, ReleasesThroughBothApis) {
@@ -505,6 +527,8 @@ TEST_F(Scenarios, PolicyChangesApplyWithoutRestart) {
     RunPolicyChangesApplyWithoutRestart();
   }
 }
+
+TEST_F(Scenarios, HsmOutageGives503AndRecoversWithoutRestart) { RunHsmOutage(); }
 
 }  // namespace
 }  // namespace kmra
