@@ -41,8 +41,9 @@ std::string FindModule(const std::string& flag) {
 class Module {
  public:
   ~Module() {
+    // The module stays mapped until exit (no dlclose): its atexit handlers and any library it
+    // loaded (OpenSSL providers) expect that.
     if (f_ != nullptr) f_->C_Finalize(nullptr);
-    if (handle_ != nullptr) dlclose(handle_);
   }
   bool Open(const std::string& path) {
     handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

@@ -131,10 +131,14 @@ Result<SecretBytes> ToPkcs8(EVP_PKEY* pkey) {
 }
 
 Result<ossl::Ptr<EVP_PKEY>> FromPkcs8(std::span<const uint8_t> der) {
+  ERR_clear_error();  // report only what this parse says, not older errors of the process
   const unsigned char* p = der.data();
   auto p8 = ossl::Wrap(d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size())));
-  if (!p8 || p != der.data() + der.size()) {
-    return ossl::Fail(Code::kInvalidArgument, "not a DER PKCS#8 PrivateKeyInfo");
+  if (!p8) return ossl::Fail(Code::kInvalidArgument, "not a DER PKCS#8 PrivateKeyInfo");
+  // SoftHSM2 2.6.1 unwraps its own CKM_AES_KEY_WRAP_PAD output with trailing zero bytes (it
+  // wraps a zero-padded PKCS#8 for EC keys); zeros after the DER are tolerated, nothing else.
+  for (const unsigned char* q = p; q != der.data() + der.size(); ++q) {
+    if (*q != 0) return InvalidArgument("bytes follow the PKCS#8 PrivateKeyInfo");
   }
   auto pkey = ossl::Wrap(EVP_PKCS82PKEY(p8.get()));
   if (!pkey) return ossl::Fail(Code::kInvalidArgument, "PKCS#8 key cannot be decoded");

@@ -15,7 +15,9 @@ namespace kmra::token {
 namespace {
 
 struct State {
-  std::mutex* mu = new std::mutex();  // replaced, never freed, in a forked child
+  // Replaced in a forked child; the old one is abandoned there (it may be held by a thread that
+  // does not exist in the child).
+  std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();
   std::atomic<bool> initialized{false};
   std::atomic<pid_t> pid{0};
   std::unique_ptr<Token> token;
@@ -23,13 +25,13 @@ struct State {
 };
 
 State& G() {
-  static State* state = new State();  // never destroyed: the module may be used during exit
-  return *state;
+  static State state;
+  return state;
 }
 
 std::mutex& InitMutex() {
-  static std::mutex* mu = new std::mutex();
-  return *mu;
+  static std::mutex mu;
+  return mu;
 }
 
 Result<std::unique_ptr<enclave::Platform>> DefaultOpener(const TokenConfig& c,
@@ -84,7 +86,8 @@ CK_RV ModuleInitialize(CK_VOID_PTR init_args) {
   if (g.pid.load() != 0 && g.pid.load() != self) {
     // A forked child: forget the parent's state (its lock may be held by a thread that does not
     // exist here) and start over.
-    g.mu = new std::mutex();
+    (void)g.mu.release();
+    g.mu = std::make_unique<std::mutex>();
     g.token.reset();
     g.initialized = false;
     g.pid = self;

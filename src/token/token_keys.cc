@@ -252,6 +252,7 @@ CK_RV Token::UnwrapKey(Session& s, const CK_MECHANISM& m, CK_OBJECT_HANDLE unwra
     auto r = AesKeyUnwrap(uk->secret, wrapped, m.mechanism == CKM_AES_KEY_WRAP_PAD,
                           {iv, iv == nullptr ? 0 : m.ulParameterLen});
     if (!r) {
+      LogError("C_UnwrapKey: " + r.error().message());
       return r.error().code() == Code::kDataLoss ? CKR_WRAPPED_KEY_INVALID
                                                  : CKR_WRAPPED_KEY_LEN_RANGE;
     }
@@ -293,7 +294,11 @@ CK_RV Token::UnwrapKey(Session& s, const CK_MECHANISM& m, CK_OBJECT_HANDLE unwra
       p8 = p8.first(size_t{p8[1]} + 2);
     }
     auto pkey = FromPkcs8(p8);
-    if (!pkey) return CKR_WRAPPED_KEY_INVALID;
+    if (!pkey) {
+      LogError("C_UnwrapKey: the unwrapped bytes are not a usable private key: " +
+               pkey.error().message());
+      return CKR_WRAPPED_KEY_INVALID;
+    }
     const bool is_rsa = EVP_PKEY_is_a(pkey->get(), "RSA");
     if ((kt == CKK_RSA) != is_rsa) return CKR_TEMPLATE_INCONSISTENT;
     // Re-encode: the stored PKCS#8 is always our own canonical encoding.
