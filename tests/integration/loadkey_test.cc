@@ -22,9 +22,10 @@ std::string Module() {
 // One key server for the whole binary: PKI with platform 1 good and platform 2's PCK revoked.
 class KeyServer {
  public:
+  // Destroyed at exit, which stops the server process and removes its directory.
   static KeyServer* Get() {
-    static KeyServer* server = new KeyServer();
-    return server;
+    static KeyServer server;
+    return &server;
   }
   bool up() const { return !url_.empty(); }
   const std::string& why() const { return why_; }
