@@ -126,7 +126,7 @@ TEST(TokenCrash, SigkillAtRandomPointsNeverLosesACommittedObject) {
   // The kills really landed while the writer was writing, after commits and between them.
   EXPECT_GE(kills_mid_write, trials / 4);
   EXPECT_GE(committed.size(), static_cast<size_t>(trials / 2));
-  dlclose(lib);
+  // The module stays mapped until exit, as in every real host process.
 }
 
 }  // namespace
