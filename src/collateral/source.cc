@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "collateral/internal/codec.h"
+
 namespace kmra::collateral {
 
 Result<CollateralKey> CollateralKey::Make(std::string_view fmspc, std::string_view tee,
@@ -28,6 +30,10 @@ Result<CollateralKey> CollateralKey::Make(std::string_view fmspc, std::string_vi
                            "\" must be processor or platform");
   }
   return k;
+}
+
+Result<int64_t> EarliestNextUpdate(const dcap::Collateral& collateral) {
+  return internal::EarliestNextUpdate(collateral);
 }
 
 std::string CollateralKey::ToString() const { return tee + "/" + fmspc + "/" + pck_ca; }

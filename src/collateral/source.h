@@ -2,6 +2,7 @@
 // PCCS (libcurl), and a SQLite-backed cache in front of either. See docs/collateral.md.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,10 @@ struct CollateralKey {
   // "SGX/00906ED50000/processor", used as cache key and in messages.
   std::string ToString() const;
 };
+
+// The earliest nextUpdate (unix seconds) of TCB info, QE identity and both CRLs: the instant the
+// set stops being current. DataLoss naming the part that lacks a readable nextUpdate.
+Result<int64_t> EarliestNextUpdate(const dcap::Collateral& collateral);
 
 // A source of collateral. Implementations are thread safe.
 class CollateralSource {

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <filesystem>
 
 #include "base/file.h"
+#include "collateral/source.h"
 #include "base/hex.h"
 
 namespace kmra::server {
@@ -19,7 +19,8 @@ void FromHex(const std::string& hex, std::array<std::uint8_t, N>* out) {
 
 }  // namespace
 
-Result<std::unique_ptr<Attestor>> Attestor::Create(const AttestorOptions& options) {
+Result<std::unique_ptr<Attestor>> Attestor::Create(const AttestorOptions& options,
+                                                   PlatformCollateral& collateral) {
   dcap::VerifierOptions vo;
   bool simulated = false;
   if (!options.trusted_root_file.empty()) {
@@ -46,52 +47,28 @@ Result<std::unique_ptr<Attestor>> Attestor::Create(const AttestorOptions& option
         "released by this server are not protected by an enclave. Development and CI only.",
         options.trusted_root_file);
   }
-  return std::unique_ptr<Attestor>(new Attestor(std::move(*verifier), options, simulated));
-}
-
-Result<dcap::Collateral> Attestor::CollateralFor(const std::string& fmspc, std::int64_t now_unix) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(fmspc);
-    if (it != cache_.end() && now_unix - it->second->loaded_at < options_.reload_seconds &&
-        now_unix >= it->second->loaded_at) {
-      return it->second->collateral;
-    }
-  }
-  if (options_.collateral_dir.empty()) {
-    return Unavailable("no collateral source is configured ([attestation] collateral_dir)");
-  }
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path dir = fs::path(options_.collateral_dir) / fmspc;
-  if (!fs::is_directory(dir, ec)) {
-    if (fs::exists(fs::path(options_.collateral_dir) / "tcbInfo.json", ec)) {
-      dir = options_.collateral_dir;
-    } else {
-      return Unavailable("no collateral for FMSPC " + fmspc + ": " + dir.string() +
-                         " does not exist");
-    }
-  }
-  auto collateral = dcap::LoadCollateralDir(dir.string());
-  if (!collateral) {
-    return Unavailable("collateral for FMSPC " + fmspc + " cannot be loaded: " +
-                       collateral.error().message());
-  }
-  auto cached = std::make_shared<Cached>();
-  cached->collateral = std::move(*collateral);
-  cached->loaded_at = now_unix;
-  std::lock_guard<std::mutex> lock(mu_);
-  cache_[fmspc] = cached;
-  return cached->collateral;
+  return std::unique_ptr<Attestor>(new Attestor(std::move(*verifier), collateral, simulated));
 }
 
 Result<AttestationResult> Attestor::Check(std::span<const std::uint8_t> quote,
                                           std::int64_t now_unix) {
   auto platform = dcap::InspectQuote(quote);
   if (!platform) return tl::unexpected(platform.error().WithContext("quote"));
-  KMRA_ASSIGN_OR_RETURN(dcap::Collateral collateral, CollateralFor(platform->fmspc, now_unix));
-  dcap::VerificationReport report = verifier_->Verify(quote, collateral, now_unix);
+  auto key = collateral::CollateralKey::Make(platform->fmspc, platform->tee, platform->pck_ca);
+  if (!key) return tl::unexpected(key.error().WithContext("quote"));
+  auto entry = collateral_.For(*key, now_unix);
+  if (!entry) return tl::unexpected(entry.error());
   AttestationResult r;
+  r.simulated_root = simulated_;
+  r.fmspc = platform->fmspc;
+  if (!(*entry)->UsableAt(now_unix, collateral_.max_age())) {
+    // Never verify against collateral that is no longer current (DCAP.md: nextUpdate).
+    r.failures.push_back({"collateral.stale", (*entry)->Problem(now_unix, collateral_.max_age())});
+    return r;
+  }
+  // The shared entry keeps the collateral alive for this call; no copy per request.
+  const std::shared_ptr<const dcap::Collateral> collateral = (*entry)->collateral;
+  dcap::VerificationReport report = verifier_->Verify(quote, *collateral, now_unix);
   r.verified = report.verified;
   for (const auto& e : report.errors) r.failures.push_back({e.code, e.message});
   if (!r.verified && r.failures.empty()) {
@@ -114,40 +91,6 @@ Result<AttestationResult> Attestor::Check(std::span<const std::uint8_t> quote,
                                            " quote; key release needs an SGX enclave quote"});
   }
   return r;
-}
-
-Result<dcap::Collateral> Attestor::AnyCollateral(std::int64_t now_unix) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (options_.collateral_dir.empty()) return Unavailable("no collateral source is configured");
-  if (fs::exists(fs::path(options_.collateral_dir) / "tcbInfo.json", ec)) {
-    return dcap::LoadCollateralDir(options_.collateral_dir);
-  }
-  for (const auto& entry : fs::directory_iterator(options_.collateral_dir, ec)) {
-    if (!entry.is_directory(ec)) continue;
-    auto c = CollateralFor(entry.path().filename().string(), now_unix);
-    if (c) return c;
-  }
-  return NotFound("no collateral under " + options_.collateral_dir);
-}
-
-Status Attestor::Ready(std::int64_t now_unix) {
-  if (options_.collateral_dir.empty()) {
-    return Unavailable("no collateral source is configured");
-  }
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(fs::path(options_.collateral_dir) / "tcbInfo.json", ec)) {
-    auto c = dcap::LoadCollateralDir(options_.collateral_dir);
-    if (!c) return Unavailable("collateral: " + c.error().message());
-    return OkStatus();
-  }
-  for (const auto& entry : fs::directory_iterator(options_.collateral_dir, ec)) {
-    if (!entry.is_directory(ec)) continue;
-    auto c = CollateralFor(entry.path().filename().string(), now_unix);
-    if (c) return OkStatus();
-  }
-  return Unavailable("no loadable collateral under " + options_.collateral_dir);
 }
 
 }  // namespace kmra::server

@@ -3,6 +3,7 @@
 
 #include <toml++/toml.h>
 
+#include <cctype>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -82,6 +83,87 @@ class TableReader {
   Status status_;
 };
 
+// "00906ED50000", "00906ED50000/platform", "SGX/00906ED50000", "TDX/00906ED50000/processor" ->
+// "SGX/00906ED50000/processor" (the collateral component's CollateralKey form).
+Result<std::string> NormalisePlatform(const std::string& text) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t slash = text.find('/', start);
+    parts.push_back(text.substr(start, slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  auto upper = [](std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  std::string tee = "SGX", ca = "processor";
+  std::size_t i = 0;
+  if (parts.size() > 1 && (upper(parts[0]) == "SGX" || upper(parts[0]) == "TDX")) {
+    tee = upper(parts[i++]);
+  }
+  if (i >= parts.size()) return InvalidArgument("no FMSPC");
+  const std::string fmspc = upper(parts[i++]);
+  if (fmspc.size() != 12 ||
+      fmspc.find_first_not_of("0123456789ABCDEF") != std::string::npos) {
+    return InvalidArgument("the FMSPC \"" + parts[i - 1] + "\" must be 12 hex digits");
+  }
+  if (i < parts.size()) {
+    ca = parts[i++];
+    for (char& ch : ca) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (ca != "processor" && ca != "platform") {
+      return InvalidArgument("the PCK CA \"" + parts[i - 1] + "\" must be processor or platform");
+    }
+  }
+  if (i != parts.size()) return InvalidArgument("too many parts");
+  return tee + "/" + fmspc + "/" + ca;
+}
+
+Status CheckCollateralSettings(ServerConfig* c) {
+  for (const auto& url : c->pccs_urls) {
+    if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
+      return InvalidArgument("[attestation] pccs_url \"" + url +
+                             "\" must start with https:// (or http:// for a local PCCS)");
+    }
+    if (url.size() > 8 && url.back() == '/') {
+      return InvalidArgument("[attestation] pccs_url \"" + url +
+                             "\" must be a base URL without a trailing '/' (the client appends "
+                             "/sgx/certification/v4/...)");
+    }
+  }
+  if (c->pccs_api_version != 3 && c->pccs_api_version != 4) {
+    return InvalidArgument("[attestation] pccs_api_version must be 3 or 4");
+  }
+  if (!c->pccs_api_key.empty() && !c->allow_api_key_in_config) {
+    return InvalidArgument(
+        "[attestation] pccs_api_key is set in clear in the config file; put it in "
+        "pccs_api_key_file (0600) or the environment variable named by pccs_api_key_env, or set "
+        "allow_api_key_in_config = true");
+  }
+  if (c->pccs_timeout_ms < 100 || c->pccs_timeout_ms > 600'000) {
+    return InvalidArgument("[attestation] pccs_timeout_ms must be from 100 to 600000");
+  }
+  if (!c->collateral_cache.empty() && c->pccs_urls.empty()) {
+    return InvalidArgument(
+        "[attestation] collateral_cache is set but pccs_url is not: the cache holds what a PCCS "
+        "delivers; an offline collateral_dir alone is read directly");
+  }
+  if (c->collateral_recheck < 1 || c->collateral_recheck > 3600) {
+    return InvalidArgument("[attestation] collateral_recheck must be from 1 to 3600 seconds");
+  }
+  for (auto& p : c->platforms) {
+    auto normal = NormalisePlatform(p);
+    if (!normal) {
+      return InvalidArgument("[attestation] platforms: \"" + p + "\" is not FMSPC, " +
+                             "FMSPC/PCK_CA or TEE/FMSPC/PCK_CA (" + normal.error().message() +
+                             "), e.g. \"00906ED50000\" or \"SGX/00906ED50000/platform\"");
+    }
+    p = *normal;
+  }
+  return OkStatus();
+}
+
 Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig* c) {
   static const toml::table kEmpty;
   auto section = [&](const char* name) -> const toml::table& {
@@ -145,11 +227,31 @@ Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig
     r.Get("trusted_root", &c->trusted_root);
     r.Get("trust_simulated_root", &c->trust_simulated_root);
     r.Get("collateral_dir", &c->collateral_dir);
-    r.Get("pccs_url", &c->pccs_url);
+    if (section("attestation")["pccs_url"].is_array()) {
+      r.Get("pccs_url", &c->pccs_urls);
+    } else {
+      std::string url;
+      r.Get("pccs_url", &url);
+      c->pccs_urls.clear();
+      if (!url.empty()) c->pccs_urls.push_back(url);
+    }
+    r.Get("pccs_api_version", &c->pccs_api_version);
+    r.Get("pccs_api_key_file", &c->pccs_api_key_file);
+    r.Get("pccs_api_key_env", &c->pccs_api_key_env);
+    r.Get("pccs_api_key", &c->pccs_api_key);
+    r.Get("allow_api_key_in_config", &c->allow_api_key_in_config);
+    r.Get("pccs_ca_file", &c->pccs_ca_file);
+    r.Get("pccs_verify_tls", &c->pccs_verify_tls);
+    r.Get("pccs_timeout_ms", &c->pccs_timeout_ms);
     r.Get("collateral_cache", &c->collateral_cache);
+    r.Get("collateral_refresh_ahead", &c->collateral_refresh_ahead);
+    r.Get("collateral_max_age", &c->collateral_max_age);
+    r.Get("collateral_recheck", &c->collateral_recheck);
+    r.Get("platforms", &c->platforms);
     r.Get("nonce_lifetime", &c->nonce_lifetime);
     r.Get("nonce_clock_skew", &c->nonce_clock_skew);
     KMRA_TRY(r.Finish());
+    KMRA_TRY(CheckCollateralSettings(c));
   }
   {
     TableReader r(section("clients"), "clients");
@@ -175,7 +277,8 @@ Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig
   }
   for (std::string* p : {&c->port_file, &c->tls_cert, &c->tls_key, &c->client_ca, &c->hsm_pin_file,
                          &c->softhsm2_conf, &c->store_path, &c->trusted_root, &c->collateral_dir,
-                         &c->collateral_cache, &c->log_file}) {
+                         &c->collateral_cache, &c->pccs_api_key_file, &c->pccs_ca_file,
+                         &c->log_file}) {
     *p = Resolve(base, *p);
   }
   if (c->threads < 1 || c->threads > 256) {

@@ -52,9 +52,23 @@ struct ServerConfig {
   // [attestation]
   std::string trusted_root;               // PEM; empty: Intel SGX Root CA (compiled in)
   bool trust_simulated_root = false;      // must be true to accept a non-Intel root, loudly
+  // Collateral sources (docs/collateral.md "In the key server"): the chain is
+  // cache(fallback(PCCS, offline dir)) when pccs_url is set, the offline dir alone otherwise.
   std::string collateral_dir;             // offline collateral: DIR/<fmspc>/ or a flat bundle dir
-  std::string pccs_url;                   // PCCS/PCS base URL (optional)
-  std::string collateral_cache;           // SQLite cache path (optional)
+  std::vector<std::string> pccs_urls;     // pccs_url: a PCCS/PCS base URL, or a list tried in order
+  int pccs_api_version = 4;               // 3 or 4
+  std::string pccs_api_key_file;          // Intel PCS subscription key, read from this file ...
+  std::string pccs_api_key_env = "KMRA_PCS_API_KEY";  // ... or this environment variable
+  std::string pccs_api_key;               // in clear only with allow_api_key_in_config
+  bool allow_api_key_in_config = false;
+  std::string pccs_ca_file;               // PEM bundle for the PCCS's TLS certificate; "": system
+  bool pccs_verify_tls = true;            // false only for a lab PCCS (logged loudly)
+  std::int64_t pccs_timeout_ms = 10'000;  // per request
+  std::string collateral_cache;           // "": the state store ([store] path); else a SQLite file
+  std::int64_t collateral_refresh_ahead = 24 * 3600;  // refresh this long before nextUpdate
+  std::int64_t collateral_max_age = 0;    // refuse collateral fetched longer ago; 0: no limit
+  std::int64_t collateral_recheck = 60;   // seconds the in-memory copy is used without asking
+  std::vector<std::string> platforms;     // known platforms, normalised "SGX/<FMSPC>/<pck ca>"
   std::string platform_id;                // reserved
   std::int64_t nonce_lifetime = 300;      // seconds, KMRA nonce_lifetime
   std::int64_t nonce_clock_skew = 30;     // seconds a KMRA client nonce may lie in the future

@@ -1,8 +1,9 @@
-// Operations: /healthz (the process answers), /readyz (HSM, store and collateral usable), /metrics
-// (Prometheus text), and PCCS-compatible read-only collateral paths served from the collateral the
-// server verifies with.
+// Operations: /healthz (the process answers), /readyz (HSM, store, and per known platform whether
+// its collateral is fresh), /metrics (Prometheus text), and PCCS-compatible read-only collateral
+// paths served from the collateral chain the server verifies with.
 #include <spdlog/spdlog.h>
 
+#include "base/clock.h"
 #include "base/hex.h"
 #include "server/json.h"
 #include "server/service.h"
@@ -28,6 +29,50 @@ std::string UrlEncode(std::string_view text) {
 
 }  // namespace
 
+// The "collateral" check of /readyz: per known platform whether its collateral is fresh and from
+// where. Ready when at least one platform has usable collateral, or when a PCCS is configured and
+// no platform is known yet (the first quote fetches its collateral).
+Json Service::CollateralReadiness(std::int64_t now, bool* ok) {
+  PlatformCollateral& pc = deps_.attestor->collateral();
+  Json platforms = Json::array();
+  bool any_usable = false;
+  std::string first_problem;
+  for (const auto& e : pc.Known(now)) {
+    const bool usable = e->UsableAt(now, pc.max_age());
+    any_usable |= usable;
+    Json p{{"platform", e->key.ToString()}, {"fmspc", e->key.fmspc}, {"fresh", usable}};
+    if (e->collateral) {
+      p["origin"] = e->origin;
+      p["next_update"] = FormatRfc3339(e->next_update);
+      p["fetched_at"] = FormatRfc3339(e->fetched_at);
+    }
+    if (!e->refresh_error.empty()) p["refresh_error"] = e->refresh_error;
+    if (!usable) {
+      p["problem"] = e->Problem(now, pc.max_age());
+      if (first_problem.empty()) first_problem = p["problem"];
+    }
+    metrics_.Set("kmra_collateral_fresh", {{"platform", e->key.ToString()}}, usable ? 1 : 0);
+    if (e->collateral) {
+      metrics_.Set("kmra_collateral_next_update_seconds", {{"platform", e->key.ToString()}},
+                   static_cast<double>(e->next_update));
+    }
+    platforms.push_back(std::move(p));
+  }
+  *ok = any_usable || (platforms.empty() && pc.upstream_network());
+  Json out{{"ok", *ok}, {"source", pc.Describe()}, {"platforms", platforms}};
+  if (!*ok) {
+    out["error"] = !pc.configured()      ? "no collateral source is configured ([attestation] "
+                                           "collateral_dir or pccs_url)"
+                   : platforms.empty()   ? "no platform's collateral is known under " + pc.Describe()
+                   : any_usable          ? std::string()
+                                         : "no platform has fresh collateral: " + first_problem;
+  } else if (platforms.empty()) {
+    out["note"] = "no platform known yet; the first quote fetches its collateral (list them in "
+                  "[attestation] platforms to check them from the start)";
+  }
+  return out;
+}
+
 Response Service::ReadyResponse() {
   std::int64_t now = deps_.clock->NowUnix();
   Json checks = Json::object();
@@ -38,7 +83,9 @@ Response Service::ReadyResponse() {
   };
   record("hsm", deps_.hsm->Check());
   record("store", deps_.store->Ping());
-  record("collateral", deps_.attestor->Ready(now));
+  bool collateral_ok = false;
+  checks["collateral"] = CollateralReadiness(now, &collateral_ok);
+  ready = ready && collateral_ok;
   Json body{{"ready", ready}, {"checks", checks}};
   if (deps_.attestor->TrustsSimulatedRoot()) {
     body["warning"] =
@@ -61,52 +108,95 @@ void Service::AddOpsRoutes() {
     return Response{200, "text/plain; version=0.0.4", metrics_.Render(), {}};
   });
 
-  // PCCS v4 read-only paths (DCAP.md §12), from the collateral this server verifies with.
-  Add("GET", "/sgx/certification/v4/tcb", Role::kClient, [this](Request& req, const PathParams&) {
-    std::string fmspc = req.QueryParam("fmspc");
-    for (char& c : fmspc) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (fmspc.size() != 12) {
-      return ErrorResponse(400, "request.fmspc", "query parameter fmspc must be 12 hex digits");
-    }
-    auto c = deps_.attestor->CollateralFor(fmspc, deps_.clock->NowUnix());
-    if (!c) return ErrorResponse(404, "collateral.not_found", c.error().message());
-    Response res{200, "application/json", c->tcb_info_json, {}};
-    res.headers.emplace_back("TCB-Info-Issuer-Chain", UrlEncode(c->tcb_signing_chain_pem));
-    return res;
-  });
-  auto any_collateral = [this]() -> Result<dcap::Collateral> {
-    // QE identity and CRLs are the same for every platform of one PKI; use the first FMSPC found.
-    return deps_.attestor->AnyCollateral(deps_.clock->NowUnix());
+  // PCCS v4 read-only paths (DCAP.md §12), served from the chain this server verifies with (the
+  // in-memory copy, the cache, then the PCCS or the offline bundle). Only current collateral is
+  // served; stale collateral is a 503 naming why.
+  auto unavailable = [](const Error& e) {
+    return e.code() == Code::kNotFound
+               ? ErrorResponse(404, "collateral.not_found", e.message())
+               : ErrorResponse(503, e.code() == Code::kFailedPrecondition ? "collateral.stale"
+                                                                          : "collateral.unavailable",
+                               e.message());
+  };
+  Add("GET", "/sgx/certification/v4/tcb", Role::kClient,
+      [this, unavailable](Request& req, const PathParams&) {
+        std::string fmspc = req.QueryParam("fmspc");
+        for (char& c : fmspc) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (fmspc.size() != 12 || fmspc.find_first_not_of("0123456789ABCDEF") != std::string::npos) {
+          return ErrorResponse(400, "request.fmspc", "query parameter fmspc must be 12 hex digits");
+        }
+        auto entry = TcbEntry(fmspc);
+        if (!entry) return unavailable(entry.error());
+        Response res{200, "application/json", (*entry)->collateral->tcb_info_json, {}};
+        res.headers.emplace_back("TCB-Info-Issuer-Chain",
+                                 UrlEncode((*entry)->collateral->tcb_signing_chain_pem));
+        return res;
+      });
+  auto any = [this](const std::string& pck_ca) {
+    return deps_.attestor->collateral().AnyUsable(
+        deps_.clock->NowUnix(), [pck_ca](const collateral::CollateralKey& k) {
+          return pck_ca.empty() || k.pck_ca == pck_ca;
+        });
   };
   Add("GET", "/sgx/certification/v4/qe/identity", Role::kClient,
-      [any_collateral](Request&, const PathParams&) {
-        auto c = any_collateral();
-        if (!c) return ErrorResponse(404, "collateral.not_found", c.error().message());
-        Response res{200, "application/json", c->qe_identity_json, {}};
+      [any, unavailable](Request&, const PathParams&) {
+        auto e = any("");
+        if (!e) return unavailable(e.error());
+        Response res{200, "application/json", (*e)->collateral->qe_identity_json, {}};
         res.headers.emplace_back("SGX-Enclave-Identity-Issuer-Chain",
-                                 UrlEncode(c->tcb_signing_chain_pem));
+                                 UrlEncode((*e)->collateral->tcb_signing_chain_pem));
         return res;
       });
   Add("GET", "/sgx/certification/v4/pckcrl", Role::kClient,
-      [any_collateral](Request& req, const PathParams&) {
-        auto c = any_collateral();
-        if (!c) return ErrorResponse(404, "collateral.not_found", c.error().message());
+      [any, unavailable](Request& req, const PathParams&) {
+        const std::string ca = req.QueryParam("ca");
+        if (ca != "processor" && ca != "platform") {
+          return ErrorResponse(400, "request.ca",
+                               "query parameter ca must be processor or platform");
+        }
+        auto e = any(ca);
+        if (!e) return unavailable(e.error());
+        const auto& der = (*e)->collateral->pck_crl_der;
         Response res;
         if (req.QueryParam("encoding") == "der") {
-          res = Response{200, "application/pkix-crl",
-                         std::string(c->pck_crl_der.begin(), c->pck_crl_der.end()), {}};
+          res = Response{200, "application/pkix-crl", std::string(der.begin(), der.end()), {}};
         } else {
-          res = Response{200, "text/plain", HexEncode(c->pck_crl_der), {}};  // PCCS: hex of DER
+          res = Response{200, "text/plain", HexEncode(der), {}};  // PCCS: hex of DER
         }
-        res.headers.emplace_back("SGX-PCK-CRL-Issuer-Chain", UrlEncode(c->pck_crl_issuer_chain_pem));
+        res.headers.emplace_back("SGX-PCK-CRL-Issuer-Chain",
+                                 UrlEncode((*e)->collateral->pck_crl_issuer_chain_pem));
         return res;
       });
   Add("GET", "/sgx/certification/v4/rootcacrl", Role::kClient,
-      [any_collateral](Request&, const PathParams&) {
-        auto c = any_collateral();
-        if (!c) return ErrorResponse(404, "collateral.not_found", c.error().message());
-        return Response{200, "text/plain", HexEncode(c->root_ca_crl_der), {}};
+      [any, unavailable](Request&, const PathParams&) {
+        auto e = any("");
+        if (!e) return unavailable(e.error());
+        return Response{200, "text/plain", HexEncode((*e)->collateral->root_ca_crl_der), {}};
       });
+}
+
+// The TCB info of an FMSPC: a known platform with that FMSPC, else the chain asked for it with the
+// processor CA, then the platform CA (the TCB info does not depend on the CA).
+Result<std::shared_ptr<const PlatformEntry>> Service::TcbEntry(const std::string& fmspc) {
+  PlatformCollateral& pc = deps_.attestor->collateral();
+  const std::int64_t now = deps_.clock->NowUnix();
+  auto known = pc.AnyUsable(now, [&](const collateral::CollateralKey& k) { return k.fmspc == fmspc; });
+  if (known || known.error().code() != Code::kNotFound) return known;
+  Error last = known.error();
+  for (const char* ca : {"processor", "platform"}) {
+    auto key = collateral::CollateralKey::Make(fmspc, "SGX", ca);
+    if (!key) return tl::unexpected(key.error());
+    auto e = pc.For(*key, now);
+    if (!e) {
+      last = e.error();
+      continue;
+    }
+    if (!(*e)->UsableAt(now, pc.max_age())) {
+      return FailedPrecondition((*e)->Problem(now, pc.max_age()));
+    }
+    return e;
+  }
+  return NotFound("no TCB info for FMSPC " + fmspc + ": " + last.message());
 }
 
 }  // namespace kmra::server

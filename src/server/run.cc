@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "p11/session_pool.h"
 #include "server/attestor.h"
+#include "server/collateral_chain.h"
 #include "server/listener.h"
 #include "server/service.h"
 #include "store/store.h"
@@ -107,11 +108,11 @@ Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
                  config.hsm_token_label, check.error().ToString());
   }
 
+  KMRA_ASSIGN_OR_RETURN(CollateralSetup collateral, BuildCollateral(config, **store, clock));
   AttestorOptions attestor_options;
   attestor_options.trusted_root_file = config.trusted_root;
   attestor_options.trust_simulated_root = config.trust_simulated_root;
-  attestor_options.collateral_dir = config.collateral_dir;
-  KMRA_ASSIGN_OR_RETURN(auto attestor, Attestor::Create(attestor_options));
+  KMRA_ASSIGN_OR_RETURN(auto attestor, Attestor::Create(attestor_options, *collateral.collateral));
 
   ServiceDeps deps;
   deps.config = config;

@@ -52,6 +52,8 @@ class Service {
   void AddOpsRoutes();
 
   Response ReadyResponse();
+  Json CollateralReadiness(std::int64_t now, bool* ok);
+  Result<std::shared_ptr<const PlatformEntry>> TcbEntry(const std::string& fmspc);
 
   ServiceDeps deps_;
   Metrics metrics_;
