@@ -1,13 +1,42 @@
 #include "server/platform_collateral.h"
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
 
 #include "base/clock.h"
+#include "base/file.h"
+#include "crypto/ossl.h"
 
 namespace kmra::server {
+
+namespace {
+
+// Which PCK CA a bundle directory's pckCrl.der|.pem is from ("platform" or "processor"), by its
+// issuer's name (Intel SGX PCK Platform CA / Intel SGX PCK Processor CA). "processor" when unknown.
+std::string PckCaOfBundle(const std::filesystem::path& dir) {
+  for (const char* name : {"pckCrl.der", "pckCrl.pem"}) {
+    auto bytes = ReadFileBytes(dir / name, 1 << 20);
+    if (!bytes) continue;
+    auto der = dcap::CrlToDer(*bytes);
+    if (!der) continue;
+    const unsigned char* p = der->data();
+    auto crl = ossl::Wrap(d2i_X509_CRL(nullptr, &p, static_cast<long>(der->size())));
+    if (!crl) {
+      ERR_clear_error();
+      continue;
+    }
+    char issuer[512] = {};
+    X509_NAME_oneline(X509_CRL_get_issuer(crl.get()), issuer, sizeof(issuer));
+    return std::string(issuer).find("Platform") != std::string::npos ? "platform" : "processor";
+  }
+  return "processor";
+}
+
+}  // namespace
 
 bool PlatformEntry::UsableAt(std::int64_t now, std::int64_t max_age) const {
   if (!collateral) return false;
@@ -156,7 +185,7 @@ std::vector<collateral::CollateralKey> PlatformCollateral::KnownKeys() {
     for (const auto& d : fs::directory_iterator(options_.offline_dir, ec)) {
       if (!d.is_directory(ec)) continue;
       std::string n = d.path().filename().string();
-      std::string ca = "processor";
+      std::string ca = PckCaOfBundle(d.path());
       if (n.size() > 13 && n[12] == '-') {
         ca = n.substr(13);
         n = n.substr(0, 12);
