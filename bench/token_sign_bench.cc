@@ -6,6 +6,7 @@
 //   build/release/bench/token_sign_bench
 #include <benchmark/benchmark.h>
 #include <dlfcn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <p11-kit/pkcs11.h>

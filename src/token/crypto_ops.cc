@@ -403,11 +403,9 @@ CK_RV FinishOperation(Operation& op, std::span<const uint8_t> in, SecretBytes& o
       return CKR_FUNCTION_FAILED;
     }
   }
-  size_t len = 0;
-  if (EVP_PKEY_sign(ctx.get(), nullptr, &len, tbs.Reveal().data(), tbs.size()) != 1) {
-    ossl::DrainErrors();
-    return CKR_FUNCTION_FAILED;
-  }
+  // The largest signature of this key (the modulus size, or the longest DER ECDSA-Sig-Value), so one
+  // EVP_PKEY_sign call does; a length query first would cost a second pass through the provider.
+  size_t len = static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get()));
   SecretBytes sig(len);
   if (EVP_PKEY_sign(ctx.get(), sig.RevealMutable().data(), &len, tbs.Reveal().data(),
                     tbs.size()) != 1) {

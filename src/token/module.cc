@@ -1,6 +1,7 @@
 #include "token/module.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -20,6 +21,9 @@ struct State {
   std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();
   std::atomic<bool> initialized{false};
   std::atomic<pid_t> pid{0};
+  // Set in a forked child by the pthread_atfork handler, so the per-call check is a load, not a
+  // getpid() system call. C_Initialize compares pids as well (for children made without fork()).
+  std::atomic<bool> forked{false};
   std::unique_ptr<Token> token;
   PlatformOpener opener;
 };
@@ -27,6 +31,18 @@ struct State {
 State& G() {
   static State state;
   return state;
+}
+
+void OnForkChild() { G().forked.store(true, std::memory_order_relaxed); }
+
+// glibc unregisters the handler when the module is unloaded (it is tied to this DSO).
+void RegisterForkHandler() {
+  static const bool registered = ::pthread_atfork(nullptr, nullptr, OnForkChild) == 0;
+  (void)registered;
+}
+
+bool Current(const State& g) {
+  return g.initialized.load() && !g.forked.load(std::memory_order_relaxed);
 }
 
 std::mutex& InitMutex() {
@@ -82,8 +98,9 @@ CK_RV ModuleInitialize(CK_VOID_PTR init_args) {
   CK_RV rv = CheckInitArgs(init_args);
   if (rv != CKR_OK) return rv;
   State& g = G();
+  RegisterForkHandler();
   const pid_t self = ::getpid();
-  if (g.pid.load() != 0 && g.pid.load() != self) {
+  if (g.forked.load() || (g.pid.load() != 0 && g.pid.load() != self)) {
     // A forked child: forget the parent's state (its lock may be held by a thread that does not
     // exist here) and start over.
     (void)g.mu.release();
@@ -91,6 +108,7 @@ CK_RV ModuleInitialize(CK_VOID_PTR init_args) {
     g.token.reset();
     g.initialized = false;
     g.pid = self;
+    g.forked = false;
   }
   std::lock_guard<std::mutex> init_lock(InitMutex());
   std::unique_lock<std::mutex> lock(*g.mu);
@@ -125,7 +143,7 @@ CK_RV ModuleInitialize(CK_VOID_PTR init_args) {
 CK_RV ModuleFinalize(CK_VOID_PTR reserved) {
   if (reserved != nullptr) return CKR_ARGUMENTS_BAD;
   State& g = G();
-  if (!g.initialized || g.pid.load() != ::getpid()) return CKR_CRYPTOKI_NOT_INITIALIZED;
+  if (!Current(g)) return CKR_CRYPTOKI_NOT_INITIALIZED;
   std::unique_lock<std::mutex> lock(*g.mu);
   if (!g.initialized) return CKR_CRYPTOKI_NOT_INITIALIZED;
   g.token.reset();
@@ -136,7 +154,7 @@ CK_RV ModuleFinalize(CK_VOID_PTR reserved) {
 Access Enter() {
   State& g = G();
   Access a;
-  if (!g.initialized || g.pid.load() != ::getpid()) return a;
+  if (!Current(g)) return a;
   a.lock = std::unique_lock<std::mutex>(*g.mu);
   if (!g.initialized || !g.token) {
     a.lock.unlock();
