@@ -153,7 +153,13 @@ Result<std::shared_ptr<const PlatformEntry>> PlatformCollateral::For(
     if (it != entries_.end()) entry = it->second;
   }
   if (due(entry)) {
-    std::lock_guard<std::mutex> refresh(refresh_mu_);
+    // While one thread refreshes (possibly waiting on a slow PCCS), others keep using a still
+    // current entry instead of queueing behind it.
+    std::unique_lock<std::mutex> refresh(refresh_mu_, std::try_to_lock);
+    if (!refresh.owns_lock()) {
+      if (entry && entry->UsableAt(now, options_.max_age_seconds)) return entry;
+      refresh.lock();
+    }
     {
       // Another thread may have refreshed it while this one waited.
       std::lock_guard<std::mutex> lock(map_mu_);

@@ -8,7 +8,8 @@
 // age is set, it was fetched recently enough. Stale collateral is kept (to report it) but never
 // handed out as usable; callers refuse with its Problem().
 //
-// Thread safe. Lookups of entries that need a refresh are serialised (one refresh at a time).
+// Thread safe. Refreshes are serialised (one at a time); while one runs, other callers get the
+// still-current entry at once, and wait only when theirs is not usable.
 #pragma once
 
 #include <cstdint>
