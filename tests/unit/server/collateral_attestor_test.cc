@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "base/clock.h"
+#include "base/file.h"
 #include "collateral/source.h"
 #include "enclave/factory.h"
 #include "enclave/pki/pki_init.h"
@@ -251,6 +252,17 @@ TEST(CollateralAttestorTest, NoSourceAndBadFilesAreNamed) {
   auto built = BuildCollateral(bad, **store, clock);
   ASSERT_FALSE(built.has_value());
   EXPECT_NE(built.error().message().find("pccs_ca_file"), std::string::npos);
+  ServerConfig no_key;
+  no_key.pccs_urls = {"https://api.trustedservices.intel.com"};
+  no_key.pccs_api_key_file = state.path() + "/missing.key";
+  built = BuildCollateral(no_key, **store, clock);
+  ASSERT_FALSE(built.has_value());
+  EXPECT_NE(built.error().message().find("pccs_api_key_file"), std::string::npos);
+  ASSERT_TRUE(WriteFileAtomic(state.path() + "/empty.key", "\n", 0600));
+  no_key.pccs_api_key_file = state.path() + "/empty.key";
+  built = BuildCollateral(no_key, **store, clock);
+  ASSERT_FALSE(built.has_value());
+  EXPECT_NE(built.error().message().find("is empty"), std::string::npos);
   ServerConfig no_dir;
   no_dir.collateral_dir = state.path() + "/nope";
   built = BuildCollateral(no_dir, **store, clock);
