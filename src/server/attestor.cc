@@ -50,9 +50,36 @@ Result<std::unique_ptr<Attestor>> Attestor::Create(const AttestorOptions& option
   return std::unique_ptr<Attestor>(new Attestor(std::move(*verifier), collateral, simulated));
 }
 
+Result<dcap::QuotePlatform> Attestor::PlatformOf(std::span<const std::uint8_t> quote) {
+  constexpr std::size_t kMaxPlatforms = 1024;
+  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  auto parsed = dcap::ParseQuote(quote);
+  if (!parsed || parsed->cert_data.pck_chain_pem.empty()) return dcap::InspectQuote(quote);
+  const std::string& pem = parsed->cert_data.pck_chain_pem;
+  const std::size_t end = pem.find(kEnd);
+  std::string leaf = end == std::string::npos ? pem : pem.substr(0, end + kEnd.size());
+  {
+    std::lock_guard<std::mutex> lock(platforms_mu_);
+    auto it = platforms_.find(leaf);
+    if (it != platforms_.end()) {
+      dcap::QuotePlatform p = it->second;
+      p.tee_type = parsed->header.tee_type;  // from this quote's header, as InspectQuote does
+      p.tee = dcap::TeeName(p.tee_type);
+      return p;
+    }
+  }
+  auto platform = dcap::InspectQuote(quote);
+  if (platform) {
+    std::lock_guard<std::mutex> lock(platforms_mu_);
+    if (platforms_.size() >= kMaxPlatforms) platforms_.clear();
+    platforms_.emplace(std::move(leaf), *platform);
+  }
+  return platform;
+}
+
 Result<AttestationResult> Attestor::Check(std::span<const std::uint8_t> quote,
                                           std::int64_t now_unix) {
-  auto platform = dcap::InspectQuote(quote);
+  auto platform = PlatformOf(quote);
   if (!platform) return tl::unexpected(platform.error().WithContext("quote"));
   auto key = collateral::CollateralKey::Make(platform->fmspc, platform->tee, platform->pck_ca);
   if (!key) return tl::unexpected(key.error().WithContext("quote"));

@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "base/result.h"
 #include "dcap/collateral.h"
@@ -49,9 +51,15 @@ class Attestor {
            bool simulated)
       : verifier_(std::move(verifier)), collateral_(collateral), simulated_(simulated) {}
 
+  // dcap::InspectQuote, remembered per PCK leaf certificate: decoding the certificate costs about
+  // twice a warm verification, and a platform presents the same one on every release.
+  Result<dcap::QuotePlatform> PlatformOf(std::span<const std::uint8_t> quote);
+
   std::unique_ptr<dcap::Verifier> verifier_;
   PlatformCollateral& collateral_;
   bool simulated_;
+  std::mutex platforms_mu_;
+  std::unordered_map<std::string, dcap::QuotePlatform> platforms_;  // by PCK leaf PEM
 };
 
 }  // namespace kmra::server
