@@ -32,8 +32,8 @@ struct World {
   std::unique_ptr<store::Store> store;
   collateral::CollateralKey key;
   std::vector<uint8_t> quote;
-  std::unique_ptr<server::PlatformCollateral> memo;      // cache(offline) behind the memo
-  std::unique_ptr<collateral::CachedSource> cache;       // the same cache, asked directly
+  std::unique_ptr<server::PlatformCollateral> memo;  // cache(offline) behind the memo
+  std::unique_ptr<collateral::CachedSource> cache;   // the same cache, asked directly
   std::unique_ptr<collateral::OfflineSource> offline;
   std::unique_ptr<dcap::Verifier> verifier;
 
@@ -54,7 +54,8 @@ struct World {
     key = *collateral::CollateralKey::Make(platform.fmspc, platform.tee, platform.pck_ca);
     store = std::move(*store::OpenSqliteStore(dir + "/state.db"));
     memo = std::make_unique<server::PlatformCollateral>(
-        server::PlatformCollateralOptions{}, std::make_unique<collateral::CachedSource>(
+        server::PlatformCollateralOptions{},
+        std::make_unique<collateral::CachedSource>(
             *store, std::make_unique<collateral::OfflineSource>(dir + "/collateral"), clock),
         nullptr, nullptr, "bench");
     cache = std::make_unique<collateral::CachedSource>(
@@ -165,7 +166,8 @@ BENCHMARK(BM_WarmVerify);
 // collateral by shared pointer, warm verification).
 void BM_AttestorCheck(benchmark::State& state) {
   World& w = TheWorld();
-  static auto attestor = std::move(*server::Attestor::Create({w.dir + "/sgx/root.pem", true}, *w.memo));
+  static auto attestor =
+      std::move(*server::Attestor::Create({w.dir + "/sgx/root.pem", true}, *w.memo));
   for (auto _ : state) {
     auto r = attestor->Check(w.quote, kPkiTime + 1);
     if (!r || !r->verified) state.SkipWithError("check failed");

@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "base/file.h"
-#include "collateral/source.h"
 #include "base/hex.h"
+#include "collateral/source.h"
 
 namespace kmra::server {
 namespace {
@@ -36,7 +36,8 @@ Result<std::unique_ptr<Attestor>> Attestor::Create(const AttestorOptions& option
     simulated = true;
   } else if (options.trust_simulated_root) {
     return InvalidArgument(
-        "[attestation] trust_simulated_root = true needs trusted_root: the PEM file of the simulated "
+        "[attestation] trust_simulated_root = true needs trusted_root: the PEM file of the "
+        "simulated "
         "root (DIR/sgx/root.pem of `kmra pki init`)");
   }
   auto verifier = dcap::Verifier::Create(vo);

@@ -1,10 +1,11 @@
-// Quote verification for the key server: dcap::Verifier (caching, thread safe) with the collateral of
-// the quote's platform (FMSPC, TEE, PCK CA from dcap::InspectQuote) from the server's collateral
+// Quote verification for the key server: dcap::Verifier (caching, thread safe) with the collateral
+// of the quote's platform (FMSPC, TEE, PCK CA from dcap::InspectQuote) from the server's collateral
 // chain (platform_collateral.h), reduced to the AttestationResult the policy and the audit need.
 //
-// Trust: the Intel SGX Root CA compiled into the verifier, unless the configuration names another root
-// *and* says trust_simulated_root = true (development and CI with `kmra pki init`); that choice is
-// logged loudly at start and reported by TrustsSimulatedRoot() for /readyz and every audit record.
+// Trust: the Intel SGX Root CA compiled into the verifier, unless the configuration names another
+// root *and* says trust_simulated_root = true (development and CI with `kmra pki init`); that
+// choice is logged loudly at start and reported by TrustsSimulatedRoot() for /readyz and every
+// audit record.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,7 @@
 namespace kmra::server {
 
 struct AttestorOptions {
-  std::string trusted_root_file;    // empty: Intel SGX Root CA
+  std::string trusted_root_file;  // empty: Intel SGX Root CA
   bool trust_simulated_root = false;
 };
 
@@ -34,11 +35,11 @@ class Attestor {
   static Result<std::unique_ptr<Attestor>> Create(const AttestorOptions& options,
                                                   PlatformCollateral& collateral);
 
-  // Verifies a quote at `now_unix`. A quote failing a check is a successful call with verified=false and
-  // the verifier's error codes in `failures`; collateral past its nextUpdate (or older than
-  // collateral_max_age) is the failure "collateral.stale", naming the FMSPC, the nextUpdate and why
-  // the refresh failed. InvalidArgument: the bytes are not a quote. Unavailable: no collateral at
-  // all loads for the quote's platform.
+  // Verifies a quote at `now_unix`. A quote failing a check is a successful call with
+  // verified=false and the verifier's error codes in `failures`; collateral past its nextUpdate (or
+  // older than collateral_max_age) is the failure "collateral.stale", naming the FMSPC, the
+  // nextUpdate and why the refresh failed. InvalidArgument: the bytes are not a quote. Unavailable:
+  // no collateral at all loads for the quote's platform.
   Result<AttestationResult> Check(std::span<const std::uint8_t> quote, std::int64_t now_unix);
 
   // The server's collateral per platform (for /readyz and the PCCS-compatible paths).
@@ -47,8 +48,7 @@ class Attestor {
   bool TrustsSimulatedRoot() const { return simulated_; }
 
  private:
-  Attestor(std::unique_ptr<dcap::Verifier> verifier, PlatformCollateral& collateral,
-           bool simulated)
+  Attestor(std::unique_ptr<dcap::Verifier> verifier, PlatformCollateral& collateral, bool simulated)
       : verifier_(std::move(verifier)), collateral_(collateral), simulated_(simulated) {}
 
   // dcap::InspectQuote, remembered per PCK leaf certificate: decoding the certificate costs about

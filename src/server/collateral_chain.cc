@@ -140,8 +140,9 @@ Result<CollateralSetup> BuildCollateral(const ServerConfig& config, store::Store
     auto client = collateral::PcsClient::Create(std::move(pcs));
     if (!client) return tl::unexpected(client.error().WithContext("[attestation] pccs_url"));
     if (!config.pccs_verify_tls) {
-      spdlog::warn("[attestation] pccs_verify_tls = false: the PCCS's TLS certificate is NOT "
-                   "checked (lab use only; collateral signatures are still verified)");
+      spdlog::warn(
+          "[attestation] pccs_verify_tls = false: the PCCS's TLS certificate is NOT "
+          "checked (lab use only; collateral signatures are still verified)");
     }
     std::vector<std::unique_ptr<collateral::CollateralSource>> members;
     members.push_back(std::make_unique<RecordingSource>(std::move(*client), last_origin));
@@ -164,15 +165,16 @@ Result<CollateralSetup> BuildCollateral(const ServerConfig& config, store::Store
     cache_options.max_age_seconds = config.collateral_max_age;
     cache = std::make_unique<collateral::CachedSource>(*cache_store, std::move(upstream), clock,
                                                        cache_options);
-    description = cache->Describe() + (config.collateral_cache.empty()
-                                           ? " in the state store"
-                                           : " in " + config.collateral_cache);
+    description =
+        cache->Describe() + (config.collateral_cache.empty() ? " in the state store"
+                                                             : " in " + config.collateral_cache);
   } else if (offline) {
     description = offline->Describe();
   } else {
     description = "none";
-    spdlog::warn("no collateral source is configured ([attestation] collateral_dir or pccs_url): "
-                 "no quote can be verified and /readyz reports not ready");
+    spdlog::warn(
+        "no collateral source is configured ([attestation] collateral_dir or pccs_url): "
+        "no quote can be verified and /readyz reports not ready");
   }
   setup.collateral = std::make_unique<PlatformCollateral>(
       std::move(options), std::move(cache), std::move(offline), last_origin, description);

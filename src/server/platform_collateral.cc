@@ -52,14 +52,15 @@ std::string PlatformEntry::Problem(std::int64_t now, std::int64_t max_age) const
   if (!refresh_error.empty()) {
     why = "refreshing it failed: " + refresh_error;
   } else if (origin != "cache") {
-    why = origin + " delivered it already past its nextUpdate; its publisher has not issued newer "
-                   "collateral";
+    why = origin +
+          " delivered it already past its nextUpdate; its publisher has not issued newer "
+          "collateral";
   } else {
     why = "it was not refreshed";
   }
   if (now >= next_update) {
-    return who + " is stale: its nextUpdate " + FormatRfc3339(next_update) +
-           " has passed, and " + why +
+    return who + " is stale: its nextUpdate " + FormatRfc3339(next_update) + " has passed, and " +
+           why +
            ". Releases for this platform resume once fresh collateral is available (the PCCS "
            "answers again, or a newer offline bundle is installed)";
   }
@@ -173,8 +174,7 @@ Result<std::shared_ptr<const PlatformEntry>> PlatformCollateral::For(
     }
   }
   if (!entry->collateral) {
-    return Unavailable("no collateral for " + name + " from " + description_ + ": " +
-                       entry->error);
+    return Unavailable("no collateral for " + name + " from " + description_ + ": " + entry->error);
   }
   return entry;
 }
@@ -231,8 +231,9 @@ Result<std::shared_ptr<const PlatformEntry>> PlatformCollateral::AnyUsable(
     if (problem.empty()) problem = e->Problem(now, options_.max_age_seconds);
   }
   if (problem.empty()) {
-    return NotFound("no matching platform is known yet (a quote from it, [attestation] platforms "
-                    "or the offline collateral_dir makes it known)");
+    return NotFound(
+        "no matching platform is known yet (a quote from it, [attestation] platforms "
+        "or the offline collateral_dir makes it known)");
   }
   return FailedPrecondition(problem);
 }

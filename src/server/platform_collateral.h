@@ -50,8 +50,8 @@ struct PlatformCollateralOptions {
   std::int64_t retry_seconds = 10;    // a stale or failed entry is retried after this
   std::int64_t max_age_seconds = 0;   // 0: only nextUpdate limits use
   std::vector<collateral::CollateralKey> platforms;  // known from the start (configuration)
-  std::string offline_dir;            // listed for more known platforms (DIR/<FMSPC>[-ca]/)
-  bool upstream_network = false;      // a PCCS/PCS is configured (readiness with no platform yet)
+  std::string offline_dir;        // listed for more known platforms (DIR/<FMSPC>[-ca]/)
+  bool upstream_network = false;  // a PCCS/PCS is configured (readiness with no platform yet)
 };
 
 class PlatformCollateral {

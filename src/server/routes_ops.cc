@@ -61,14 +61,15 @@ Json Service::CollateralReadiness(std::int64_t now, bool* ok) {
   *ok = any_usable || (platforms.empty() && pc.upstream_network());
   Json out{{"ok", *ok}, {"source", pc.Describe()}, {"platforms", platforms}};
   if (!*ok) {
-    out["error"] = !pc.configured()      ? "no collateral source is configured ([attestation] "
-                                           "collateral_dir or pccs_url)"
-                   : platforms.empty()   ? "no platform's collateral is known under " + pc.Describe()
-                   : any_usable          ? std::string()
-                                         : "no platform has fresh collateral: " + first_problem;
+    out["error"] = !pc.configured()    ? "no collateral source is configured ([attestation] "
+                                         "collateral_dir or pccs_url)"
+                   : platforms.empty() ? "no platform's collateral is known under " + pc.Describe()
+                   : any_usable        ? std::string()
+                                       : "no platform has fresh collateral: " + first_problem;
   } else if (platforms.empty()) {
-    out["note"] = "no platform known yet; the first quote fetches its collateral (list them in "
-                  "[attestation] platforms to check them from the start)";
+    out["note"] =
+        "no platform known yet; the first quote fetches its collateral (list them in "
+        "[attestation] platforms to check them from the start)";
   }
   return out;
 }
@@ -89,7 +90,8 @@ Response Service::ReadyResponse() {
   Json body{{"ready", ready}, {"checks", checks}};
   if (deps_.attestor->TrustsSimulatedRoot()) {
     body["warning"] =
-        "TRUSTING THE SIMULATED SGX ROOT: quotes are not evidence of SGX hardware (development only)";
+        "TRUSTING THE SIMULATED SGX ROOT: quotes are not evidence of SGX hardware (development "
+        "only)";
     body["simulated_root"] = true;
   } else {
     body["simulated_root"] = false;
@@ -114,15 +116,17 @@ void Service::AddOpsRoutes() {
   auto unavailable = [](const Error& e) {
     return e.code() == Code::kNotFound
                ? ErrorResponse(404, "collateral.not_found", e.message())
-               : ErrorResponse(503, e.code() == Code::kFailedPrecondition ? "collateral.stale"
-                                                                          : "collateral.unavailable",
+               : ErrorResponse(503,
+                               e.code() == Code::kFailedPrecondition ? "collateral.stale"
+                                                                     : "collateral.unavailable",
                                e.message());
   };
   Add("GET", "/sgx/certification/v4/tcb", Role::kClient,
       [this, unavailable](Request& req, const PathParams&) {
         std::string fmspc = req.QueryParam("fmspc");
         for (char& c : fmspc) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        if (fmspc.size() != 12 || fmspc.find_first_not_of("0123456789ABCDEF") != std::string::npos) {
+        if (fmspc.size() != 12 ||
+            fmspc.find_first_not_of("0123456789ABCDEF") != std::string::npos) {
           return ErrorResponse(400, "request.fmspc", "query parameter fmspc must be 12 hex digits");
         }
         auto entry = TcbEntry(fmspc);
@@ -133,10 +137,10 @@ void Service::AddOpsRoutes() {
         return res;
       });
   auto any = [this](const std::string& pck_ca) {
-    return deps_.attestor->collateral().AnyUsable(
-        deps_.clock->NowUnix(), [pck_ca](const collateral::CollateralKey& k) {
-          return pck_ca.empty() || k.pck_ca == pck_ca;
-        });
+    return deps_.attestor->collateral().AnyUsable(deps_.clock->NowUnix(),
+                                                  [pck_ca](const collateral::CollateralKey& k) {
+                                                    return pck_ca.empty() || k.pck_ca == pck_ca;
+                                                  });
   };
   Add("GET", "/sgx/certification/v4/qe/identity", Role::kClient,
       [any, unavailable](Request&, const PathParams&) {
@@ -180,7 +184,8 @@ void Service::AddOpsRoutes() {
 Result<std::shared_ptr<const PlatformEntry>> Service::TcbEntry(const std::string& fmspc) {
   PlatformCollateral& pc = deps_.attestor->collateral();
   const std::int64_t now = deps_.clock->NowUnix();
-  auto known = pc.AnyUsable(now, [&](const collateral::CollateralKey& k) { return k.fmspc == fmspc; });
+  auto known =
+      pc.AnyUsable(now, [&](const collateral::CollateralKey& k) { return k.fmspc == fmspc; });
   if (known || known.error().code() != Code::kNotFound) return known;
   Error last = known.error();
   for (const char* ca : {"processor", "platform"}) {

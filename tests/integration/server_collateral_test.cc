@@ -1,13 +1,13 @@
 // End to end: `kmra server` with `[attestation] pccs_url` (the PCCS stand-in over HTTP, python3), a
 // real SoftHSM2 token and SQLite store, and quotes from a simulated platform. The server releases a
 // key with collateral from the PCCS; with the PCCS stopped it keeps releasing, also after a restart
-// (from the cache in the state store); with collateral past its nextUpdate a release is refused with
-// collateral.stale (and an audit record) and /readyz says not ready.
+// (from the cache in the state store); with collateral past its nextUpdate a release is refused
+// with collateral.stale (and an audit record) and /readyz says not ready.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "base/base64.h"
@@ -130,9 +130,14 @@ class Deployment {
            "softhsm2_conf = \"hsm/softhsm2.conf\"\n"
            "[store]\npath = \"state.db\"\n"
            "[attestation]\ntrusted_root = \"sgx/root.pem\"\ntrust_simulated_root = true\n"
-           "pccs_url = \"" + pccs_url_ + "\"\npccs_timeout_ms = 3000\n"
-           "platforms = [\"" + fmspc_ + "/platform\"]\n"
-           "[clients]\nallowed = [\"" + std::string(enclave::pki::kDefaultClientId) + "\"]\n";
+           "pccs_url = \"" +
+           pccs_url_ +
+           "\"\npccs_timeout_ms = 3000\n"
+           "platforms = [\"" +
+           fmspc_ +
+           "/platform\"]\n"
+           "[clients]\nallowed = [\"" +
+           std::string(enclave::pki::kDefaultClientId) + "\"]\n";
   }
 
   integration::TempDir dir_;
@@ -161,10 +166,12 @@ TEST(ServerCollateralTest, ReleasesWithPccsCollateralAndKeepsReleasingWhenThePcc
   // The PCCS-compatible paths serve what the PCCS delivered, byte for byte.
   auto tcb = dep.Call("GET", "/sgx/certification/v4/tcb?fmspc=" + dep.fmspc());
   EXPECT_EQ(tcb.status, 200) << tcb.body;
-  EXPECT_EQ(tcb.body, integration::ReadFile(dep.D() + "/collateral/" + dep.fmspc() + "/tcbInfo.json"));
+  EXPECT_EQ(tcb.body,
+            integration::ReadFile(dep.D() + "/collateral/" + dep.fmspc() + "/tcbInfo.json"));
   auto crl = dep.Call("GET", "/sgx/certification/v4/pckcrl?ca=platform&encoding=der");
   EXPECT_EQ(crl.status, 200) << crl.body;
-  EXPECT_EQ(crl.body, integration::ReadFile(dep.D() + "/collateral/" + dep.fmspc() + "/pckCrl.der"));
+  EXPECT_EQ(crl.body,
+            integration::ReadFile(dep.D() + "/collateral/" + dep.fmspc() + "/pckCrl.der"));
   EXPECT_EQ(dep.Call("GET", "/sgx/certification/v4/pckcrl?ca=processor").status, 404);
   EXPECT_EQ(dep.Call("GET", "/sgx/certification/v4/qe/identity").status, 200);
   EXPECT_EQ(dep.Call("GET", "/sgx/certification/v4/rootcacrl").status, 200);
@@ -193,7 +200,8 @@ TEST(ServerCollateralTest, StaleCollateralIsRefusedAuditedAndNotReady) {
   EXPECT_FALSE(ready["ok"].get<bool>());
   ASSERT_EQ(ready["platforms"].size(), 1u) << ready.dump();
   EXPECT_FALSE(ready["platforms"][0]["fresh"].get<bool>());
-  EXPECT_NE(ready["error"].get<std::string>().find("nextUpdate"), std::string::npos) << ready.dump();
+  EXPECT_NE(ready["error"].get<std::string>().find("nextUpdate"), std::string::npos)
+      << ready.dump();
 
   auto refused = dep.Release();
   EXPECT_EQ(refused.status, 403) << refused.body;
@@ -211,8 +219,8 @@ TEST(ServerCollateralTest, StaleCollateralIsRefusedAuditedAndNotReady) {
   bool found = false;
   const Json records = Json::parse(audit.body)["records"];
   for (const auto& r : records) {
-    found |= r["record"]["failed_check"] == "collateral.stale" &&
-             r["record"]["verdict"] == "refused";
+    found |=
+        r["record"]["failed_check"] == "collateral.stale" && r["record"]["verdict"] == "refused";
   }
   EXPECT_TRUE(found) << audit.body;
 

@@ -1,6 +1,7 @@
 // The key server's collateral chain with an injected clock: a PCCS (the python stand-in over HTTP)
-// feeds the cache in a real SQLite state store; quotes from a simulated platform are verified by the
-// Attestor. The clock then moves past the PCCS's death, into the refresh window, and past nextUpdate.
+// feeds the cache in a real SQLite state store; quotes from a simulated platform are verified by
+// the Attestor. The clock then moves past the PCCS's death, into the refresh window, and past
+// nextUpdate.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -151,7 +152,8 @@ TEST(CollateralAttestorTest, PccsThenCacheThenStaleWithTheReasonNamed) {
   EXPECT_TRUE(window.verified) << Failures(window);
   auto reported = server.Entry(pki.fmspc);
   EXPECT_TRUE(reported->UsableAt(server.clock.NowUnix(), 0));
-  EXPECT_NE(reported->refresh_error.find("127.0.0.1"), std::string::npos) << reported->refresh_error;
+  EXPECT_NE(reported->refresh_error.find("127.0.0.1"), std::string::npos)
+      << reported->refresh_error;
 
   // Past nextUpdate: refused with collateral.stale naming the FMSPC, the nextUpdate and the reason.
   server.clock.Set(next_update + 60);

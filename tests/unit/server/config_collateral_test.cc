@@ -41,14 +41,15 @@ platforms = ["00906ed50000", "SGX/00606A000000/platform", "tdx/00806F050000"]
   EXPECT_EQ(c->collateral_refresh_ahead, 3600);
   EXPECT_EQ(c->collateral_max_age, 86400);
   EXPECT_EQ(c->collateral_recheck, 30);
-  EXPECT_EQ(c->platforms, (std::vector<std::string>{"SGX/00906ED50000/processor",
-                                                    "SGX/00606A000000/platform",
-                                                    "TDX/00806F050000/processor"}));
+  EXPECT_EQ(c->platforms,
+            (std::vector<std::string>{"SGX/00906ED50000/processor", "SGX/00606A000000/platform",
+                                      "TDX/00806F050000/processor"}));
 }
 
 TEST(CollateralConfigTest, PccsUrlMayBeAListTriedInOrder) {
   auto c = ParseServerConfig(
-      "[attestation]\npccs_url = [\"https://pccs-a:8081\", \"https://api.trustedservices.intel.com\"]\n",
+      "[attestation]\npccs_url = [\"https://pccs-a:8081\", "
+      "\"https://api.trustedservices.intel.com\"]\n",
       "/");
   ASSERT_TRUE(c.has_value()) << c.error().ToString();
   EXPECT_EQ(c->pccs_urls.size(), 2u);
