@@ -65,7 +65,7 @@ struct ServerConfig {
   bool pccs_verify_tls = true;            // false only for a lab PCCS (logged loudly)
   std::int64_t pccs_timeout_ms = 10'000;  // per request
   std::string collateral_cache;           // "": the state store ([store] path); else a SQLite file
-  std::int64_t collateral_refresh_ahead = 24 * 3600;  // refresh this long before nextUpdate
+  std::int64_t collateral_refresh_ahead = std::int64_t{24} * 3600;  // refresh before nextUpdate
   std::int64_t collateral_max_age = 0;    // refuse collateral fetched longer ago; 0: no limit
   std::int64_t collateral_recheck = 60;   // seconds the in-memory copy is used without asking
   std::vector<std::string> platforms;     // known platforms, normalised "SGX/<FMSPC>/<pck ca>"

@@ -81,7 +81,7 @@ PlatformCollateral::PlatformCollateral(PlatformCollateralOptions options,
 
 std::shared_ptr<const PlatformEntry> PlatformCollateral::Refresh(
     const collateral::CollateralKey& key, std::int64_t now,
-    std::shared_ptr<const PlatformEntry> previous) {
+    const std::shared_ptr<const PlatformEntry>& previous) {
   auto out = std::make_shared<PlatformEntry>();
   out->key = key;
   out->checked_at = now;

@@ -87,9 +87,9 @@ class PlatformCollateral {
   const std::string& Describe() const { return description_; }
 
  private:
-  std::shared_ptr<const PlatformEntry> Refresh(const collateral::CollateralKey& key,
-                                               std::int64_t now,
-                                               std::shared_ptr<const PlatformEntry> previous);
+  std::shared_ptr<const PlatformEntry> Refresh(
+      const collateral::CollateralKey& key, std::int64_t now,
+      const std::shared_ptr<const PlatformEntry>& previous);
   std::vector<collateral::CollateralKey> KnownKeys();
 
   PlatformCollateralOptions options_;
