@@ -3,15 +3,21 @@
 encodings (percent-encoded issuer chains, PCK CRL as DER with encoding=der else hex text, root CA
 CRL as hex text). Binds 127.0.0.1 port 0 and prints the port on the first line of stdout.
 
-usage: pccs_server.py CASE_DIR PCK_CA [--truncate-tcb]
+usage: pccs_server.py CASE_DIR PCK_CA [--truncate-tcb] [--tls CERT_PEM KEY_PEM]
+With --tls it speaks HTTPS with that certificate (as a real PCCS does).
 """
 import http.server
 import re
+import ssl
 import sys
 import urllib.parse
 
 case_dir, pck_ca = sys.argv[1], sys.argv[2]
 truncate_tcb = "--truncate-tcb" in sys.argv[3:]
+tls = None
+if "--tls" in sys.argv[3:]:
+    i = sys.argv.index("--tls")
+    tls = (sys.argv[i + 1], sys.argv[i + 2])
 
 
 def read(name):
@@ -69,5 +75,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if tls:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls[0], tls[1])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()

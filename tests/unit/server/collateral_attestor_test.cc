@@ -50,7 +50,8 @@ struct Pki {
   explicit Pki(bool expired = false) {
     enclave::pki::PkiInitOptions o;
     o.dir = dir.path();
-    o.tls.now = kPkiTime;
+    // TLS certificates are checked by libcurl at the real time; SGX ones by us at the fake time.
+    o.tls.now = SystemClock::Get().NowUnix();
     o.sgx.now = kPkiTime;
     o.sgx.platforms.assign(1, enclave::pki::SimPlatformSpec{});
     o.sgx.expired_collateral = expired;
@@ -186,6 +187,33 @@ TEST(CollateralAttestorTest, ARestartedServerReleasesFromTheCacheWhileThePccsIsD
   AttestationResult r = restarted.Check(pki.quote);
   EXPECT_TRUE(r.verified) << Failures(r);
   EXPECT_EQ(restarted.Entry(pki.fmspc)->origin, "cache");
+}
+
+TEST(CollateralAttestorTest, AnHttpsPccsIsTrustedThroughPccsCaFile) {
+  Pki pki;
+  TempDir state;
+  const std::string tls = pki.dir.path() + "/tls";
+  collateral::testing::PccsServer pccs(pki.CollateralDir(), "platform",
+                                       {"--tls", tls + "/server.pem", tls + "/server.key"});
+  ASSERT_NE(pccs.port(), 0);
+  const std::string url = "https://127.0.0.1:" + std::to_string(pccs.port());
+  ServerConfig config;
+  config.pccs_urls = {url};
+  config.pccs_ca_file = tls + "/ca.pem";
+  Server server(pki, config, state.path() + "/state.db");
+  AttestationResult r = server.Check(pki.quote);
+  EXPECT_TRUE(r.verified) << Failures(r);
+  EXPECT_EQ(server.Entry(pki.fmspc)->origin, "pcs:" + url);
+
+  // Without the CA the PCCS's certificate is not trusted, and the error says so.
+  ServerConfig untrusted;
+  untrusted.pccs_urls = {url};
+  Server other(pki, untrusted, state.path() + "/other.db");
+  auto refused = other.attestor->Check(pki.quote, kPkiTime);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), Code::kUnavailable);
+  EXPECT_NE(refused.error().message().find("certificate"), std::string::npos)
+      << refused.error().message();
 }
 
 TEST(CollateralAttestorTest, OfflineBundlePastNextUpdateIsRefusedAndSaysWhy) {
