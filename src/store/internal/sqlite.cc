@@ -91,11 +91,43 @@ Result<Db> Db::Open(const std::string& path, bool create, int busy_timeout_ms) {
   return db;
 }
 
+Stmt::~Stmt() {
+  if (stmt_ == nullptr) return;
+  if (owner_ == nullptr) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);  // ends a read left open by a SELECT not stepped to the end
+  sqlite3_clear_bindings(stmt_);
+  owner_->Return(std::move(sql_), stmt_);
+}
+
+Db::~Db() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
 Result<Stmt> Db::Prepare(std::string_view sql) {
+  std::string key(sql);
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    sqlite3_stmt* stmt = it->second;
+    cache_.erase(it);  // checked out; a nested Prepare of the same text prepares another one
+    return Stmt(db_, stmt, this, std::move(key));
+  }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return tl::unexpected(SqliteError(db_, rc, "prepare"));
-  return Stmt(db_, stmt);
+  return Stmt(db_, stmt, this, std::move(key));
+}
+
+void Db::Return(std::string sql, sqlite3_stmt* stmt) {
+  auto [it, inserted] = cache_.emplace(std::move(sql), stmt);
+  if (!inserted) sqlite3_finalize(stmt);
+}
+
+Status Db::Run(std::string_view sql) {
+  KMRA_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
+  return stmt.Run();
 }
 
 Status Db::Exec(const std::string& sql) {

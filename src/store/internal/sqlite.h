@@ -6,6 +6,9 @@
 //   KMRA_ASSIGN_OR_RETURN(bool row, stmt.Step());
 //
 // Not thread safe: the store serialises access to one Db with a mutex.
+//
+// Prepared statements are kept per SQL text: a Stmt goes back to its Db when it is destroyed (reset,
+// bindings cleared), so the next Prepare of the same text skips SQLite's parser and planner.
 #pragma once
 
 #include <sqlite3.h>
@@ -14,19 +17,24 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/result.h"
 
 namespace kmra::store::internal {
 
+class Db;
+
 class Stmt {
  public:
-  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Stmt(Stmt&& other) noexcept
+      : db_(other.db_), stmt_(other.stmt_), owner_(other.owner_), sql_(std::move(other.sql_)) {
+    other.stmt_ = nullptr;
+  }
   Stmt& operator=(Stmt&&) = delete;
   Stmt(const Stmt&) = delete;
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt();
 
   Status Bind(int index, int64_t value);
   Status Bind(int index, std::string_view text);
@@ -44,31 +52,48 @@ class Stmt {
   bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
  private:
+  friend class Db;
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, Db* owner, std::string sql)
+      : db_(db), stmt_(stmt), owner_(owner), sql_(std::move(sql)) {}
+
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  Db* owner_;        // takes the statement back on destruction
+  std::string sql_;  // its cache key
 };
 
 class Db {
  public:
   // Opens (creating when `create`) the database and sets busy_timeout.
   static Result<Db> Open(const std::string& path, bool create, int busy_timeout_ms);
-  Db(Db&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) { other.db_ = nullptr; }
+  // Only a Db without statements in use may be moved (Open's result, before first use).
+  Db(Db&& other) noexcept
+      : db_(other.db_), path_(std::move(other.path_)), cache_(std::move(other.cache_)) {
+    other.db_ = nullptr;
+  }
   Db& operator=(Db&&) = delete;
   Db(const Db&) = delete;
-  ~Db() { sqlite3_close_v2(db_); }
+  ~Db();
 
+  // A prepared statement for `sql` (one statement), from the cache when it was prepared before.
   Result<Stmt> Prepare(std::string_view sql);
   // Runs one or more statements without parameters.
   Status Exec(const std::string& sql);
+  // Runs one statement without parameters through the statement cache (BEGIN, COMMIT, ...).
+  Status Run(std::string_view sql);
   int64_t Changes() const { return sqlite3_changes64(db_); }
 
   sqlite3* raw() const { return db_; }
   const std::string& path() const { return path_; }
 
  private:
+  friend class Stmt;
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  void Return(std::string sql, sqlite3_stmt* stmt);
+
   sqlite3* db_;
   std::string path_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
 // The Error for an SQLite result code: Unavailable for BUSY/LOCKED/IO/FULL/READONLY/CANTOPEN,
@@ -79,15 +104,15 @@ Error SqliteError(sqlite3* db, int rc, std::string_view what);
 // busy_timeout instead of failing mid-way), body, COMMIT; ROLLBACK when the body fails.
 template <class F>
 auto InTransaction(Db& db, F&& body) -> decltype(body()) {
-  KMRA_TRY(db.Exec("BEGIN IMMEDIATE"));
+  KMRA_TRY(db.Run("BEGIN IMMEDIATE"));
   auto result = body();
   if (!result) {
-    (void)db.Exec("ROLLBACK");
+    (void)db.Run("ROLLBACK");
     return result;
   }
-  auto commit = db.Exec("COMMIT");
+  auto commit = db.Run("COMMIT");
   if (!commit) {
-    (void)db.Exec("ROLLBACK");
+    (void)db.Run("ROLLBACK");
     return tl::unexpected(commit.error());
   }
   return result;
