@@ -201,6 +201,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         CK_MECHANISM m = Mechanism(in, param);
         auto d = in.Bytes(80);
         if (C_SignInit(s, &m, Key(in)) == CKR_OK) {
+          len = buf.size();
           if (C_Sign(s, d.data(), d.size(), in.Byte() & 1 ? nullptr : buf.data(), &len) == CKR_OK) {
             len = buf.size();
             C_Sign(s, d.data(), d.size(), buf.data(), &len);
@@ -221,6 +222,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const bool enc = in.Byte() & 1;
         CK_RV rv = enc ? C_EncryptInit(s, &m, Key(in)) : C_DecryptInit(s, &m, Key(in));
         if (rv == CKR_OK) {
+          len = buf.size();
           rv = enc ? C_Encrypt(s, d.data(), d.size(), buf.data(), &len)
                    : C_Decrypt(s, d.data(), d.size(), buf.data(), &len);
           if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_OK) {
@@ -234,6 +236,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 7: {
         CK_MECHANISM m = Mechanism(in, param);
+        len = buf.size();
         C_WrapKey(s, &m, in.Byte() & 1 ? 0 : Key(in), Key(in), in.Byte() & 1 ? nullptr : buf.data(),
                   &len);
         break;
@@ -257,7 +260,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto d = in.Bytes(64);
         if (C_DigestInit(s, &m) == CKR_OK) {
           C_DigestUpdate(s, d.data(), d.size());
+          len = buf.size();
           C_DigestFinal(s, in.Byte() & 1 ? nullptr : buf.data(), &len);
+          len = buf.size();  // the caller states its real buffer size again after a length query
           C_DigestFinal(s, buf.data(), &len);
         }
         break;
