@@ -96,8 +96,10 @@ tl::expected<AttestationResult, Refusal> ReleaseService::VerifyAndBind(const Rel
   entry->SetAttestation(*checked);
   if (!checked->verified) {
     const auto& first = checked->failures.front();
+    // Stale collateral is the server's problem, not the client's: 503, retry once it is refreshed.
+    const int status = first.code == "collateral.stale" ? 503 : 403;
     return tl::unexpected(MakeRefusal(
-        403, first.code, "the quote did not verify: " + first.message,
+        status, first.code, "the quote did not verify: " + first.message,
         Json{{"checks", FailuresJson(*checked)}, {"tcb_status", checked->tcb_status}}));
   }
   // Report data binding (ARCHITECTURE.md step 3): the enclave vouches for this public key and nonce.
@@ -221,7 +223,7 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
       return tl::unexpected(MakeRefusal(
           503, "hsm.unavailable", "the HSM cannot be reached: " + lease.error().message()));
     }
-    auto objects = p11::FindKey(**lease, name);
+    auto objects = key_handles_.Find(**lease, name);
     if (!objects) {
       // The registry names a key the token does not show: the token is unavailable or was
       // replaced. Reconnect (C_Finalize/C_Initialize) so a token that comes back is seen again.
@@ -240,6 +242,7 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
         return tl::unexpected(MakeRefusal(400, "request.public_key", e.message()));
       }
       reconnect = e.code() == Code::kUnavailable;
+      key_handles_.Forget(name);
       return tl::unexpected(
           MakeRefusal(503, "hsm.unavailable", "the HSM could not wrap the key: " + e.message()));
     }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "p11/key_cache.h"
 #include "p11/session_pool.h"
 #include "p11/wrap.h"
 #include "server/attestor.h"
@@ -83,6 +84,8 @@ class ReleaseService {
 
   store::Store& store_;
   p11::SessionPool& hsm_;
+  // Where each key version lives in the HSM (checked before use; see p11/key_cache.h).
+  p11::KeyHandleCache key_handles_;
   Attestor& attestor_;
   const Clock& clock_;
   Metrics& metrics_;

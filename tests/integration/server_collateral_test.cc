@@ -204,7 +204,7 @@ TEST(ServerCollateralTest, StaleCollateralIsRefusedAuditedAndNotReady) {
       << ready.dump();
 
   auto refused = dep.Release();
-  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.status, 503) << refused.body;
   Json body = Json::parse(refused.body, nullptr, false);
   ASSERT_FALSE(body.is_discarded()) << refused.body;
   EXPECT_EQ(body["error"]["code"], "collateral.stale") << refused.body;
@@ -220,7 +220,7 @@ TEST(ServerCollateralTest, StaleCollateralIsRefusedAuditedAndNotReady) {
   const Json records = Json::parse(audit.body)["records"];
   for (const auto& r : records) {
     found |=
-        r["record"]["failed_check"] == "collateral.stale" && r["record"]["verdict"] == "refused";
+        r["record"]["failed_check"] == "collateral.stale" && r["record"]["verdict"] == "error";
   }
   EXPECT_TRUE(found) << audit.body;
 
@@ -228,7 +228,7 @@ TEST(ServerCollateralTest, StaleCollateralIsRefusedAuditedAndNotReady) {
   dep.StopPccs();
   ASSERT_TRUE(dep.Start()) << dep.Log();
   refused = dep.Release();
-  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.status, 503) << refused.body;
   body = Json::parse(refused.body, nullptr, false);
   EXPECT_EQ(body["error"]["code"], "collateral.stale") << refused.body;
   EXPECT_NE(body["error"]["message"].get<std::string>().find("refreshing it failed"),
