@@ -1,16 +1,31 @@
 // Load generator for the key server's release path: N concurrent mutual-TLS keep-alive clients
 // (libcurl multi) POST /sgx/keys/export with fresh quotes from a simulated platform, and report
 // releases per second and p50/p99 latency per concurrency level. Quotes (one per request, each over a
-// fresh KMRA nonce) are made before the timed run, so the figures are the server's.
+// fresh KMRA nonce) are made before the timed run, so the figures are the server's. Every connection
+// makes one release before the clock starts (the mutual-TLS handshakes are not part of the figures).
+//
+// Two ways to load the server:
+// - closed loop (default): each client sends its next request as soon as the previous one is
+//   answered; this finds the most releases per second, and latency is then clients / throughput.
+// - open loop (--rate R): requests are due at R per second in total, spread over the clients; a
+//   request's latency runs from when it was due, so time spent waiting for a free client counts
+//   (no coordinated omission). This is the latency a fleet sending R releases per second sees.
+//
+// With --server-pid the server's CPU time per release is reported as well (from /proc).
 //
 //   kmra server --dev --dir DIR --listen 127.0.0.1:0 &
-//   release_load --dir DIR [--key demo] [--clients 1,8,64] [--requests 400] [--platform 1]
+//   release_load --dir DIR [--key demo] [--clients 1,8,64] [--requests 400] [--rate 500]
+//                [--platform 1] [--server-pid PID]
 #include <curl/curl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -33,13 +48,31 @@ struct Options {
   std::vector<int> clients = {1, 8, 64};
   int requests = 400;  // per level
   int platform = 1;
+  double rate = 0;  // requests per second in total; 0: closed loop
+  int server_pid = 0;
 };
+
+// User + system CPU seconds of a process, or -1.
+double CpuSeconds(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 struct Slot {
   CURL* easy = nullptr;
   std::string body;
   std::string response;
-  Clock::time_point started;
+  Clock::time_point started;  // when the request was due (open loop) or sent (closed loop)
 };
 
 size_t Collect(char* data, size_t size, size_t n, void* user) {
@@ -57,6 +90,8 @@ int main(int argc, char** argv) {
     else if (a == "--key") o.key = v;
     else if (a == "--requests") o.requests = std::stoi(v);
     else if (a == "--platform") o.platform = std::stoi(v);
+    else if (a == "--rate") o.rate = std::stod(v);
+    else if (a == "--server-pid") o.server_pid = std::stoi(v);
     else if (a == "--clients") {
       o.clients.clear();
       size_t pos = 0;
@@ -72,7 +107,7 @@ int main(int argc, char** argv) {
   }
   if (o.dir.empty()) {
     std::fprintf(stderr, "usage: release_load --dir DIR [--key ID] [--clients 1,8,64] "
-                         "[--requests N] [--platform N]\n");
+                         "[--requests N] [--rate R] [--platform N] [--server-pid PID]\n");
     return 2;
   }
   auto port = kmra::ReadFileText(o.dir + "/server.port");
@@ -125,27 +160,20 @@ int main(int argc, char** argv) {
   std::string ca = o.dir + "/tls/ca.pem", cert = o.dir + "/tls/client.pem",
               ckey = o.dir + "/tls/client.key";
   struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  std::printf("| clients | releases | errors | releases/s | p50 ms | p99 ms |\n");
-  std::printf("|---|---|---|---|---|---|\n");
+  std::printf("| clients | mode | releases | errors | releases/s | p50 ms | p99 ms | server CPU/release |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
   for (int n : o.clients) {
+    // One warm-up release per connection, then the measured ones.
+    const int total = o.requests + n;
     std::vector<std::string> bodies;
-    bodies.reserve(o.requests);
-    for (int i = 0; i < o.requests; ++i) bodies.push_back(make_body());
+    bodies.reserve(static_cast<size_t>(total));
+    for (int i = 0; i < total; ++i) bodies.push_back(make_body());
     CURLM* multi = curl_multi_init();
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(n));
     std::vector<Slot> slots(static_cast<size_t>(n));
+    std::vector<Slot*> idle;
     std::vector<double> latencies;
-    int next = 0, errors = 0, done = 0;
-    auto start_one = [&](Slot& s) {
-      if (next >= o.requests) return false;
-      s.body = std::move(bodies[static_cast<size_t>(next++)]);
-      s.response.clear();
-      curl_easy_setopt(s.easy, CURLOPT_POSTFIELDS, s.body.c_str());
-      curl_easy_setopt(s.easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(s.body.size()));
-      s.started = Clock::now();
-      curl_multi_add_handle(multi, s.easy);
-      return true;
-    };
+    int next = 0, errors = 0;
     for (auto& s : slots) {
       s.easy = curl_easy_init();
       curl_easy_setopt(s.easy, CURLOPT_URL, url.c_str());
@@ -158,44 +186,90 @@ int main(int argc, char** argv) {
       curl_easy_setopt(s.easy, CURLOPT_PRIVATE, &s);
       curl_easy_setopt(s.easy, CURLOPT_TCP_KEEPALIVE, 1L);
     }
-    auto t0 = Clock::now();
-    for (auto& s : slots) start_one(s);
-    int running = 1;
-    while (running || done < next) {
-      curl_multi_perform(multi, &running);
-      int queued = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        Slot* s = nullptr;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &s);
-        long status = 0;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-        ++done;
-        if (msg->data.result != CURLE_OK || status != 200 ||
-            s->response.find("wrappedKey") == std::string::npos) {
-          if (errors++ < 3) {
-            std::fprintf(stderr, "error: curl %d status %ld %s\n", msg->data.result, status,
-                         s->response.substr(0, 200).c_str());
-          }
-        } else {
-          latencies.push_back(
-              std::chrono::duration<double, std::milli>(Clock::now() - s->started).count());
+    auto start = [&](Slot& s, Clock::time_point due) {
+      s.body = std::move(bodies[static_cast<size_t>(next++)]);
+      s.response.clear();
+      curl_easy_setopt(s.easy, CURLOPT_POSTFIELDS, s.body.c_str());
+      curl_easy_setopt(s.easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(s.body.size()));
+      s.started = due;
+      curl_multi_add_handle(multi, s.easy);
+    };
+    // Runs until `until` requests have been started and answered; `measure` records latencies.
+    auto drive = [&](int until, bool measure, bool paced, Clock::time_point t0) {
+      auto due_of = [&](int i) {
+        return t0 + std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::duration<double>((i - n) / o.rate));
+      };
+      int done = 0, started = 0;
+      const int first = next;
+      for (;;) {
+        while (!idle.empty() && next < until && (!paced || Clock::now() >= due_of(next))) {
+          Slot* s = idle.back();
+          idle.pop_back();
+          start(*s, paced ? due_of(next) : Clock::now());
+          ++started;
         }
-        curl_multi_remove_handle(multi, s->easy);  // the connection stays in the multi's cache
-        start_one(*s);
+        int running = 0;
+        curl_multi_perform(multi, &running);
+        int queued = 0;
+        while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+          if (msg->msg != CURLMSG_DONE) continue;
+          Slot* s = nullptr;
+          curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &s);
+          long status = 0;
+          curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+          ++done;
+          if (msg->data.result != CURLE_OK || status != 200 ||
+              s->response.find("wrappedKey") == std::string::npos) {
+            if (errors++ < 3) {
+              std::fprintf(stderr, "error: curl %d status %ld %s\n", msg->data.result, status,
+                           s->response.substr(0, 200).c_str());
+            }
+          } else if (measure) {
+            latencies.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - s->started).count());
+          }
+          curl_multi_remove_handle(multi, s->easy);  // the connection stays in the multi's cache
+          idle.push_back(s);
+        }
+        if (done >= until - first) break;
+        int wait_ms = 100;
+        if (!paced && next < until && !idle.empty()) {
+          wait_ms = 0;  // a client is free and work is waiting: start it now
+        } else if (paced && next < until && !idle.empty()) {
+          auto ahead = std::chrono::duration_cast<std::chrono::milliseconds>(due_of(next) -
+                                                                             Clock::now());
+          wait_ms = static_cast<int>(std::clamp<long>(ahead.count(), 0, 100));
+        }
+        curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
       }
-      if (done >= o.requests) break;
-      curl_multi_poll(multi, nullptr, 0, 100, nullptr);
-    }
+    };
+    for (auto& s : slots) idle.push_back(&s);
+    drive(n, false, false, Clock::now());  // warm-up: every connection handshakes once
+    errors = 0;
+    const double cpu0 = CpuSeconds(o.server_pid);
+    const auto t0 = Clock::now();
+    drive(total, true, o.rate > 0, t0);
     double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double cpu1 = CpuSeconds(o.server_pid);
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double p) {
       if (latencies.empty()) return 0.0;
       return latencies[std::min(latencies.size() - 1,
                                 static_cast<size_t>(p * static_cast<double>(latencies.size())))];
     };
-    std::printf("| %d | %zu | %d | %.0f | %.1f | %.1f |\n", n, latencies.size(), errors,
-                static_cast<double>(latencies.size()) / seconds, pct(0.50), pct(0.99));
+    std::string mode = o.rate > 0 ? "open " + std::to_string(static_cast<int>(o.rate)) + "/s"
+                                  : "closed";
+    std::string cpu = "-";
+    if (cpu0 >= 0 && cpu1 >= 0 && !latencies.empty()) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.2f ms",
+                    1000.0 * (cpu1 - cpu0) / static_cast<double>(latencies.size()));
+      cpu = buf;
+    }
+    std::printf("| %d | %s | %zu | %d | %.0f | %.1f | %.1f | %s |\n", n, mode.c_str(),
+                latencies.size(), errors, static_cast<double>(latencies.size()) / seconds,
+                pct(0.50), pct(0.99), cpu.c_str());
     std::fflush(stdout);
     for (auto& s : slots) curl_easy_cleanup(s.easy);
     curl_multi_cleanup(multi);
