@@ -4,7 +4,7 @@
 //   platform = "sim"                        # "sim" or "gramine"
 //   platform_dir = "/etc/kmra/pki/sgx/platform-0"   # sim: a `kmra pki init` platform folder
 //   attestation_dir = "/dev/attestation"    # gramine only
-//   max_pin_failures = 10                   # user PIN locks after this many wrong PINs in a row
+//   max_pin_failures = 10                   # user and SO PIN lock after this many wrong PINs in a row
 //   isv_prod_id = 0, isv_svn = 0, debug = false     # enclave identity claimed in simulated quotes
 #pragma once
 

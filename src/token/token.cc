@@ -101,7 +101,12 @@ void Token::FillTokenInfo(CK_TOKEN_INFO& info) {
       info.flags |= CKF_USER_PIN_COUNT_LOW;
       if (meta_->user_failures + 1 == limit) info.flags |= CKF_USER_PIN_FINAL_TRY;
     }
-    if (meta_->so_failures > 0) info.flags |= CKF_SO_PIN_COUNT_LOW;
+    if (meta_->so_failures >= limit) {
+      info.flags |= CKF_SO_PIN_LOCKED;
+    } else if (meta_->so_failures > 0) {
+      info.flags |= CKF_SO_PIN_COUNT_LOW;
+      if (meta_->so_failures + 1 == limit) info.flags |= CKF_SO_PIN_FINAL_TRY;
+    }
   }
   info.ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
   info.ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
@@ -127,8 +132,22 @@ CK_RV Token::InitToken(std::string_view so_pin, std::string_view label) {
   auto current = store_->ReadMeta();
   TokenMeta m;
   if (current) {
-    // Re-initialising needs the current SO PIN (§5.6 C_InitToken).
-    if (!HashPin(current->so_salt, so_pin).Equals(current->so_hash)) return CKR_PIN_INCORRECT;
+    // Re-initialising needs the current SO PIN (§5.6 C_InitToken); wrong ones count as at C_Login.
+    const CK_ULONG limit = static_cast<CK_ULONG>(config_.max_pin_failures);
+    if (current->so_failures >= limit) return CKR_PIN_LOCKED;
+    if (!HashPin(current->so_salt, so_pin).Equals(current->so_hash)) {
+      current->so_failures++;
+      current->generation++;
+      if (!store_->WriteMeta(*current)) return CKR_DEVICE_ERROR;
+      meta_ = *current;
+      if (current->so_failures >= limit) {
+        LogError("SO PIN locked after " + std::to_string(current->so_failures) +
+                 " wrong PINs; the token cannot be re-initialised: remove its directory and create "
+                 "it again (`kmra token init`), then `kmra loadkey` its keys again");
+        return CKR_PIN_LOCKED;
+      }
+      return CKR_PIN_INCORRECT;
+    }
     m.serial = current->serial;
     m.generation = current->generation + 1;
   } else if (current.error().code() == Code::kNotFound) {
@@ -163,7 +182,7 @@ CK_RV Token::CheckPin(std::string_view pin, bool is_user) {
   if (!meta_) return CKR_DEVICE_ERROR;
   CK_ULONG& failures = is_user ? meta_->user_failures : meta_->so_failures;
   const CK_ULONG limit = static_cast<CK_ULONG>(config_.max_pin_failures);
-  if (is_user && failures >= limit) return CKR_PIN_LOCKED;
+  if (failures >= limit) return CKR_PIN_LOCKED;
   const SecretBytes& s = is_user ? meta_->user_salt : meta_->so_salt;
   const SecretBytes& h = is_user ? meta_->user_hash : meta_->so_hash;
   const bool ok = HashPin(s, pin).Equals(h);
@@ -174,8 +193,13 @@ CK_RV Token::CheckPin(std::string_view pin, bool is_user) {
     if (!store_->WriteMeta(*meta_)) return CKR_DEVICE_ERROR;
   }
   if (ok) return CKR_OK;
-  if (is_user && failures >= limit) {
-    LogError("user PIN locked after " + std::to_string(failures) + " wrong PINs; the SO can reset it");
+  if (failures >= limit) {
+    LogError(is_user ? "user PIN locked after " + std::to_string(failures) +
+                           " wrong PINs; the SO can reset it (C_InitPIN)"
+                     : "SO PIN locked after " + std::to_string(failures) +
+                           " wrong PINs; the token cannot be re-initialised: remove its directory "
+                           "and create it again (`kmra token init`), then `kmra loadkey` its keys "
+                           "again");
     return CKR_PIN_LOCKED;
   }
   return CKR_PIN_INCORRECT;

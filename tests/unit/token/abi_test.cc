@@ -109,6 +109,30 @@ TEST_F(AbiTest, UserPinLocksAfterConfiguredFailuresAcrossRestarts) {
   EXPECT_EQ(C_Login(session_, CKU_USER, Pin("new-pin-1"), 9), CKR_OK);
 }
 
+TEST_F(AbiTest, SoPinLocksTooAndThenTheTokenCannotBeReinitialised) {
+  EXPECT_EQ(C_Login(session_, CKU_SO, Pin("bad-so-1"), 8), CKR_PIN_INCORRECT);
+  CK_TOKEN_INFO info;
+  ASSERT_EQ(C_GetTokenInfo(0, &info), CKR_OK);
+  EXPECT_TRUE(info.flags & CKF_SO_PIN_COUNT_LOW);
+  ASSERT_EQ(C_CloseAllSessions(0), CKR_OK);
+  std::string label(32, ' ');
+  // Wrong SO PINs given to C_InitToken count as well.
+  EXPECT_EQ(C_InitToken(0, Pin("bad-so-2"), 8, Pin(label.c_str())), CKR_PIN_INCORRECT);
+  ASSERT_EQ(C_GetTokenInfo(0, &info), CKR_OK);
+  EXPECT_TRUE(info.flags & CKF_SO_PIN_FINAL_TRY);
+  Restart();  // the counter is in the sealed record
+  EXPECT_EQ(C_Login(session_, CKU_SO, Pin("bad-so-3"), 8), CKR_PIN_LOCKED);
+  EXPECT_EQ(C_Login(session_, CKU_SO, Pin(kSoPin), sizeof kSoPin - 1), CKR_PIN_LOCKED);
+  ASSERT_EQ(C_GetTokenInfo(0, &info), CKR_OK);
+  EXPECT_TRUE(info.flags & CKF_SO_PIN_LOCKED);
+  ASSERT_EQ(C_CloseAllSessions(0), CKR_OK);
+  EXPECT_EQ(C_InitToken(0, Pin(kSoPin), sizeof kSoPin - 1, Pin(label.c_str())), CKR_PIN_LOCKED);
+  // The user keeps working with the token's keys.
+  CK_SESSION_HANDLE s;
+  ASSERT_EQ(C_OpenSession(0, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s), CKR_OK);
+  EXPECT_EQ(C_Login(s, CKU_USER, Pin(kUserPin), sizeof kUserPin - 1), CKR_OK);
+}
+
 TEST_F(AbiTest, SetPinChangesTheUserPin) {
   ASSERT_EQ(LoginUser(), CKR_OK);
   ASSERT_EQ(C_SetPIN(session_, Pin(kUserPin), sizeof kUserPin - 1, Pin("changed"), 7), CKR_OK);
