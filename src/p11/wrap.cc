@@ -206,7 +206,9 @@ Result<CK_OBJECT_HANDLE> UnwrapReleasedKey(Session& session, CK_OBJECT_HANDLE cu
   key.Ulong(CKA_CLASS, CKO_PRIVATE_KEY)
       .Ulong(CKA_KEY_TYPE, target.algorithm == KeyAlgorithm::kRsa ? CKK_RSA : CKK_EC)
       .Bool(CKA_TOKEN, target.token).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false).Bool(CKA_SIGN, true);
+      .Bool(CKA_EXTRACTABLE, false).Bool(CKA_SIGN, true)
+      // A TLS key signs (and, for RSA, decrypts); it must not bring other keys into the token.
+      .Bool(CKA_UNWRAP, false).Bool(CKA_DERIVE, false);
   if (target.algorithm == KeyAlgorithm::kRsa) key.Bool(CKA_DECRYPT, true);
   if (!target.name.label.empty()) key.String(CKA_LABEL, target.name.label);
   if (!target.name.id.empty()) key.Bytes(CKA_ID, target.name.id);

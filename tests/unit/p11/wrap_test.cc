@@ -159,6 +159,8 @@ TEST_F(WrapTest, TokenSideUnwrapsIntoANonExtractableKey) {
     EXPECT_TRUE(*session_->GetBool(*unwrapped, CKA_SENSITIVE));
     EXPECT_FALSE(*session_->GetBool(*unwrapped, CKA_EXTRACTABLE));
     EXPECT_TRUE(*session_->GetBool(*unwrapped, CKA_TOKEN));
+    EXPECT_FALSE(*session_->GetBool(*unwrapped, CKA_UNWRAP));
+    EXPECT_FALSE(*session_->GetBool(*unwrapped, CKA_DERIVE));
     EXPECT_EQ(*session_->GetString(*unwrapped, CKA_LABEL), target.name.label);
 
     auto spki = PublicKeySpki(*session_, *server_key);
