@@ -5,12 +5,15 @@
 #   p11kit   the key in the OpenKMRA token behind `p11-kit server`; nginx loads p11-kit-client.so
 #   softhsm  the key in SoftHSM2 through the same engine
 # for RSA-2048 and ECDSA P-256. A new connection per request (keepalive_timeout 0, no session cache, no
-# tickets), h2load --h1 as the client, one nginx worker pinned to CPU 0 and h2load pinned to CPU 1.
+# tickets), h2load --h1 as the client. Everything on the server side runs on CPU 0 (the nginx worker, and
+# in isolation mode the p11-kit server that holds the token), the load generator alone on CPU 1.
+# All variants of a key type run side by side and are measured in turns (round r of every variant, then
+# round r+1), so a slow drift of a shared machine hits them alike; the ratio to PEM is taken per round.
 #
 # Usage: bench/handshake.sh [--runs N] [--requests N] [--clients C] [--keys "rsa ec"]
 #                           [--variants "pem token p11kit softhsm"] [--kmra PATH] [--module PATH]
-# Prints one line per run and a table of medians with the ratio to the PEM file. Every process it starts is
-# stopped on exit; all files live in a temporary directory.
+# Prints one line per run and a table of medians and of per-round ratios to the PEM file. Every process it
+# starts is stopped on exit; all files live in a temporary directory.
 set -euo pipefail
 
 runs=3 requests=3000 clients=16 keys="rsa ec" variants="pem token p11kit softhsm"
@@ -30,6 +33,9 @@ while [ $# -gt 0 ]; do
     *) echo "handshake.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# Absolute paths: p11-kit server looks a relative --provider path up in its own module directory.
+[ -e "$module" ] && module=$(realpath "$module")
+[ -e "$kmra" ] && kmra=$(realpath "$kmra")
 
 engine=/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so
 softhsm=/usr/lib/softhsm/libsofthsm2.so
@@ -124,11 +130,24 @@ start_nginx() {
     sleep 0.1
   done
   echo "handshake.sh: nginx in $dir did not serve; its log says:" >&2
-  tail -5 "$dir/logs/error.log" "$dir/logs/stdout" >&2 || true
+  tail -n 5 "$dir/logs/error.log" "$dir/logs/stdout" "$work"/p11kit-*.log >&2 2>/dev/null || true
   return 1
 }
 
 stop_last() { kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'; }
+
+# tree_cpu_ticks PID...: user + system clock ticks of these processes and their children (including
+# children already reaped), i.e. all the CPU the server side of one variant used so far.
+tree_cpu_ticks() {
+  local total=0 p q t
+  for p in "$@"; do
+    for q in $p $(pgrep -P "$p" || true); do
+      t=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$q/stat" 2>/dev/null) || continue
+      total=$((total + ${t:-0}))
+    done
+  done
+  echo "$total"
+}
 
 # measure PORT: handshakes per second of one h2load run (each request opens a new TLS connection).
 # A fixed request count, not -D: h2load 1.52's duration mode never ends against keepalive_timeout 0.
@@ -164,10 +183,14 @@ setup_token() {
   kmra_token_provision "$kind"
 }
 
-declare -A median
+declare -A median ratio_median cpu_median cpu_ratio_median
 printf '%-8s %-4s %s\n' variant key "handshakes/s per run" >&2
 for kind in $keys; do
   make_key "$kind"
+  # Start one nginx per variant (each idle until measured), then measure them in turns: run r of every
+  # variant follows run r-1 of every variant, so slow drifts of a shared machine hit all variants alike.
+  declare -A port_of=() roots_of=()
+  started=()
   for variant in $variants; do
     port=$(free_port)
     dir=$work/nginx-$variant-$kind
@@ -196,10 +219,16 @@ for kind in $keys; do
           envs=(KMRA_TOKEN_CONF)
         else
           sock=$work/p11kit-$kind.sock
-          p11-kit server -f -n "$sock" --provider "$module" "pkcs11:token=$KMRA_BENCH_TOKEN" \
+          taskset -c 0 p11-kit server -f -n "$sock" --provider "$module" "pkcs11:token=$KMRA_BENCH_TOKEN" \
             > "$work/p11kit-$kind.log" 2>&1 &
           pids+=($!)
+          p11kit_pid=$!
           for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+          if [ ! -S "$sock" ]; then
+            echo "skip $variant/$kind: p11-kit server did not start:" >&2
+            cat "$work/p11kit-$kind.log" >&2
+            continue
+          fi
           export P11_KIT_SERVER_ADDRESS=unix:path=$sock
           write_openssl "$work/openssl-$variant-$kind.cnf" "$p11kit_client"
           envs=(P11_KIT_SERVER_ADDRESS)
@@ -210,26 +239,71 @@ for kind in $keys; do
     esac
     cacert=$work/$kind.crt
     [ "$variant" = token ] || [ "$variant" = p11kit ] && cacert=$KMRA_BENCH_CERT
-    start_nginx "$dir" "$port" "$cacert"
-    results=()
-    for r in $(seq "$runs"); do results+=("$(measure "$port")"); done
-    printf '%-8s %-4s %s\n' "$variant" "$kind" "${results[*]}" >&2
-    median[$variant.$kind]=$(printf '%s\n' "${results[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    stop_last
-    [ "$variant" = p11kit ] && stop_last
+    if start_nginx "$dir" "$port" "$cacert"; then
+      port_of[$variant]=$port
+      roots_of[$variant]="${pids[-1]}"
+      [ "$variant" = p11kit ] && roots_of[$variant]+=" $p11kit_pid"
+      started+=("$variant")
+    fi
   done
+  declare -A results=() ratios=() cpus=() cpu_ratios=()
+  for r in $(seq "$runs"); do
+    declare -A this_run=() this_cpu=()
+    for variant in "${started[@]}"; do
+      # shellcheck disable=SC2086  # roots_of holds one or two PIDs
+      before=$(tree_cpu_ticks ${roots_of[$variant]})
+      this_run[$variant]=$(measure "${port_of[$variant]}")
+      # shellcheck disable=SC2086
+      after=$(tree_cpu_ticks ${roots_of[$variant]})
+      # Server-side CPU microseconds per handshake.
+      this_cpu[$variant]=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+        'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+      results[$variant]+="${this_run[$variant]} "
+      cpus[$variant]+="${this_cpu[$variant]} "
+    done
+    # Ratios to the PEM run of the same round: handshakes per second, and handshakes per server
+    # CPU-second (PEM's CPU per handshake over the variant's), which other tenants disturb far less.
+    for variant in "${started[@]}"; do
+      [ -n "${this_run[pem]:-}" ] || continue
+      ratios[$variant]+="$(awk -v a="${this_run[$variant]}" -v b="${this_run[pem]}" \
+        'BEGIN { printf "%.4f", (b > 0 ? a / b : 0) }') "
+      cpu_ratios[$variant]+="$(awk -v a="${this_cpu[$variant]}" -v b="${this_cpu[pem]}" \
+        'BEGIN { printf "%.4f", (a > 0 ? b / a : 0) }') "
+    done
+  done
+  for variant in "${started[@]}"; do
+    printf '%-8s %-4s %s\n' "$variant" "$kind" "${results[$variant]}" >&2
+    median[$variant.$kind]=$(tr ' ' '\n' <<<"${results[$variant]}" | grep . | sort -g |
+      awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    printf '%-8s %-4s %s (server CPU us per handshake)\n' "$variant" "$kind" "${cpus[$variant]}" >&2
+    cpu_median[$variant.$kind]=$(tr ' ' '\n' <<<"${cpus[$variant]}" | grep . | sort -g |
+      awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]}')
+    if [ -n "${ratios[$variant]:-}" ]; then
+      ratio_median[$variant.$kind]=$(tr ' ' '\n' <<<"${ratios[$variant]}" | grep . | sort -g |
+        awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}')
+      cpu_ratio_median[$variant.$kind]=$(tr ' ' '\n' <<<"${cpu_ratios[$variant]}" | grep . |
+        sort -g | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}')
+    fi
+  done
+  # Stop this key's nginx and p11-kit processes (the key server stays for the next key).
+  for p in "${pids[@]}"; do
+    [ "$p" = "${KMRA_BENCH_SERVER_PID:-}" ] && continue
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  pids=(${KMRA_BENCH_SERVER_PID:-})
 done
 
 echo
-echo "| key | variant | median handshakes/s ($runs runs x $requests handshakes, $clients clients) | ratio to PEM |"
-echo "|---|---|---|---|"
+echo "| key | variant | median handshakes/s | ratio to PEM | server CPU per handshake | ratio to PEM (handshakes per CPU-second) |"
+echo "|---|---|---|---|---|---|"
 for kind in $keys; do
-  base=${median[pem.$kind]:-}
   for variant in $variants; do
     m=${median[$variant.$kind]:-}
     [ -n "$m" ] || continue
-    ratio=-
-    [ -n "$base" ] && ratio=$(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
-    printf '| %s | %s | %.0f | %s |\n' "$kind" "$variant" "$m" "$ratio"
+    printf '| %s | %s | %.0f | %s | %s us | %s |\n' "$kind" "$variant" "$m" \
+      "${ratio_median[$variant.$kind]:--}" "${cpu_median[$variant.$kind]:--}" \
+      "${cpu_ratio_median[$variant.$kind]:--}"
   done
 done
+echo "($runs rounds x $requests handshakes, $clients clients; ratios are medians of per-round ratios)"

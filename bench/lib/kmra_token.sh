@@ -9,6 +9,7 @@ kmra_token_server() {
   local dir=$work/keyserver i
   "$kmra" pki init --dir "$dir" >/dev/null || return 1
   "$kmra" server --dev --dir "$dir" --listen 127.0.0.1:0 > "$work/keyserver.log" 2>&1 &
+  KMRA_BENCH_SERVER_PID=$!
   pids+=($!)
   for i in $(seq 600); do
     [ -s "$dir/server.port" ] && break
