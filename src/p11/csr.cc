@@ -5,6 +5,7 @@
 
 #include <cctype>
 
+#include "crypto/ecdsa.h"
 #include "p11/internal/pkey.h"
 
 namespace kmra::p11 {
@@ -98,24 +99,6 @@ Status AddSans(X509_REQ* req, const CsrRequest& request) {
 }
 
 // DER ECDSA-Sig-Value from the raw r||s that CKM_ECDSA returns (PKCS#11 2.40 section 2.3.1).
-Result<std::vector<uint8_t>> RawToDer(std::span<const uint8_t> raw) {
-  if (raw.empty() || raw.size() % 2 != 0) return Internal("CKM_ECDSA returned an odd-length signature");
-  size_t half = raw.size() / 2;
-  auto sig = ossl::Wrap(ECDSA_SIG_new());
-  BIGNUM* r = BN_bin2bn(raw.data(), static_cast<int>(half), nullptr);
-  BIGNUM* s = BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr);
-  if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    return ossl::Fail(Code::kInternal, "ECDSA_SIG_set0");
-  }
-  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
-  std::vector<uint8_t> der(static_cast<size_t>(len));
-  uint8_t* p = der.data();
-  i2d_ECDSA_SIG(sig.get(), &p);
-  return der;
-}
-
 }  // namespace
 
 Result<std::string> SignCsr(Session& session, const KeyObjects& key, const CsrRequest& request) {
@@ -163,7 +146,7 @@ Result<std::string> SignCsr(Session& session, const KeyObjects& key, const CsrRe
     }
     CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
     KMRA_ASSIGN_OR_RETURN(auto raw, session.Sign(mech, key.private_key, {digest, digest_len}));
-    KMRA_ASSIGN_OR_RETURN(signature, RawToDer(raw));
+    KMRA_ASSIGN_OR_RETURN(signature, crypto::EcdsaRawToDer(raw));
     sig_nid = p384 ? NID_ecdsa_with_SHA384 : NID_ecdsa_with_SHA256;
   }
 
