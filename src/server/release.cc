@@ -28,6 +28,24 @@ Json FailuresJson(const AttestationResult& r) {
 
 std::string HexOf(std::span<const std::uint8_t> b) { return HexEncode(b); }
 
+// The audit record of one request, before its outcome is known.
+AuditEntry EntryFor(const ReleaseInput& in, std::string action) {
+  AuditEntry entry;
+  entry.action = std::move(action);
+  entry.api = in.api;
+  entry.client = in.client_id;
+  entry.remote = in.remote;
+  entry.key_id = in.key_id;
+  return entry;
+}
+
+// A refusal in the audit record: server-side failures (5xx) are errors, the rest refusals.
+void RecordRefusal(const Refusal& refusal, AuditEntry* entry) {
+  entry->verdict = refusal.status >= 500 ? "error" : "refused";
+  entry->failed_check = refusal.code;
+  entry->detail = refusal.message;
+}
+
 }  // namespace
 
 ReleaseService::ReleaseService(store::Store& store, p11::SessionPool& hsm, Attestor& attestor,
@@ -122,12 +140,7 @@ tl::expected<AttestationResult, Refusal> ReleaseService::VerifyAndBind(const Rel
 
 tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) {
   auto started = std::chrono::steady_clock::now();
-  AuditEntry entry;
-  entry.action = "release";
-  entry.api = in.api;
-  entry.client = in.client_id;
-  entry.remote = in.remote;
-  entry.key_id = in.key_id;
+  AuditEntry entry = EntryFor(in, "release");
 
   auto finish = [&](tl::expected<Released, Refusal> outcome) -> tl::expected<Released, Refusal> {
     if (outcome) {
@@ -143,9 +156,7 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
         entry.verdict = "error";
       }
     } else {
-      entry.verdict = outcome.error().status >= 500 ? "error" : "refused";
-      entry.failed_check = outcome.error().code;
-      entry.detail = outcome.error().message;
+      RecordRefusal(outcome.error(), &entry);
       (void)audit_.Write(entry);
     }
     double seconds =
@@ -260,19 +271,12 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
 }
 
 tl::expected<AttestationResult, Refusal> ReleaseService::Attest(const ReleaseInput& in) {
-  AuditEntry entry;
-  entry.action = "attest";
-  entry.api = in.api;
-  entry.client = in.client_id;
-  entry.remote = in.remote;
-  entry.key_id = in.key_id;
+  AuditEntry entry = EntryFor(in, "attest");
   tl::expected<AttestationResult, Refusal> result = VerifyAndBind(in, &entry);
   if (result) {
     entry.verdict = "ok";
   } else {
-    entry.verdict = result.error().status >= 500 ? "error" : "refused";
-    entry.failed_check = result.error().code;
-    entry.detail = result.error().message;
+    RecordRefusal(result.error(), &entry);
   }
   (void)audit_.Write(entry);
   return result;
