@@ -149,6 +149,13 @@ tree_cpu_ticks() {
   echo "$total"
 }
 
+# median_of "V1 V2 ..." FORMAT: the median of space-separated numbers (the lower middle one for an
+# even count), printed with the printf FORMAT.
+median_of() {
+  tr ' ' '\n' <<<"$1" | grep . | sort -g |
+    awk -v fmt="$2" '{ a[NR] = $1 } END { printf fmt "\n", a[int((NR + 1) / 2)] }'
+}
+
 # measure PORT: handshakes per second of one h2load run (each request opens a new TLS connection).
 # A fixed request count, not -D: h2load 1.52's duration mode never ends against keepalive_timeout 0.
 measure() {
@@ -273,16 +280,12 @@ for kind in $keys; do
   done
   for variant in "${started[@]}"; do
     printf '%-8s %-4s %s\n' "$variant" "$kind" "${results[$variant]}" >&2
-    median[$variant.$kind]=$(tr ' ' '\n' <<<"${results[$variant]}" | grep . | sort -g |
-      awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    median[$variant.$kind]=$(median_of "${results[$variant]}" %s)
     printf '%-8s %-4s %s (server CPU us per handshake)\n' "$variant" "$kind" "${cpus[$variant]}" >&2
-    cpu_median[$variant.$kind]=$(tr ' ' '\n' <<<"${cpus[$variant]}" | grep . | sort -g |
-      awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]}')
+    cpu_median[$variant.$kind]=$(median_of "${cpus[$variant]}" %.0f)
     if [ -n "${ratios[$variant]:-}" ]; then
-      ratio_median[$variant.$kind]=$(tr ' ' '\n' <<<"${ratios[$variant]}" | grep . | sort -g |
-        awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}')
-      cpu_ratio_median[$variant.$kind]=$(tr ' ' '\n' <<<"${cpu_ratios[$variant]}" | grep . |
-        sort -g | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}')
+      ratio_median[$variant.$kind]=$(median_of "${ratios[$variant]}" %.2f)
+      cpu_ratio_median[$variant.$kind]=$(median_of "${cpu_ratios[$variant]}" %.2f)
     fi
   done
   # Stop this key's nginx and p11-kit processes (the key server stays for the next key).
