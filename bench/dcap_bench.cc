@@ -27,7 +27,7 @@ using kmra::dcap::Verifier;
 constexpr int64_t kAt = 1752919277;
 
 const std::string& CaseDir() {
-  static const std::string dir = std::string(KMRA_SHARED_DATA) + "/dcap/dcap-qvl_sgx";
+  static const std::string dir = std::string(KMRA_TEST_DATA) + "/dcap/dcap-qvl_sgx";
   return dir;
 }
 

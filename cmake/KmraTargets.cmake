@@ -7,15 +7,14 @@ function(kmra_add_library)
 endfunction()
 
 # kmra_add_test(NAME x_test SOURCES ... DEPS ...): a GoogleTest binary registered with ctest.
-# Tests find the shared data (../shared/data) through KMRA_SHARED_DATA and the source tree through
+# Tests find the test data (tests/data, inside the repository) through KMRA_TEST_DATA and the source tree through
 # KMRA_SOURCE_DIR, and the built kmra binary through KMRA_BIN (empty when cli is not built).
 function(kmra_add_test)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest_main GTest::gmock)
-  get_filename_component(shared_dir "${PROJECT_SOURCE_DIR}/../shared/data" ABSOLUTE)
   target_compile_definitions(${ARG_NAME} PRIVATE
-    KMRA_SHARED_DATA="${shared_dir}"
+    KMRA_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data"
     KMRA_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     KMRA_BINARY_DIR="${PROJECT_BINARY_DIR}")
   if(TARGET kmra)

@@ -16,7 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::PccsServer;
 
-const std::string kCase = std::string(KMRA_SHARED_DATA) + "/dcap/dcap-qvl_sgx";
+const std::string kCase = std::string(KMRA_TEST_DATA) + "/dcap/dcap-qvl_sgx";
 constexpr char kFmspc[] = "00A067110000";
 // Inside the case's collateral window; its earliest nextUpdate is 2025-07-19T10:01:18Z.
 constexpr int64_t kStart = 1750400000;

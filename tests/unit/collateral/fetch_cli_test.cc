@@ -26,7 +26,7 @@ int RunKmra(const std::string& args, std::string* out = nullptr) {
 }
 
 TEST(CollateralFetchCli, WritesABundleTheVerifierAccepts) {
-  const std::string kase = std::string(KMRA_SHARED_DATA) + "/dcap/dcap-qvl_sgx";
+  const std::string kase = std::string(KMRA_TEST_DATA) + "/dcap/dcap-qvl_sgx";
   testing::PccsServer pccs(kase, "processor");
   ASSERT_NE(pccs.port(), 0);
   std::string tmpl = (std::filesystem::temp_directory_path() / "kmra-fetch-XXXXXX").string();

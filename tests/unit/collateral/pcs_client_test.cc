@@ -12,7 +12,7 @@ namespace {
 using testing::DeadUrl;
 using testing::PccsServer;
 
-const std::string kCase = std::string(KMRA_SHARED_DATA) + "/dcap/dcap-qvl_sgx";
+const std::string kCase = std::string(KMRA_TEST_DATA) + "/dcap/dcap-qvl_sgx";
 constexpr char kFmspc[] = "00A067110000";
 constexpr int64_t kCaseTime = 1752919277;
 

@@ -15,7 +15,7 @@ using testing::Issue;
 using testing::IssueCrl;
 using testing::TestPki;
 
-const std::string kData = std::string(KMRA_SHARED_DATA) + "/dcap/";
+const std::string kData = std::string(KMRA_TEST_DATA) + "/dcap/";
 constexpr int64_t kAt = 1700000000;  // inside every validity window of TestPki
 
 std::vector<Certificate> Chain(const std::string& file) {

@@ -1,4 +1,4 @@
-// Access to the real DCAP cases under KMRA_SHARED_DATA/dcap for the dcap tests.
+// Access to the real DCAP cases under KMRA_TEST_DATA/dcap for the dcap tests.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 namespace kmra::dcap::testing {
 
 inline std::string CaseDir(const std::string& name) {
-  return std::string(KMRA_SHARED_DATA) + "/dcap/" + name;
+  return std::string(KMRA_TEST_DATA) + "/dcap/" + name;
 }
 
 inline std::vector<uint8_t> ReadBytes(const std::string& path) {

@@ -91,7 +91,7 @@ TempDir* PkiTest::dir_ = nullptr;
 
 TEST_F(PkiTest, PckExtensionIsEncodedExactlyLikeIntelsPlatformCaCertificates) {
   // The real TDX quote's PCK leaf is issued by Intel's PCK Platform CA (extension .1-.7).
-  auto quote = ReadFileBytes(fs::path(KMRA_SHARED_DATA) / "dcap" / "dcap-qvl_tdx" / "quote.bin");
+  auto quote = ReadFileBytes(fs::path(KMRA_TEST_DATA) / "dcap" / "dcap-qvl_tdx" / "quote.bin");
   ASSERT_TRUE(quote);
   std::string real_chain(quote->begin() + 1258, quote->end());
   auto real = ReadCerts(real_chain);
@@ -149,10 +149,14 @@ TEST_F(PkiTest, CollateralHasTheLayoutOfAnIntelBundleAndValidSignatures) {
   const fs::path c = Dir() / "collateral" / kSimFmspc;
   std::set<std::string> ours;
   for (const auto& e : fs::directory_iterator(c)) ours.insert(e.path().filename().string());
-  // Every collateral file of the real case exists here too (the real one adds quote and notes).
-  for (const auto& e : fs::directory_iterator(fs::path(KMRA_SHARED_DATA) / "dcap" / "dcap-qvl_sgx")) {
+  // Every collateral file of the real case exists here too (the real one adds the quote, notes and
+  // the README that names its origin).
+  for (const auto& e : fs::directory_iterator(fs::path(KMRA_TEST_DATA) / "dcap" / "dcap-qvl_sgx")) {
     const std::string name = e.path().filename().string();
-    if (name == "quote.bin" || name == "case.json" || name == "quote_dump.txt") continue;
+    if (name == "quote.bin" || name == "case.json" || name == "quote_dump.txt" ||
+        name == "README.md") {
+      continue;
+    }
     if (name == "trustedRootCaCert.pem") {
       EXPECT_FALSE(ours.count(name)) << "trust in the simulated root must be explicit";
       continue;

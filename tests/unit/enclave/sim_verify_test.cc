@@ -155,7 +155,7 @@ TEST_F(SimVerifyTest, DumpShowsTheSameFieldsAtTheSameOffsetsAsARealQuote) {
                 .exit_code,
             0);
   CliRun sim = Kmra("quote dump --format json '" + quote + "'");
-  CliRun real = Kmra("quote dump --format json '" + std::string(KMRA_SHARED_DATA) +
+  CliRun real = Kmra("quote dump --format json '" + std::string(KMRA_TEST_DATA) +
                      "/dcap/dcap-qvl_sgx/quote.bin'");
   ASSERT_EQ(sim.exit_code, 0) << sim.out;
   ASSERT_EQ(real.exit_code, 0) << real.out;
