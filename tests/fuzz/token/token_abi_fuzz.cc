@@ -1,16 +1,29 @@
 // libFuzzer target for the token's C ABI: random sequences of calls with random templates,
 // attribute types and lengths, mechanisms and mechanism parameters, against a token with an RSA,
-// an EC and an AES key. Any crash, sanitizer report or leak is a bug; any CK_RV is fine.
+// an EC and an AES key, plus key releases (quote key pairs with random templates, quotes, and the
+// key server's real wrappedSWK / wrappedKey). Any crash, sanitizer report or leak is a bug; any
+// CK_RV is fine, except what the custody oracle catches: no byte of a released key or an SWK is
+// ever read or wrapped out, and no quoted key or SWK starts an operation or leaves by C_WrapKey.
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <vector>
 
+#include "crypto/aes_gcm.h"
+#include "crypto/ossl.h"
 #include "enclave/platform.h"
 #include "kmra/pkcs11_vendor.h"
 #include "token/module.h"
@@ -52,17 +65,130 @@ class Input {
 
 CK_SESSION_HANDLE g_session = 0;
 std::vector<CK_OBJECT_HANDLE> g_keys;
+std::vector<CK_OBJECT_HANDLE> g_handles;  // g_keys and what the current input made
 
-constexpr CK_ATTRIBUTE_TYPE kTypes[] = {
-    CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL, CKA_VALUE, CKA_KEY_TYPE, CKA_ID, CKA_SENSITIVE,
-    CKA_EXTRACTABLE, CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP,
-    CKA_MODULUS, CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT, CKA_EC_PARAMS,
-    CKA_EC_POINT, CKA_VALUE_LEN, CKA_CERTIFICATE_TYPE, CKA_LOCAL, CKA_PRIME_1, 0x80001234UL};
-constexpr CK_MECHANISM_TYPE kMechs[] = {
-    CKM_RSA_PKCS, CKM_RSA_X_509, CKM_RSA_PKCS_OAEP, CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
-    CKM_SHA384_RSA_PKCS, CKM_ECDSA, CKM_ECDSA_SHA256, CKM_AES_GCM, CKM_AES_KEY_WRAP,
-    CKM_AES_KEY_WRAP_PAD, CKM_SHA256, CKM_SHA_1, CKM_EXPORT_ECDSA_QUOTE_RSA_PUBLIC_KEY,
-    CKM_EC_KEY_PAIR_GEN, CKM_AES_KEY_GEN, CKM_MD5};
+// The custody oracle's view, kept from the calls' results only (never from the token's own marks).
+struct Custody {
+  std::vector<uint8_t> swk;          // the key server's SWK (fixed for the run)
+  std::vector<uint8_t> key_scalar;   // the released EC key's private scalar
+  std::vector<uint8_t> key_der;      // its PKCS#8
+  std::vector<uint8_t> wrapped_kwp;  // AES-KWP(swk, PKCS#8)
+  std::vector<uint8_t> wrapped_gcm;  // iv || AES-GCM(swk, PKCS#8) || tag
+  std::vector<uint8_t> wrapped_swk;  // RSA-OAEP(swk) to the last quoted key
+  std::vector<std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE>> pairs;  // generated (pub, priv)
+  std::set<CK_OBJECT_HANDLE> quoted, swks, released;                 // private halves, SWKs, keys
+} g_custody;
+
+[[noreturn]] void CustodyBroken(const char* what) {
+  std::fprintf(stderr, "CUSTODY ORACLE: %s\n", what);
+  __builtin_trap();
+}
+
+bool Holds(const uint8_t* p, size_t n, const std::vector<uint8_t>& needle) {
+  if (p == nullptr || needle.size() < 16 || n < 16) return false;
+  const size_t w = 16;  // any 16 bytes of a secret
+  for (size_t off = 0; off + w <= needle.size(); off += 8) {
+    if (std::search(p, p + n, needle.begin() + off, needle.begin() + off + w) != p + n) return true;
+  }
+  return false;
+}
+
+// Any output the attacker got back: none may hold a byte run of the SWK or the released key.
+void CheckOutput(const uint8_t* p, size_t n) {
+  if (n > 1u << 20) return;
+  if (Holds(p, n, g_custody.swk) || Holds(p, n, g_custody.key_scalar) ||
+      Holds(p, n, g_custody.key_der)) {
+    CustodyBroken("an output holds bytes of the SWK or the released key");
+  }
+}
+
+bool InCustody(CK_OBJECT_HANDLE h) {
+  return g_custody.quoted.count(h) || g_custody.swks.count(h) || g_custody.released.count(h);
+}
+
+// After a successful quote of `pub`: its private half is in custody; the server wraps the SWK to
+// it.
+void NoteQuote(CK_OBJECT_HANDLE pub, const uint8_t* out, size_t len) {
+  CK_RSA_PUBLIC_KEY_PARAMS h;
+  if (out == nullptr || len < sizeof h) return;
+  std::memcpy(&h, out, sizeof h);
+  if (h.ulExponentLen + h.ulModulusLen + sizeof h > len) return;
+  for (auto& [pb, pv] : g_custody.pairs) {
+    if (pb == pub) g_custody.quoted.insert(pv);
+  }
+  const uint8_t* e = out + sizeof h;
+  auto n =
+      kmra::ossl::Wrap(BN_bin2bn(e + h.ulExponentLen, static_cast<int>(h.ulModulusLen), nullptr));
+  auto ex = kmra::ossl::Wrap(BN_bin2bn(e, static_cast<int>(h.ulExponentLen), nullptr));
+  auto bld = kmra::ossl::Wrap(OSSL_PARAM_BLD_new());
+  if (!n || !ex || !bld || OSSL_PARAM_BLD_push_BN(bld.get(), "n", n.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), "e", ex.get()) != 1) {
+    return;
+  }
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld.get());
+  auto from = kmra::ossl::Wrap(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (from && EVP_PKEY_fromdata_init(from.get()) == 1) {
+    EVP_PKEY_fromdata(from.get(), &raw, EVP_PKEY_PUBLIC_KEY, params);
+  }
+  OSSL_PARAM_free(params);
+  auto pkey = kmra::ossl::Wrap(raw);
+  if (!pkey) return;
+  auto ctx = kmra::ossl::Wrap(EVP_PKEY_CTX_new(pkey.get(), nullptr));
+  size_t out_len = 1024;
+  std::vector<uint8_t> w(out_len);
+  if (EVP_PKEY_encrypt_init(ctx.get()) == 1 &&
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) == 1 &&
+      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha1()) == 1 &&
+      EVP_PKEY_encrypt(ctx.get(), w.data(), &out_len, g_custody.swk.data(), 32) == 1) {
+    w.resize(out_len);
+    g_custody.wrapped_swk = std::move(w);
+  }
+}
+
+constexpr CK_ATTRIBUTE_TYPE kTypes[] = {CKA_CLASS,
+                                        CKA_TOKEN,
+                                        CKA_PRIVATE,
+                                        CKA_LABEL,
+                                        CKA_VALUE,
+                                        CKA_KEY_TYPE,
+                                        CKA_ID,
+                                        CKA_SENSITIVE,
+                                        CKA_EXTRACTABLE,
+                                        CKA_SIGN,
+                                        CKA_VERIFY,
+                                        CKA_ENCRYPT,
+                                        CKA_DECRYPT,
+                                        CKA_WRAP,
+                                        CKA_UNWRAP,
+                                        CKA_MODULUS,
+                                        CKA_MODULUS_BITS,
+                                        CKA_PUBLIC_EXPONENT,
+                                        CKA_PRIVATE_EXPONENT,
+                                        CKA_EC_PARAMS,
+                                        CKA_EC_POINT,
+                                        CKA_VALUE_LEN,
+                                        CKA_CERTIFICATE_TYPE,
+                                        CKA_LOCAL,
+                                        CKA_PRIME_1,
+                                        0x80001234UL};
+constexpr CK_MECHANISM_TYPE kMechs[] = {CKM_RSA_PKCS,
+                                        CKM_RSA_X_509,
+                                        CKM_RSA_PKCS_OAEP,
+                                        CKM_RSA_PKCS_PSS,
+                                        CKM_SHA256_RSA_PKCS_PSS,
+                                        CKM_SHA384_RSA_PKCS,
+                                        CKM_ECDSA,
+                                        CKM_ECDSA_SHA256,
+                                        CKM_AES_GCM,
+                                        CKM_AES_KEY_WRAP,
+                                        CKM_AES_KEY_WRAP_PAD,
+                                        CKM_SHA256,
+                                        CKM_SHA_1,
+                                        CKM_EXPORT_ECDSA_QUOTE_RSA_PUBLIC_KEY,
+                                        CKM_EC_KEY_PAIR_GEN,
+                                        CKM_AES_KEY_GEN,
+                                        CKM_MD5};
 
 // A template of random attributes whose values live in `store`.
 std::vector<CK_ATTRIBUTE> Template(Input& in, std::vector<std::vector<uint8_t>>& store) {
@@ -107,7 +233,7 @@ CK_MECHANISM Mechanism(Input& in, std::vector<uint8_t>& param) {
 CK_OBJECT_HANDLE Key(Input& in) {
   uint8_t b = in.Byte();
   if (b == 0xff) return 0xdeadbeef;
-  return g_keys.empty() ? 0 : g_keys[b % g_keys.size()];
+  return g_handles.empty() ? 0 : g_handles[b % g_handles.size()];
 }
 
 }  // namespace
@@ -121,10 +247,11 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
                                      << "platform_dir = \"" << dir << "\"\n";
   setenv("KMRA_TOKEN_CONF", (dir + "/token.conf").c_str(), 1);
   setenv("KMRA_TOKEN_QUIET", "1", 1);
-  kmra::token::SetPlatformOpenerForTesting([](const kmra::token::TokenConfig&, const std::string&)
-      -> kmra::Result<std::unique_ptr<kmra::enclave::Platform>> {
-    return std::unique_ptr<kmra::enclave::Platform>(new FuzzPlatform());
-  });
+  kmra::token::SetPlatformOpenerForTesting(
+      [](const kmra::token::TokenConfig&,
+         const std::string&) -> kmra::Result<std::unique_ptr<kmra::enclave::Platform>> {
+        return std::unique_ptr<kmra::enclave::Platform>(new FuzzPlatform());
+      });
   C_Initialize(nullptr);
   char label[32];
   std::memset(label, ' ', sizeof label);
@@ -148,10 +275,40 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CK_MECHANISM ec_gen = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_MECHANISM aes_gen = {CKM_AES_KEY_GEN, nullptr, 0};
   CK_OBJECT_HANDLE a, b;
-  if (C_GenerateKeyPair(s, &rsa_gen, rsa_pub, 2, priv, 2, &a, &b) == CKR_OK) g_keys.insert(g_keys.end(), {a, b});
-  if (C_GenerateKeyPair(s, &ec_gen, ec_pub, 2, priv, 2, &a, &b) == CKR_OK) g_keys.insert(g_keys.end(), {a, b});
-  CK_ATTRIBUTE aes[] = {{CKA_VALUE_LEN, &len, sizeof len}, {CKA_TOKEN, &no, 1}, {CKA_EXTRACTABLE, &yes, 1}};
+  if (C_GenerateKeyPair(s, &rsa_gen, rsa_pub, 2, priv, 2, &a, &b) == CKR_OK)
+    g_keys.insert(g_keys.end(), {a, b});
+  if (C_GenerateKeyPair(s, &ec_gen, ec_pub, 2, priv, 2, &a, &b) == CKR_OK)
+    g_keys.insert(g_keys.end(), {a, b});
+  CK_ATTRIBUTE aes[] = {
+      {CKA_VALUE_LEN, &len, sizeof len}, {CKA_TOKEN, &no, 1}, {CKA_EXTRACTABLE, &yes, 1}};
   if (C_GenerateKey(s, &aes_gen, aes, 3, &a) == CKR_OK) g_keys.push_back(a);
+  // The key server's side of releases: one SWK and one released EC key for the run.
+  Custody& c = g_custody;
+  c.swk.resize(32);
+  RAND_bytes(c.swk.data(), 32);
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  BIGNUM* d = nullptr;
+  EVP_PKEY_get_bn_param(key, "priv", &d);
+  c.key_scalar.resize(32);
+  BN_bn2binpad(d, c.key_scalar.data(), 32);
+  BN_clear_free(d);
+  auto p8 = kmra::ossl::Wrap(EVP_PKEY2PKCS8(key));
+  unsigned char* der = nullptr;
+  int der_len = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der);
+  c.key_der.assign(der, der + der_len);
+  OPENSSL_free(der);
+  EVP_PKEY_free(key);
+  auto wctx = kmra::ossl::Wrap(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX_set_flags(wctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+  c.wrapped_kwp.resize(c.key_der.size() + 16);
+  int l1 = 0, l2 = 0;
+  EVP_EncryptInit_ex(wctx.get(), EVP_aes_256_wrap_pad(), nullptr, c.swk.data(), nullptr);
+  EVP_EncryptUpdate(wctx.get(), c.wrapped_kwp.data(), &l1, c.key_der.data(),
+                    static_cast<int>(c.key_der.size()));
+  EVP_EncryptFinal_ex(wctx.get(), c.wrapped_kwp.data() + l1, &l2);
+  c.wrapped_kwp.resize(static_cast<size_t>(l1 + l2));
+  auto gcm = kmra::crypto::AesGcmSeal(c.swk, c.key_der);
+  if (gcm) c.wrapped_gcm = std::move(*gcm);
   return 0;
 }
 
@@ -159,24 +316,46 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Input in(data, size);
   std::vector<CK_OBJECT_HANDLE> created;
   const CK_SESSION_HANDLE s = g_session;
+  g_handles = g_keys;
+  Custody& c = g_custody;
+  c.pairs.clear();
+  c.quoted.clear();
+  c.swks.clear();
+  c.released.clear();
+  c.wrapped_swk.clear();
+  auto add = [&](CK_OBJECT_HANDLE h) {
+    created.push_back(h);
+    g_handles.push_back(h);
+  };
   for (int step = 0; step < 16 && !in.empty(); ++step) {
     std::vector<std::vector<uint8_t>> store;
     std::vector<uint8_t> param;
     std::vector<uint8_t> buf(in.Byte() % 2 ? 8 : 1024);
     CK_ULONG len = buf.size();
-    switch (in.Byte() % 10) {
+    // Op bytes below 230 keep the meaning the seed corpus was made with; the rest are releases.
+    const uint8_t op = in.Byte();
+    switch (op < 230 ? op % 10 : 10 + op % 3) {
       case 0: {  // create (session objects only: the store's disk writes are not the target)
         auto t = Template(in, store);
         for (auto& a : t) {
           if (a.type == CKA_TOKEN) a.type = CKA_LABEL;
         }
         CK_OBJECT_HANDLE h;
-        if (C_CreateObject(s, t.data(), t.size(), &h) == CKR_OK) created.push_back(h);
+        if (C_CreateObject(s, t.data(), t.size(), &h) == CKR_OK) add(h);
         break;
       }
       case 1: {  // get attributes with random lengths and NULL buffers
         auto t = Template(in, store);
-        C_GetAttributeValue(s, Key(in), t.data(), t.size());
+        const CK_OBJECT_HANDLE k = Key(in);
+        C_GetAttributeValue(s, k, t.data(), t.size());
+        for (auto& a : t) {
+          if (a.pValue == nullptr || a.ulValueLen == CK_UNAVAILABLE_INFORMATION) continue;
+          CheckOutput(static_cast<uint8_t*>(a.pValue), a.ulValueLen);
+          if (InCustody(k) && a.ulValueLen > 0 &&
+              (a.type == CKA_VALUE || a.type == CKA_PRIVATE_EXPONENT || a.type == CKA_PRIME_1)) {
+            CustodyBroken("a secret component of a key in custody was read");
+          }
+        }
         break;
       }
       case 2: {
@@ -200,11 +379,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 4: {
         CK_MECHANISM m = Mechanism(in, param);
         auto d = in.Bytes(80);
-        if (C_SignInit(s, &m, Key(in)) == CKR_OK) {
+        const CK_OBJECT_HANDLE k = Key(in);
+        if (C_SignInit(s, &m, k) == CKR_OK) {
+          if (c.quoted.count(k) || c.swks.count(k)) CustodyBroken("a quoted key or SWK signs");
           len = buf.size();
           if (C_Sign(s, d.data(), d.size(), in.Byte() & 1 ? nullptr : buf.data(), &len) == CKR_OK) {
             len = buf.size();
-            C_Sign(s, d.data(), d.size(), buf.data(), &len);
+            if (C_Sign(s, d.data(), d.size(), buf.data(), &len) == CKR_OK)
+              CheckOutput(buf.data(), len);
           }
         }
         break;
@@ -213,23 +395,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         CK_MECHANISM m = Mechanism(in, param);
         auto d = in.Bytes(255);
         auto sig = in.Bytes(255);
-        if (C_VerifyInit(s, &m, Key(in)) == CKR_OK) C_Verify(s, d.data(), d.size(), sig.data(), sig.size());
+        if (C_VerifyInit(s, &m, Key(in)) == CKR_OK)
+          C_Verify(s, d.data(), d.size(), sig.data(), sig.size());
         break;
       }
       case 6: {
         CK_MECHANISM m = Mechanism(in, param);
         auto d = in.Bytes(255);
         const bool enc = in.Byte() & 1;
-        CK_RV rv = enc ? C_EncryptInit(s, &m, Key(in)) : C_DecryptInit(s, &m, Key(in));
+        const CK_OBJECT_HANDLE k = Key(in);
+        // Half the decryptions work on the real wrappedSWK, as an attacker holding it would.
+        if (!enc && !c.wrapped_swk.empty() && (in.Byte() & 1)) d = c.wrapped_swk;
+        CK_RV rv = enc ? C_EncryptInit(s, &m, k) : C_DecryptInit(s, &m, k);
         if (rv == CKR_OK) {
+          if (c.quoted.count(k) || c.swks.count(k)) {
+            CustodyBroken("a quoted key or SWK encrypts or decrypts");
+          }
           len = buf.size();
           rv = enc ? C_Encrypt(s, d.data(), d.size(), buf.data(), &len)
                    : C_Decrypt(s, d.data(), d.size(), buf.data(), &len);
+          if (rv == CKR_OK) CheckOutput(buf.data(), len);
           if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_OK) {
             std::vector<uint8_t> big(4096);
             CK_ULONG l2 = big.size();
-            enc ? C_Encrypt(s, d.data(), d.size(), big.data(), &l2)
-                : C_Decrypt(s, d.data(), d.size(), big.data(), &l2);
+            rv = enc ? C_Encrypt(s, d.data(), d.size(), big.data(), &l2)
+                     : C_Decrypt(s, d.data(), d.size(), big.data(), &l2);
+            if (rv == CKR_OK) CheckOutput(big.data(), l2);
           }
         }
         break;
@@ -237,8 +428,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 7: {
         CK_MECHANISM m = Mechanism(in, param);
         len = buf.size();
-        C_WrapKey(s, &m, in.Byte() & 1 ? 0 : Key(in), Key(in), in.Byte() & 1 ? nullptr : buf.data(),
-                  &len);
+        const CK_OBJECT_HANDLE wrapping = in.Byte() & 1 ? 0 : Key(in);
+        const CK_OBJECT_HANDLE k = Key(in);
+        uint8_t* out = in.Byte() & 1 ? nullptr : buf.data();
+        if (C_WrapKey(s, &m, wrapping, k, out, &len) == CKR_OK) {
+          if (InCustody(k)) CustodyBroken("a key in custody was wrapped out");
+          if (out != nullptr) CheckOutput(out, len);
+          if (m.mechanism == CKM_EXPORT_ECDSA_QUOTE_RSA_PUBLIC_KEY) NoteQuote(k, out, len);
+        }
         break;
       }
       case 8: {
@@ -249,9 +446,76 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (a.type == CKA_TOKEN) a.type = CKA_LABEL;
         }
         CK_OBJECT_HANDLE h;
-        if (C_UnwrapKey(s, &m, Key(in), wrapped.data(), wrapped.size(), t.data(), t.size(), &h) ==
+        const CK_OBJECT_HANDLE uk = Key(in);
+        if (C_UnwrapKey(s, &m, uk, wrapped.data(), wrapped.size(), t.data(), t.size(), &h) ==
             CKR_OK) {
-          created.push_back(h);
+          add(h);
+          if (c.quoted.count(uk)) c.swks.insert(h);
+          if (c.swks.count(uk)) c.released.insert(h);
+        }
+        break;
+      }
+      case 10: {  // a quote key pair with a random private template (session objects)
+        const uint8_t f = in.Byte();
+        CK_BBOOL v[6];
+        for (int i = 0; i < 6; ++i) v[i] = (f >> i) & 1;
+        CK_ULONG bits = 2048;
+        CK_BBOOL no = CK_FALSE;
+        CK_ATTRIBUTE pub[] = {{CKA_MODULUS_BITS, &bits, sizeof bits}, {CKA_TOKEN, &no, 1}};
+        CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &no, 1},         {CKA_SENSITIVE, &v[0], 1},
+                               {CKA_EXTRACTABLE, &v[1], 1}, {CKA_DECRYPT, &v[2], 1},
+                               {CKA_SIGN, &v[3], 1},        {CKA_UNWRAP, &v[4], 1},
+                               {CKA_PRIVATE, &v[5], 1}};
+        CK_MECHANISM gen = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+        CK_OBJECT_HANDLE a, b;
+        if (C_GenerateKeyPair(s, &gen, pub, 2, priv, 7, &a, &b) == CKR_OK) {
+          add(a);
+          add(b);
+          c.pairs.emplace_back(a, b);
+        }
+        break;
+      }
+      case 11: {  // a quote with well-formed parameters
+        CK_ECDSA_QUOTE_RSA_PUBLIC_KEY_PARAMS qp{};
+        qp.nonce[0] = in.Byte();
+        CK_MECHANISM m = {CKM_EXPORT_ECDSA_QUOTE_RSA_PUBLIC_KEY, &qp, sizeof qp};
+        const CK_OBJECT_HANDLE k = Key(in);
+        std::vector<uint8_t> out(4096);
+        len = out.size();
+        if (C_WrapKey(s, &m, 0, k, out.data(), &len) == CKR_OK) NoteQuote(k, out.data(), len);
+        break;
+      }
+      case 12: {  // an unwrap of the key server's real blobs with a random template
+        const uint8_t w = in.Byte();
+        std::vector<uint8_t> wrapped = w % 3 == 0   ? c.wrapped_swk
+                                       : w % 3 == 1 ? c.wrapped_kwp
+                                                    : c.wrapped_gcm;
+        if (wrapped.empty()) break;
+        CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
+        constexpr CK_MECHANISM_TYPE kUnwrap[] = {CKM_RSA_PKCS_OAEP, CKM_AES_KEY_WRAP_PAD,
+                                                 CKM_AES_GCM, CKM_AES_KEY_WRAP, CKM_RSA_PKCS};
+        CK_MECHANISM m = {kUnwrap[(w >> 2) % 5], nullptr, 0};
+        if (m.mechanism == CKM_RSA_PKCS_OAEP) {
+          m.pParameter = &oaep;
+          m.ulParameterLen = sizeof oaep;
+        }
+        static CK_OBJECT_CLASS classes[] = {CKO_SECRET_KEY, CKO_PRIVATE_KEY};
+        static CK_KEY_TYPE types[] = {CKK_AES, CKK_GENERIC_SECRET, CKK_EC, CKK_RSA};
+        auto t = Template(in, store);
+        for (auto& a : t) {
+          if (a.type == CKA_TOKEN || a.type == CKA_CLASS || a.type == CKA_KEY_TYPE)
+            a.type = CKA_LABEL;
+        }
+        const uint8_t ct = in.Byte();
+        t.push_back({CKA_CLASS, &classes[ct & 1], sizeof(CK_OBJECT_CLASS)});
+        t.push_back({CKA_KEY_TYPE, &types[(ct >> 1) % 4], sizeof(CK_KEY_TYPE)});
+        const CK_OBJECT_HANDLE uk = Key(in);
+        CK_OBJECT_HANDLE h;
+        if (C_UnwrapKey(s, &m, uk, wrapped.data(), wrapped.size(), t.data(), t.size(), &h) ==
+            CKR_OK) {
+          add(h);
+          if (c.quoted.count(uk)) c.swks.insert(h);
+          if (c.swks.count(uk)) c.released.insert(h);
         }
         break;
       }
@@ -266,6 +530,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           C_DigestFinal(s, buf.data(), &len);
         }
         break;
+      }
+    }
+  }
+  // The oracle's last word: every key in custody still refuses to be read or wrapped out.
+  for (CK_OBJECT_HANDLE k : created) {
+    if (!InCustody(k)) continue;
+    for (CK_ATTRIBUTE_TYPE type : {CKA_VALUE, CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2}) {
+      std::vector<uint8_t> v(1024);
+      CK_ATTRIBUTE a = {type, v.data(), v.size()};
+      if (C_GetAttributeValue(s, k, &a, 1) == CKR_OK) CustodyBroken("a key in custody was read");
+    }
+    for (CK_OBJECT_HANDLE w : g_handles) {
+      for (CK_MECHANISM_TYPE mech : {CKM_AES_KEY_WRAP_PAD, CKM_AES_KEY_WRAP, CKM_RSA_PKCS}) {
+        CK_MECHANISM m = {mech, nullptr, 0};
+        std::vector<uint8_t> out(4096);
+        CK_ULONG l = out.size();
+        if (C_WrapKey(s, &m, w, k, out.data(), &l) == CKR_OK) {
+          CustodyBroken("a key in custody was wrapped out");
+        }
       }
     }
   }
