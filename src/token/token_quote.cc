@@ -79,6 +79,7 @@ CK_RV Token::QuoteWrap(Session& s, const CK_MECHANISM& m, CK_OBJECT_HANDLE key, 
   // operation a session began with it earlier ends.
   MakeAttestationKey(*priv);
   CancelOperationsOn(priv->pkey.get());
+  LogDebug("custody: key pair quoted; its private half is now an attestation key");
   quoted_moduli_.insert(k->attrs[CKA_MODULUS]);
   std::memcpy(out, k->pending_quote.data(), size);
   *out_len = size;
