@@ -108,9 +108,16 @@ std::string Token::QuoteRefusal(const Object& pub, std::shared_ptr<Object>& priv
   if (priv->revealed) {
     return "the key pair's private half has been revealed (read or wrapped out)";
   }
-  rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+  // The quote binds the public object's attributes: they must be the private half's key.
   auto n = pub.attrs.find(CKA_MODULUS);
-  if (pub.quote_used || n == pub.attrs.end() || quoted_moduli_.count(n->second) != 0) {
+  auto e = pub.attrs.find(CKA_PUBLIC_EXPONENT);
+  if (!priv->pkey || n == pub.attrs.end() || e == pub.attrs.end() ||
+      n->second != RsaParam(priv->pkey.get(), "n") ||
+      e->second != RsaParam(priv->pkey.get(), "e")) {
+    return "the public key does not match the key pair's private half";
+  }
+  rv = CKR_KEY_FUNCTION_NOT_PERMITTED;
+  if (pub.quote_used || quoted_moduli_.count(n->second) != 0) {
     return "this key pair was quoted already (one quote per key pair)";
   }
   rv = CKR_OK;
