@@ -327,6 +327,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     created.push_back(h);
     g_handles.push_back(h);
   };
+  // An unwrap whose result the oracle follows: what a quoted key unwraps is an SWK, what an SWK
+  // unwraps is a released key.
+  auto unwrap = [&](CK_MECHANISM& m, CK_OBJECT_HANDLE uk, std::vector<uint8_t>& wrapped,
+                    std::vector<CK_ATTRIBUTE>& t) {
+    CK_OBJECT_HANDLE h;
+    if (C_UnwrapKey(s, &m, uk, wrapped.data(), wrapped.size(), t.data(), t.size(), &h) != CKR_OK) {
+      return;
+    }
+    add(h);
+    if (c.quoted.count(uk)) c.swks.insert(h);
+    if (c.swks.count(uk)) c.released.insert(h);
+  };
   for (int step = 0; step < 16 && !in.empty(); ++step) {
     std::vector<std::vector<uint8_t>> store;
     std::vector<uint8_t> param;
@@ -445,14 +457,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (auto& a : t) {
           if (a.type == CKA_TOKEN) a.type = CKA_LABEL;
         }
-        CK_OBJECT_HANDLE h;
-        const CK_OBJECT_HANDLE uk = Key(in);
-        if (C_UnwrapKey(s, &m, uk, wrapped.data(), wrapped.size(), t.data(), t.size(), &h) ==
-            CKR_OK) {
-          add(h);
-          if (c.quoted.count(uk)) c.swks.insert(h);
-          if (c.swks.count(uk)) c.released.insert(h);
-        }
+        unwrap(m, Key(in), wrapped, t);
         break;
       }
       case 10: {  // a quote key pair with a random private template (session objects)
@@ -509,14 +514,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const uint8_t ct = in.Byte();
         t.push_back({CKA_CLASS, &classes[ct & 1], sizeof(CK_OBJECT_CLASS)});
         t.push_back({CKA_KEY_TYPE, &types[(ct >> 1) % 4], sizeof(CK_KEY_TYPE)});
-        const CK_OBJECT_HANDLE uk = Key(in);
-        CK_OBJECT_HANDLE h;
-        if (C_UnwrapKey(s, &m, uk, wrapped.data(), wrapped.size(), t.data(), t.size(), &h) ==
-            CKR_OK) {
-          add(h);
-          if (c.quoted.count(uk)) c.swks.insert(h);
-          if (c.swks.count(uk)) c.released.insert(h);
-        }
+        unwrap(m, Key(in), wrapped, t);
         break;
       }
       case 9: {
