@@ -307,5 +307,50 @@ TEST_F(ReleaseCustody, NoReadOrWrapFromAnotherThreadEverSeesTheSecrets) {
   }
 }
 
+TEST_F(ReleaseCustody, DestroyingKeysMidReleaseNeverLeavesAnUnguardedKey) {
+  // A second thread destroys whatever the release creates, as fast as it can, and reads it.
+  CK_SESSION_HANDLE other;
+  ASSERT_EQ(p11()->C_OpenSession(0, CKF_SERIAL_SESSION, nullptr, nullptr, &other), CKR_OK);
+  CK_OBJECT_HANDLE base = AttackerAesKey();
+  std::atomic<bool> stop{false};
+  std::vector<Bytes> seen, secrets;
+  std::thread destroyer([&] {
+    while (!stop) {
+      for (CK_OBJECT_HANDLE h = base + 1; h < base + 32; ++h) {
+        Bytes v(1024);
+        CK_ATTRIBUTE a = {CKA_VALUE, v.data(), v.size()};
+        if (p11()->C_GetAttributeValue(other, h, &a, 1) == CKR_OK) {
+          seen.emplace_back(v.begin(), v.begin() + a.ulValueLen);
+        }
+        p11()->C_DestroyObject(other, h);
+      }
+    }
+  });
+  for (int round = 0; round < 4; ++round) {
+    Pair pair;
+    if (GeneratePair(PairTemplate{}, pair) != CKR_OK) continue;
+    Bytes n, e;
+    if (Quote(pair.pub, &n, &e) != CKR_OK) continue;
+    Release r = MakeRelease(n, e, KeyKind::kEc);
+    secrets.push_back(r.swk);
+    secrets.push_back(r.key_secrets);
+    CK_OBJECT_HANDLE swk, key;
+    if (UnwrapSwk(pair.priv, r, swk) != CKR_OK) continue;
+    CK_RV rv = UnwrapReleasedKey(swk, r, key, {}, KeyKind::kEc);
+    if (rv == CKR_OK && Read(key, CKA_CLASS) == CKR_OK) {
+      // A key that survived the race is a released key like any other.
+      EXPECT_EQ(Custody(key), KMRA_CUSTODY_RELEASED);
+      EXPECT_EQ(Read(key, CKA_VALUE), CKR_ATTRIBUTE_SENSITIVE);
+    }
+  }
+  stop = true;
+  destroyer.join();
+  for (const Bytes& v : seen) {
+    for (const Bytes& secret : secrets) EXPECT_FALSE(Contains(v, secret));
+  }
+  p11()->C_CloseSession(other);
+  ExpectLegitReleaseWorks();
+}
+
 }  // namespace
 }  // namespace kmra::security
