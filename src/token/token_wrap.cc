@@ -17,9 +17,9 @@
 namespace kmra::token {
 namespace {
 
-// CKM_AES_GCM unwrap: wrapped = IV (12 bytes) || ciphertext || tag (16 bytes). The mechanism
-// parameter is NULL or a CK_GCM_PARAMS whose IV equals that prefix, with a 128-bit tag and an
-// optional AAD.
+// CKM_AES_GCM unwrap with an AES-128 or AES-256 key: wrapped = IV (12 bytes) || ciphertext || tag
+// (16 bytes). The mechanism parameter is NULL or a CK_GCM_PARAMS whose IV equals that prefix, with
+// a 128-bit tag and an optional AAD.
 CK_RV GcmUnwrap(const CK_MECHANISM& m, const Object& kek, std::span<const uint8_t> wrapped,
                 SecretBytes& plain) {
   std::vector<uint8_t> aad;
@@ -41,6 +41,7 @@ CK_RV GcmUnwrap(const CK_MECHANISM& m, const Object& kek, std::span<const uint8_
     }
     aad = std::move(op.aad);
   }
+  if (kek.secret.size() != 16 && kek.secret.size() != 32) return CKR_UNWRAPPING_KEY_SIZE_RANGE;
   if (wrapped.size() < crypto::kGcmIvSize + crypto::kGcmTagSize + 1) {
     return CKR_WRAPPED_KEY_LEN_RANGE;
   }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -96,6 +97,8 @@ void CustodyTest::SetUpTestSuite() {
   saved_stderr_ = dup(2);
   dup2(fd, 2);
   close(fd);
+  // A sanitizer report or a crash also lands there, and the directory stays behind after a crash.
+  std::printf("the module's stderr is kept in %s and echoed to stderr\n", log_path_.c_str());
   module_ = dlopen(env_->module().c_str(), RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(module_, nullptr) << dlerror();
   auto get_list = reinterpret_cast<CK_C_GetFunctionList>(dlsym(module_, "C_GetFunctionList"));
@@ -370,6 +373,9 @@ std::string CustodyTest::NewLog() {
   std::string all = integration::ReadFile(log_path_);
   std::string fresh = log_pos_ <= all.size() ? all.substr(log_pos_) : all;
   log_pos_ = all.size();
+  if (saved_stderr_ >= 0 && !fresh.empty()) {
+    (void)!write(saved_stderr_, fresh.data(), fresh.size());
+  }
   return fresh;
 }
 
