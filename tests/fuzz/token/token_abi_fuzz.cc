@@ -4,26 +4,18 @@
 // key server's real wrappedSWK / wrappedKey). Any crash, sanitizer report or leak is a bug; any
 // CK_RV is fine, except what the custody oracle catches: no byte of a released key or an SWK is
 // ever read or wrapped out, and no quoted key or SWK starts an operation or leaves by C_WrapKey.
-#include <openssl/evp.h>
-#include <openssl/param_build.h>
-#include <openssl/rand.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <vector>
 
-#include "crypto/aes_gcm.h"
-#include "crypto/ossl.h"
+#include "custody_oracle.h"
 #include "enclave/platform.h"
 #include "kmra/pkcs11_vendor.h"
 #include "token/module.h"
@@ -66,85 +58,6 @@ class Input {
 CK_SESSION_HANDLE g_session = 0;
 std::vector<CK_OBJECT_HANDLE> g_keys;
 std::vector<CK_OBJECT_HANDLE> g_handles;  // g_keys and what the current input made
-
-// The custody oracle's view, kept from the calls' results only (never from the token's own marks).
-struct Custody {
-  std::vector<uint8_t> swk;          // the key server's SWK (fixed for the run)
-  std::vector<uint8_t> key_scalar;   // the released EC key's private scalar
-  std::vector<uint8_t> key_der;      // its PKCS#8
-  std::vector<uint8_t> wrapped_kwp;  // AES-KWP(swk, PKCS#8)
-  std::vector<uint8_t> wrapped_gcm;  // iv || AES-GCM(swk, PKCS#8) || tag
-  std::vector<uint8_t> wrapped_swk;  // RSA-OAEP(swk) to the last quoted key
-  std::vector<std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE>> pairs;  // generated (pub, priv)
-  std::set<CK_OBJECT_HANDLE> quoted, swks, released;                 // private halves, SWKs, keys
-} g_custody;
-
-[[noreturn]] void CustodyBroken(const char* what) {
-  std::fprintf(stderr, "CUSTODY ORACLE: %s\n", what);
-  __builtin_trap();
-}
-
-bool Holds(const uint8_t* p, size_t n, const std::vector<uint8_t>& needle) {
-  if (p == nullptr || needle.size() < 16 || n < 16) return false;
-  const size_t w = 16;  // any 16 bytes of a secret
-  for (size_t off = 0; off + w <= needle.size(); off += 8) {
-    if (std::search(p, p + n, needle.begin() + off, needle.begin() + off + w) != p + n) return true;
-  }
-  return false;
-}
-
-// Any output the attacker got back: none may hold a byte run of the SWK or the released key.
-void CheckOutput(const uint8_t* p, size_t n) {
-  if (n > 1u << 20) return;
-  if (Holds(p, n, g_custody.swk) || Holds(p, n, g_custody.key_scalar) ||
-      Holds(p, n, g_custody.key_der)) {
-    CustodyBroken("an output holds bytes of the SWK or the released key");
-  }
-}
-
-bool InCustody(CK_OBJECT_HANDLE h) {
-  return g_custody.quoted.count(h) || g_custody.swks.count(h) || g_custody.released.count(h);
-}
-
-// After a successful quote of `pub`: its private half is in custody; the server wraps the SWK to
-// it.
-void NoteQuote(CK_OBJECT_HANDLE pub, const uint8_t* out, size_t len) {
-  CK_RSA_PUBLIC_KEY_PARAMS h;
-  if (out == nullptr || len < sizeof h) return;
-  std::memcpy(&h, out, sizeof h);
-  if (h.ulExponentLen + h.ulModulusLen + sizeof h > len) return;
-  for (auto& [pb, pv] : g_custody.pairs) {
-    if (pb == pub) g_custody.quoted.insert(pv);
-  }
-  const uint8_t* e = out + sizeof h;
-  auto n =
-      kmra::ossl::Wrap(BN_bin2bn(e + h.ulExponentLen, static_cast<int>(h.ulModulusLen), nullptr));
-  auto ex = kmra::ossl::Wrap(BN_bin2bn(e, static_cast<int>(h.ulExponentLen), nullptr));
-  auto bld = kmra::ossl::Wrap(OSSL_PARAM_BLD_new());
-  if (!n || !ex || !bld || OSSL_PARAM_BLD_push_BN(bld.get(), "n", n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(bld.get(), "e", ex.get()) != 1) {
-    return;
-  }
-  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld.get());
-  auto from = kmra::ossl::Wrap(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  EVP_PKEY* raw = nullptr;
-  if (from && EVP_PKEY_fromdata_init(from.get()) == 1) {
-    EVP_PKEY_fromdata(from.get(), &raw, EVP_PKEY_PUBLIC_KEY, params);
-  }
-  OSSL_PARAM_free(params);
-  auto pkey = kmra::ossl::Wrap(raw);
-  if (!pkey) return;
-  auto ctx = kmra::ossl::Wrap(EVP_PKEY_CTX_new(pkey.get(), nullptr));
-  size_t out_len = 1024;
-  std::vector<uint8_t> w(out_len);
-  if (EVP_PKEY_encrypt_init(ctx.get()) == 1 &&
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) == 1 &&
-      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha1()) == 1 &&
-      EVP_PKEY_encrypt(ctx.get(), w.data(), &out_len, g_custody.swk.data(), 32) == 1) {
-    w.resize(out_len);
-    g_custody.wrapped_swk = std::move(w);
-  }
-}
 
 constexpr CK_ATTRIBUTE_TYPE kTypes[] = {CKA_CLASS,
                                         CKA_TOKEN,
@@ -282,33 +195,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CK_ATTRIBUTE aes[] = {
       {CKA_VALUE_LEN, &len, sizeof len}, {CKA_TOKEN, &no, 1}, {CKA_EXTRACTABLE, &yes, 1}};
   if (C_GenerateKey(s, &aes_gen, aes, 3, &a) == CKR_OK) g_keys.push_back(a);
-  // The key server's side of releases: one SWK and one released EC key for the run.
-  Custody& c = g_custody;
-  c.swk.resize(32);
-  RAND_bytes(c.swk.data(), 32);
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  BIGNUM* d = nullptr;
-  EVP_PKEY_get_bn_param(key, "priv", &d);
-  c.key_scalar.resize(32);
-  BN_bn2binpad(d, c.key_scalar.data(), 32);
-  BN_clear_free(d);
-  auto p8 = kmra::ossl::Wrap(EVP_PKEY2PKCS8(key));
-  unsigned char* der = nullptr;
-  int der_len = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der);
-  c.key_der.assign(der, der + der_len);
-  OPENSSL_free(der);
-  EVP_PKEY_free(key);
-  auto wctx = kmra::ossl::Wrap(EVP_CIPHER_CTX_new());
-  EVP_CIPHER_CTX_set_flags(wctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-  c.wrapped_kwp.resize(c.key_der.size() + 16);
-  int l1 = 0, l2 = 0;
-  EVP_EncryptInit_ex(wctx.get(), EVP_aes_256_wrap_pad(), nullptr, c.swk.data(), nullptr);
-  EVP_EncryptUpdate(wctx.get(), c.wrapped_kwp.data(), &l1, c.key_der.data(),
-                    static_cast<int>(c.key_der.size()));
-  EVP_EncryptFinal_ex(wctx.get(), c.wrapped_kwp.data() + l1, &l2);
-  c.wrapped_kwp.resize(static_cast<size_t>(l1 + l2));
-  auto gcm = kmra::crypto::AesGcmSeal(c.swk, c.key_der);
-  if (gcm) c.wrapped_gcm = std::move(*gcm);
+  InitCustody();
   return 0;
 }
 
@@ -318,11 +205,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const CK_SESSION_HANDLE s = g_session;
   g_handles = g_keys;
   Custody& c = g_custody;
-  c.pairs.clear();
-  c.quoted.clear();
-  c.swks.clear();
-  c.released.clear();
-  c.wrapped_swk.clear();
+  ResetCustody();
   auto add = [&](CK_OBJECT_HANDLE h) {
     created.push_back(h);
     g_handles.push_back(h);
@@ -531,25 +414,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
   }
-  // The oracle's last word: every key in custody still refuses to be read or wrapped out.
-  for (CK_OBJECT_HANDLE k : created) {
-    if (!InCustody(k)) continue;
-    for (CK_ATTRIBUTE_TYPE type : {CKA_VALUE, CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2}) {
-      std::vector<uint8_t> v(1024);
-      CK_ATTRIBUTE a = {type, v.data(), v.size()};
-      if (C_GetAttributeValue(s, k, &a, 1) == CKR_OK) CustodyBroken("a key in custody was read");
-    }
-    for (CK_OBJECT_HANDLE w : g_handles) {
-      for (CK_MECHANISM_TYPE mech : {CKM_AES_KEY_WRAP_PAD, CKM_AES_KEY_WRAP, CKM_RSA_PKCS}) {
-        CK_MECHANISM m = {mech, nullptr, 0};
-        std::vector<uint8_t> out(4096);
-        CK_ULONG l = out.size();
-        if (C_WrapKey(s, &m, w, k, out.data(), &l) == CKR_OK) {
-          CustodyBroken("a key in custody was wrapped out");
-        }
-      }
-    }
-  }
+  ProbeCustody(s, created, g_handles);
   // End any operation left open and drop what this input created.
   for (auto h : created) C_DestroyObject(s, h);
   std::vector<uint8_t> big(4096);
