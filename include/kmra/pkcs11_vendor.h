@@ -9,9 +9,9 @@
  *
  * Output layout: CK_RSA_PUBLIC_KEY_PARAMS {ulExponentLen, ulModulusLen} || exponent || modulus || quote,
  * with the quote's report data = SHA-256(exponent || modulus || nonce) followed by 32 zero bytes.
- * Only the public half of an RSA key pair this token generated, whose private half is a session object
- * that was never revealed, is quoted, once per key pair. From the quote on the private half is an
- * attestation key (see CKA_KMRA_CUSTODY below and "Threat model and custody" in docs/token.md).
+ * Only the public half of an RSA key pair this token generated, whose private half is a session
+ * object that was never revealed, is quoted, once per key pair. From the quote on the private half
+ * is an attestation key (CKA_KMRA_CUSTODY below; docs/token.md, "Threat model and custody").
  */
 #ifndef KMRA_PKCS11_VENDOR_H_
 #define KMRA_PKCS11_VENDOR_H_
