@@ -9,7 +9,9 @@
  *
  * Output layout: CK_RSA_PUBLIC_KEY_PARAMS {ulExponentLen, ulModulusLen} || exponent || modulus || quote,
  * with the quote's report data = SHA-256(exponent || modulus || nonce) followed by 32 zero bytes.
- * The public key must be a session object and gives one quote only.
+ * Only the public half of an RSA key pair this token generated, whose private half is a session
+ * object that was never revealed, is quoted, once per key pair. From the quote on the private half
+ * is an attestation key (CKA_KMRA_CUSTODY below; docs/token.md, "Threat model and custody").
  */
 #ifndef KMRA_PKCS11_VENDOR_H_
 #define KMRA_PKCS11_VENDOR_H_
@@ -41,6 +43,21 @@ typedef struct CK_RSA_PUBLIC_KEY_PARAMS {
   CK_ULONG ulExponentLen;
   CK_ULONG ulModulusLen;
 } CK_RSA_PUBLIC_KEY_PARAMS;
+
+/* Read-only CK_ULONG attribute of every key: how the key came into the token's custody. Set by the
+ * token only; a template that names it gets CKR_ATTRIBUTE_READ_ONLY. Token keys keep it across
+ * restarts. */
+#define CKA_KMRA_CUSTODY (CKA_VENDOR_DEFINED + 0x4B4D0001UL)
+
+/* Any key outside the attestation path. */
+#define KMRA_CUSTODY_NONE 0UL
+/* The private half of a quoted key pair: it can only C_UnwrapKey with CKM_RSA_PKCS_OAEP, once. */
+#define KMRA_CUSTODY_ATTESTATION 1UL
+/* A transport key (SWK) an attestation key unwrapped: AES, sensitive, session only; it can only
+ * C_UnwrapKey a private key with CKM_AES_KEY_WRAP_PAD or CKM_AES_GCM, once. */
+#define KMRA_CUSTODY_TRANSPORT 2UL
+/* A key a transport key unwrapped (the released key): it signs and decrypts, and never leaves. */
+#define KMRA_CUSTODY_RELEASED 3UL
 
 #ifdef __cplusplus
 }

@@ -57,7 +57,8 @@ Result<Leaf> ParseLeaf(const std::string& pem) {
   leaf.der.assign(der, der + len);
   OPENSSL_free(der);
   EVP_PKEY* pub = X509_get0_pubkey(cert.get());
-  if (pub == nullptr) return ossl::Fail(Code::kInvalidArgument, "the certificate has no public key");
+  if (pub == nullptr)
+    return ossl::Fail(Code::kInvalidArgument, "the certificate has no public key");
   unsigned char* spki = nullptr;
   len = i2d_PUBKEY(pub, &spki);
   if (len <= 0) return ossl::Fail(Code::kInternal, "i2d_PUBKEY");
@@ -108,7 +109,7 @@ Result<std::vector<CK_OBJECT_HANDLE>> ObjectsLabelled(p11::Session& session,
 
 // The certificate (DER) of the key `label` in the token, if there is one.
 Result<std::optional<std::vector<uint8_t>>> ExistingCertificate(p11::Session& session,
-                                                                 const std::string& label) {
+                                                                const std::string& label) {
   p11::Attrs t;
   t.Ulong(CKA_CLASS, CKO_CERTIFICATE).String(CKA_LABEL, label);
   KMRA_ASSIGN_OR_RETURN(auto certs, session.Find(t));
@@ -126,16 +127,20 @@ Error StepError(const Error& e, std::string_view step, std::string_view advice) 
 std::string TokenAdvice(const Error& e, const LoadKeyOptions& o) {
   const std::string& m = e.message();
   if (m.find("CKR_PIN_INCORRECT") != std::string::npos) {
-    return fmt::format("the user PIN given with -p is wrong for token '{}'; repeated failures lock "
-                       "the PIN", o.token_label);
+    return fmt::format(
+        "the user PIN given with -p is wrong for token '{}'; repeated failures lock "
+        "the PIN",
+        o.token_label);
   }
   if (m.find("CKR_PIN_LOCKED") != std::string::npos) {
     return "the user PIN is locked; the security officer resets it (kmra token init-pin)";
   }
   if (m.find("CKR_DEVICE_MEMORY") != std::string::npos ||
       m.find("CKR_HOST_MEMORY") != std::string::npos || e.code() == Code::kResourceExhausted) {
-    return fmt::format("token '{}' is full: delete keys that are no longer served (pkcs11-tool "
-                       "--delete-object) and run loadkey again", o.token_label);
+    return fmt::format(
+        "token '{}' is full: delete keys that are no longer served (pkcs11-tool "
+        "--delete-object) and run loadkey again",
+        o.token_label);
   }
   return "";
 }
@@ -145,16 +150,19 @@ std::string TokenAdvice(const Error& e, const LoadKeyOptions& o) {
 Result<QuotedKey> ParseQuoteOutput(std::span<const uint8_t> out) {
   CK_RSA_PUBLIC_KEY_PARAMS header;
   if (out.size() < sizeof(header)) {
-    return InvalidArgument(fmt::format("the token's quote output is {} bytes, shorter than its "
-                                       "{}-byte header", out.size(), sizeof(header)));
+    return InvalidArgument(
+        fmt::format("the token's quote output is {} bytes, shorter than its "
+                    "{}-byte header",
+                    out.size(), sizeof(header)));
   }
   std::memcpy(&header, out.data(), sizeof(header));
   size_t rest = out.size() - sizeof(header);
   if (header.ulExponentLen == 0 || header.ulModulusLen == 0 || header.ulExponentLen > 16 ||
       header.ulModulusLen > 1024 || header.ulExponentLen + header.ulModulusLen >= rest) {
-    return InvalidArgument(fmt::format("the token's quote output is malformed: exponent {} bytes, "
-                                       "modulus {} bytes, {} bytes after the header",
-                                       header.ulExponentLen, header.ulModulusLen, rest));
+    return InvalidArgument(
+        fmt::format("the token's quote output is malformed: exponent {} bytes, "
+                    "modulus {} bytes, {} bytes after the header",
+                    header.ulExponentLen, header.ulModulusLen, rest));
   }
   auto p = out.subspan(sizeof(header));
   QuotedKey q;
@@ -197,7 +205,8 @@ Result<LoadKeyResult> LoadKey(const LoadKeyOptions& o, const Clock& clock) {
   KMRA_ASSIGN_OR_RETURN(auto existing_cert, ExistingCertificate(*session, o.key_id));
   KMRA_ASSIGN_OR_RETURN(auto old_objects, ObjectsLabelled(*session, o.key_id));
 
-  // 2. The quote key pair, destroyed on every path.
+  // 2. The quote key pair (the attestation template: its private half only unwraps), destroyed on
+  // every path. Once quoted, the token lets the private half do nothing but unwrap the SWK.
   ObjectGuard temporaries(*session);
   auto quote_key = p11::GenerateSessionRsaKeyPair(*session, o.quote_key_bits);
   if (!quote_key) {
@@ -294,16 +303,33 @@ Result<LoadKeyResult> LoadKey(const LoadKeyOptions& o, const Clock& clock) {
   KMRA_ASSIGN_OR_RETURN(bool sensitive, session->GetBool(*priv, CKA_SENSITIVE));
   KMRA_ASSIGN_OR_RETURN(bool extractable, session->GetBool(*priv, CKA_EXTRACTABLE));
   if (!sensitive || extractable) {
-    return Internal("the token created the key without CKA_SENSITIVE or with CKA_EXTRACTABLE; "
-                    "refusing to keep it");
+    return Internal(
+        "the token created the key without CKA_SENSITIVE or with CKA_EXTRACTABLE; "
+        "refusing to keep it");
   }
+#ifdef CKA_KMRA_CUSTODY
+  // Our token marks what came in through the attestation path; tokens without the attribute
+  // (CTK) answer CKR_ATTRIBUTE_TYPE_INVALID and are judged by the checks above.
+  if (auto mark = session->GetAttribute(*priv, CKA_KMRA_CUSTODY);
+      mark && mark->size() == sizeof(CK_ULONG)) {
+    CK_ULONG custody = 0;
+    std::memcpy(&custody, mark->data(), sizeof custody);
+    if (custody != KMRA_CUSTODY_RELEASED) {
+      return Internal(
+          fmt::format("the token did not take the released key into custody "
+                      "(CKA_KMRA_CUSTODY is {}); refusing to keep it",
+                      custody));
+    }
+  }
+#endif
   if (leaf.algorithm == p11::KeyAlgorithm::kRsa) {
     KMRA_ASSIGN_OR_RETURN(auto modulus, session->GetAttribute(*priv, CKA_MODULUS));
     KMRA_ASSIGN_OR_RETURN(auto cert_rsa, p11::RsaPublicKeyFromSpki(leaf.spki));
     if (modulus != cert_rsa.modulus) {
-      return FailedPrecondition("the released key does not match its certificate (different RSA "
-                                "modulus); the key server holds a wrong certificate for '" +
-                                o.key_id + "'");
+      return FailedPrecondition(
+          "the released key does not match its certificate (different RSA "
+          "modulus); the key server holds a wrong certificate for '" +
+          o.key_id + "'");
     }
   }
   new_objects.Release();

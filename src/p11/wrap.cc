@@ -156,8 +156,10 @@ Result<KeyObjects> GenerateSessionRsaKeyPair(Session& session, int bits) {
   pub.Bool(CKA_TOKEN, false).Bool(CKA_ENCRYPT, true).Bool(CKA_WRAP, true).Bool(CKA_VERIFY, false)
       .Ulong(CKA_MODULUS_BITS, static_cast<CK_ULONG>(bits)).Bytes(CKA_PUBLIC_EXPONENT, kF4);
   Attrs priv;
+  // The attestation template: the private half only unwraps (no DECRYPT, no SIGN), so nothing but
+  // C_UnwrapKey ever touches the wrapped SWK.
   priv.Bool(CKA_TOKEN, false).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false).Bool(CKA_DECRYPT, true).Bool(CKA_UNWRAP, true).Bool(CKA_SIGN, false);
+      .Bool(CKA_EXTRACTABLE, false).Bool(CKA_DECRYPT, false).Bool(CKA_UNWRAP, true).Bool(CKA_SIGN, false);
   CK_MECHANISM mech{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
   KMRA_ASSIGN_OR_RETURN(auto handles, session.GenerateKeyPair(mech, pub, priv));
   KeyObjects out;

@@ -66,8 +66,9 @@ Result<ReleaseWrapResult> WrapForRelease(Session& session, CK_OBJECT_HANDLE priv
 
 // --- token side (loadkey) ---
 
-// A session RSA key pair for receiving the SWK: private with CKA_UNWRAP/CKA_DECRYPT, public with
-// CKA_WRAP/CKA_ENCRYPT; both CKA_TOKEN=false. `bits` defaults to 3072 as in KMRA.
+// A session RSA key pair for receiving the SWK (the attestation template): private with CKA_UNWRAP
+// only (no CKA_DECRYPT, no CKA_SIGN), sensitive and not extractable; public with CKA_WRAP/CKA_ENCRYPT;
+// both CKA_TOKEN=false. `bits` defaults to 3072 as in KMRA.
 Result<KeyObjects> GenerateSessionRsaKeyPair(Session& session, int bits = 3072);
 
 // Reads modulus and exponent of an RSA public (or private) key object.

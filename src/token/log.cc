@@ -10,4 +10,10 @@ void LogError(const std::string& message) {
   std::fprintf(stderr, "kmra-pkcs11: %s\n", message.c_str());
 }
 
+void LogDebug(const std::string& message) {
+  const char* debug = std::getenv("KMRA_TOKEN_DEBUG");
+  if (debug == nullptr || std::string(debug) != "1") return;
+  LogError("debug: " + message);
+}
+
 }  // namespace kmra::token

@@ -10,4 +10,7 @@ namespace kmra::token {
 // Writes "kmra-pkcs11: <message>" to stderr, unless KMRA_TOKEN_QUIET is set.
 void LogError(const std::string& message);
 
+// Writes "kmra-pkcs11: debug: <message>" to stderr when KMRA_TOKEN_DEBUG=1 (and not quiet).
+void LogDebug(const std::string& message);
+
 }  // namespace kmra::token

@@ -30,7 +30,7 @@ const std::vector<MechanismEntry>& Mechanisms() {
       {CKM_AES_KEY_GEN, {16, 32, CKF_GENERATE}},
       {CKM_AES_KEY_WRAP, {16, 32, CKF_WRAP | CKF_UNWRAP}},
       {CKM_AES_KEY_WRAP_PAD, {16, 32, CKF_WRAP | CKF_UNWRAP}},
-      {CKM_AES_GCM, {16, 32, CKF_ENCRYPT | CKF_DECRYPT}},
+      {CKM_AES_GCM, {16, 32, CKF_ENCRYPT | CKF_DECRYPT | CKF_UNWRAP}},
       {CKM_SHA_1, {0, 0, CKF_DIGEST}},
       {CKM_SHA256, {0, 0, CKF_DIGEST}},
       {CKM_SHA384, {0, 0, CKF_DIGEST}},

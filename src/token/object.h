@@ -18,25 +18,30 @@
 #include "base/result.h"
 #include "base/secret_bytes.h"
 #include "crypto/ossl.h"
+#include "kmra/pkcs11_vendor.h"
 
 namespace kmra::token {
 
 using AttrMap = std::map<CK_ATTRIBUTE_TYPE, std::vector<uint8_t>>;
 
 struct Object {
-  std::string uid;                  // 32 lower-case hex characters; the file name of token objects
-  AttrMap attrs;                    // every non-secret attribute
-  SecretBytes secret;               // PKCS#8 DER (private keys) or raw key bytes (secret keys)
-  std::shared_ptr<EVP_PKEY> pkey;   // parsed asymmetric key (private or public); null for others
-  CK_SESSION_HANDLE owner = 0;      // session objects: the creating session; 0 for token objects
-  bool quote_used = false;          // CTK: a session RSA public key gives one quote only
+  std::string uid;                 // 32 lower-case hex characters; the file name of token objects
+  AttrMap attrs;                   // every non-secret attribute
+  SecretBytes secret;              // PKCS#8 DER (private keys) or raw key bytes (secret keys)
+  std::shared_ptr<EVP_PKEY> pkey;  // parsed asymmetric key (private or public); null for others
+  CK_SESSION_HANDLE owner = 0;     // session objects: the creating session; 0 for token objects
+  bool quote_used = false;         // CTK: a session RSA public key gives one quote only
   std::vector<uint8_t> pending_quote;  // CTK: output computed by a size query, returned next
   std::vector<uint8_t> pending_nonce;  // the nonce pending_quote was made for
+  std::string pair;       // generated key pairs: a random id both halves share (memory only)
+  bool revealed = false;  // a secret component was read or the key was wrapped out
 
   CK_OBJECT_CLASS Class() const { return Ulong(CKA_CLASS, CK_UNAVAILABLE_INFORMATION); }
   CK_KEY_TYPE KeyType() const { return Ulong(CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION); }
   bool IsToken() const { return Bool(CKA_TOKEN, false); }
   bool IsPrivate() const { return Bool(CKA_PRIVATE, false); }
+  // KMRA_CUSTODY_* (pkcs11_vendor.h): set by the token only, read-only for callers.
+  CK_ULONG Custody() const { return Ulong(CKA_KMRA_CUSTODY, KMRA_CUSTODY_NONE); }
 
   // Value of a CK_BBOOL / CK_ULONG attribute, or `def` when absent or malformed.
   bool Bool(CK_ATTRIBUTE_TYPE type, bool def) const;

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -98,6 +99,10 @@ class Token {
   CK_RV CheckPin(std::string_view pin, bool is_user);
   CK_RV QuoteWrap(Session& s, const CK_MECHANISM& m, CK_OBJECT_HANDLE key, uint8_t* out,
                   CK_ULONG* out_len);
+  // Why the public key `pub` may not be quoted (empty when it may); `priv` gets its private half.
+  std::string QuoteRefusal(const Object& pub, std::shared_ptr<Object>& priv, CK_RV& rv) const;
+  // Ends every session's sign and decrypt operation that uses `pkey` (a key entering custody).
+  void CancelOperationsOn(const EVP_PKEY* pkey);
 
   TokenConfig config_;
   std::unique_ptr<enclave::Platform> platform_;
@@ -109,6 +114,7 @@ class Token {
   std::map<CK_SESSION_HANDLE, Session> sessions_;
   CK_OBJECT_HANDLE next_object_ = 1;
   CK_SESSION_HANDLE next_session_ = 1;
+  std::set<std::vector<uint8_t>> quoted_moduli_;  // every key pair quoted, by key (its modulus)
 };
 
 }  // namespace kmra::token

@@ -1,12 +1,44 @@
 // Token: object management (PKCS#11 v2.40 §5.7) and object searches (§5.7 C_FindObjects*).
 #include <algorithm>
+#include <cstring>
+#include <iterator>
 
 #include "token/attributes.h"
+#include "token/custody.h"
 #include "token/keys.h"
 #include "token/log.h"
 #include "token/token.h"
 
 namespace kmra::token {
+namespace {
+
+constexpr CK_ATTRIBUTE_TYPE kNaming[] = {CKA_LABEL, CKA_ID, CKA_SUBJECT, CKA_START_DATE,
+                                         CKA_END_DATE};
+
+// What C_SetAttributeValue may change on a key of the attestation path: nothing on an attestation
+// or transport key; only naming attributes on a released key; the custody mark never.
+CK_RV CheckCustodyChanges(const Object& o, const AttrMap& changes) {
+  const CK_ULONG custody = o.Custody();
+  for (const auto& [type, value] : changes) {
+    if (type == CKA_KMRA_CUSTODY) {
+      return RefuseCustody("C_SetAttributeValue", CKR_ATTRIBUTE_READ_ONLY,
+                           "the custody mark is set by the token only");
+    }
+    if (custody == KMRA_CUSTODY_ATTESTATION || custody == KMRA_CUSTODY_TRANSPORT) {
+      return RefuseCustody("C_SetAttributeValue", CKR_ACTION_PROHIBITED,
+                           "an attestation or transport key cannot be changed");
+    }
+    if (custody == KMRA_CUSTODY_RELEASED &&
+        std::find_if(std::begin(kNaming), std::end(kNaming),
+                     [t = type](CK_ATTRIBUTE_TYPE n) { return n == t; }) == std::end(kNaming)) {
+      return RefuseCustody("C_SetAttributeValue", CKR_ATTRIBUTE_READ_ONLY,
+                           "a released key's attributes other than its names cannot be changed");
+    }
+  }
+  return CKR_OK;
+}
+
+}  // namespace
 
 std::shared_ptr<Object> Token::Visible(CK_OBJECT_HANDLE h) {
   auto it = objects_.find(h);
@@ -106,6 +138,7 @@ CK_RV Token::CreateObject(Session& s, const CK_ATTRIBUTE* tmpl, CK_ULONG count,
   }
   AttrMap secret_parts;
   for (auto it = o.attrs.begin(); it != o.attrs.end();) {
+    if (it->first == CKA_KMRA_CUSTODY) return CKR_ATTRIBUTE_READ_ONLY;
     if (!IsValidAttribute(cls, kt, it->first)) return CKR_ATTRIBUTE_TYPE_INVALID;
     if (it->first == CKA_LOCAL || it->first == CKA_ALWAYS_SENSITIVE ||
         it->first == CKA_NEVER_EXTRACTABLE || it->first == CKA_KEY_GEN_MECHANISM) {
@@ -157,11 +190,41 @@ CK_RV Token::DestroyObject(Session& s, CK_OBJECT_HANDLE h) {
   return RemoveObject(h);
 }
 
-CK_RV Token::GetAttributeValue(Session& s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE* tmpl,
-                               CK_ULONG count) {
+CK_RV Token::GetAttributeValue(Session& s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE* tmpl, CK_ULONG count) {
   auto o = Visible(h);
   if (!o) return CKR_OBJECT_HANDLE_INVALID;
-  return GetAttributeValues(*o, tmpl, count);
+  const CK_OBJECT_CLASS cls = o->Class();
+  const bool key = cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY;
+  // Entry by entry, so the custody mark (a vendor attribute) is answered here; the result is the
+  // error of the last entry that failed, as GetAttributeValues gives for a whole template.
+  CK_RV rv = CKR_OK;
+  for (CK_ULONG i = 0; i < count; ++i) {
+    CK_ATTRIBUTE& a = tmpl[i];
+    CK_RV one = CKR_OK;
+    if (a.type == CKA_KMRA_CUSTODY && key) {
+      const CK_ULONG custody = o->Custody();
+      if (a.pValue != nullptr && a.ulValueLen < sizeof custody) {
+        one = CKR_BUFFER_TOO_SMALL;
+        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+      } else {
+        if (a.pValue != nullptr) std::memcpy(a.pValue, &custody, sizeof custody);
+        a.ulValueLen = sizeof custody;
+      }
+    } else if (IsSecretComponent(cls, a.type) && InCustody(*o)) {
+      RefuseCustody("C_GetAttributeValue", CKR_ATTRIBUTE_SENSITIVE,
+                    "the key is on the attestation path (CKA_KMRA_CUSTODY); its secret components "
+                    "are never read");
+      a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+      one = CKR_ATTRIBUTE_SENSITIVE;
+    } else {
+      one = GetAttributeValues(*o, &a, 1);
+      // A secret component that was handed out: the quote mechanism no longer vouches for the key.
+      if (one == CKR_OK && a.pValue != nullptr && IsSecretComponent(cls, a.type))
+        o->revealed = true;
+    }
+    if (one != CKR_OK) rv = one;
+  }
+  return rv;
 }
 
 CK_RV Token::SetAttributeValue(Session& s, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE* tmpl,
@@ -172,6 +235,7 @@ CK_RV Token::SetAttributeValue(Session& s, CK_OBJECT_HANDLE h, const CK_ATTRIBUT
   AttrMap changes;
   CK_RV rv = DecodeTemplate(tmpl, count, changes);
   if (rv != CKR_OK) return rv;
+  if ((rv = CheckCustodyChanges(*o, changes)) != CKR_OK) return rv;
   for (const auto& [type, value] : changes) {
     rv = CheckSettable(*o, type, value);
     if (rv != CKR_OK) return rv;

@@ -100,14 +100,16 @@ struct Token {
 
 RunResult LoadKey(const Token& token, const std::string& key_id, const std::string& api,
                   const std::string& url, const std::string& cert_out,
-                  const std::vector<std::string>& extra = {}) {
+                  const std::vector<std::string>& extra = {}, const Env& extra_env = {}) {
   const std::string srv = KeyServer::Get()->dir();
   std::vector<std::string> argv{KmraBin(), "loadkey", "-t", "web", "-p", "1234", "-u", key_id,
                                 "--server", url, "--api", api, "--ca", srv + "/tls/ca.pem",
                                 "--cert", srv + "/tls/client.pem", "--key", srv + "/tls/client.key",
                                 "--module", Module(), "--cert-out", cert_out};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  return RunCmd(argv, token.env(), 120);
+  Env env = token.env();
+  env.insert(extra_env.begin(), extra_env.end());
+  return RunCmd(argv, env, 120);
 }
 
 // pkcs11-tool's listing of the token's objects (logged in).
@@ -148,11 +150,20 @@ class LoadKeyFlow : public ::testing::TestWithParam<std::string> {
 TEST_P(LoadKeyFlow, InProcessNginxServesTheReleasedKeyFromTheToken) {
   Token token(dir_.path(), 1);
   ASSERT_TRUE(token.ok) << token.output;
-  RunResult r = LoadKey(token, id_, Api(), KeyServer::Get()->url(), dir_ / "served.pem");
+  // With the token's debug log on: loadkey's templates are the attestation templates, so the
+  // token quotes its key pair without having to override any of what they ask.
+  RunResult r = LoadKey(token, id_, Api(), KeyServer::Get()->url(), dir_ / "served.pem", {},
+                        {{"KMRA_TOKEN_DEBUG", "1"}});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("pkcs11:token=web;object=" + id_ + ";type=private"), std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("loaded into the token"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("its private half is now an attestation key"), std::string::npos)
+      << r.output;
+  for (const char* weak : {"CKA_DECRYPT overridden", "CKA_SIGN overridden",
+                           "CKA_EXTRACTABLE overridden", "CKA_SENSITIVE overridden"}) {
+    EXPECT_EQ(r.output.find(weak), std::string::npos) << weak << " in:\n" << r.output;
+  }
 
   std::string objects = ListObjects(token);
   EXPECT_EQ(Count(objects, "Private Key Object"), 1u) << objects;
