@@ -11,10 +11,18 @@ namespace {
 
 bool IsRsaMech(CK_MECHANISM_TYPE m) {
   switch (m) {
-    case CKM_RSA_PKCS: case CKM_RSA_X_509: case CKM_RSA_PKCS_OAEP: case CKM_RSA_PKCS_PSS:
-    case CKM_SHA1_RSA_PKCS: case CKM_SHA256_RSA_PKCS: case CKM_SHA384_RSA_PKCS:
-    case CKM_SHA512_RSA_PKCS: case CKM_SHA1_RSA_PKCS_PSS: case CKM_SHA256_RSA_PKCS_PSS:
-    case CKM_SHA384_RSA_PKCS_PSS: case CKM_SHA512_RSA_PKCS_PSS:
+    case CKM_RSA_PKCS:
+    case CKM_RSA_X_509:
+    case CKM_RSA_PKCS_OAEP:
+    case CKM_RSA_PKCS_PSS:
+    case CKM_SHA1_RSA_PKCS:
+    case CKM_SHA256_RSA_PKCS:
+    case CKM_SHA384_RSA_PKCS:
+    case CKM_SHA512_RSA_PKCS:
+    case CKM_SHA1_RSA_PKCS_PSS:
+    case CKM_SHA256_RSA_PKCS_PSS:
+    case CKM_SHA384_RSA_PKCS_PSS:
+    case CKM_SHA512_RSA_PKCS_PSS:
       return true;
     default:
       return false;
@@ -27,11 +35,13 @@ bool IsPss(CK_MECHANISM_TYPE m) {
 }
 
 bool IsEcdsa(CK_MECHANISM_TYPE m) {
-  return m == CKM_ECDSA || m == CKM_ECDSA_SHA1 || m == CKM_ECDSA_SHA256 ||
-         m == CKM_ECDSA_SHA384 || m == CKM_ECDSA_SHA512;
+  return m == CKM_ECDSA || m == CKM_ECDSA_SHA1 || m == CKM_ECDSA_SHA256 || m == CKM_ECDSA_SHA384 ||
+         m == CKM_ECDSA_SHA512;
 }
 
-size_t RsaBytes(const Operation& op) { return static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get())); }
+size_t RsaBytes(const Operation& op) {
+  return static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get()));
+}
 size_t EcFieldBytes(const Operation& op) {
   return static_cast<size_t>((EVP_PKEY_get_bits(op.pkey.get()) + 7) / 8);
 }
@@ -49,8 +59,15 @@ CK_RV ParsePss(const CK_MECHANISM& m, Operation& op) {
   if (op.md != nullptr && EVP_MD_get_type(op.md) != EVP_MD_get_type(op.pss_hash)) {
     return CKR_MECHANISM_PARAM_INVALID;
   }
-  const size_t max_salt = RsaBytes(op) - static_cast<size_t>(EVP_MD_get_size(op.pss_hash)) - 2;
-  if (p.sLen > max_salt) return CKR_MECHANISM_PARAM_INVALID;
+  // RFC 8017 §9.1.1: emLen = ceil((modBits - 1) / 8) must hold hLen + sLen + 2 bytes. A key too
+  // small for the hash at all is CKR_KEY_SIZE_RANGE; a salt that does not fit, PARAM_INVALID.
+  const int bits = EVP_PKEY_get_bits(op.pkey.get());
+  const int hash_len = EVP_MD_get_size(op.pss_hash);
+  if (bits <= 1 || hash_len <= 0) return CKR_KEY_SIZE_RANGE;
+  const size_t em_len = (static_cast<size_t>(bits) - 1 + 7) / 8;
+  const size_t need = static_cast<size_t>(hash_len) + 2;
+  if (em_len < need) return CKR_KEY_SIZE_RANGE;
+  if (p.sLen > em_len - need) return CKR_MECHANISM_PARAM_INVALID;
   op.salt_len = static_cast<int>(p.sLen);
   return CKR_OK;
 }
@@ -64,6 +81,10 @@ CK_RV ParseOaep(const CK_MECHANISM& m, Operation& op) {
   op.md = DigestOf(p.hashAlg);
   op.mgf1 = DigestOfMgf(p.mgf);
   if (op.md == nullptr || op.mgf1 == nullptr) return CKR_MECHANISM_PARAM_INVALID;
+  // RFC 8017 §7.1.1: the modulus must hold two hashes and two bytes.
+  if (op.pkey && RsaBytes(op) < 2 * static_cast<size_t>(EVP_MD_get_size(op.md)) + 2) {
+    return CKR_KEY_SIZE_RANGE;
+  }
   if (p.source != 0 && p.source != CKZ_DATA_SPECIFIED) return CKR_MECHANISM_PARAM_INVALID;
   if (p.ulSourceDataLen > 0) {
     if (p.pSourceData == nullptr || p.ulSourceDataLen > 4096) return CKR_MECHANISM_PARAM_INVALID;
@@ -162,7 +183,7 @@ std::vector<uint8_t> RawToDer(std::span<const uint8_t> raw) {
   if (len <= 0) return {};
   std::vector<uint8_t> der(static_cast<size_t>(len));
   unsigned char* q = der.data();
-  i2d_ECDSA_SIG(sig.get(), &q);
+  if (i2d_ECDSA_SIG(sig.get(), &q) != len) return {};
   return der;
 }
 
@@ -170,15 +191,17 @@ CK_RV GcmCrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
   const bool enc = op.kind == OpKind::kEncrypt;
   if (!enc && in.size() < op.tag_bytes) return CKR_ENCRYPTED_DATA_LEN_RANGE;
   const size_t body = enc ? in.size() : in.size() - op.tag_bytes;
-  const EVP_CIPHER* cipher = op.key.size() == 16 ? EVP_aes_128_gcm()
-                             : op.key.size() == 24 ? EVP_aes_192_gcm() : EVP_aes_256_gcm();
+  const EVP_CIPHER* cipher = op.key.size() == 16   ? EVP_aes_128_gcm()
+                             : op.key.size() == 24 ? EVP_aes_192_gcm()
+                                                   : EVP_aes_256_gcm();
   auto ctx = ossl::Wrap(EVP_CIPHER_CTX_new());
   int len = 0;
   out = SecretBytes(enc ? body + op.tag_bytes : body);
   if (!ctx || EVP_CipherInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr, enc) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(op.iv.size()),
                           nullptr) != 1 ||
-      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, op.key.Reveal().data(), op.iv.data(), enc) != 1 ||
+      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, op.key.Reveal().data(), op.iv.data(), enc) !=
+          1 ||
       (!op.aad.empty() && EVP_CipherUpdate(ctx.get(), nullptr, &len, op.aad.data(),
                                            static_cast<int>(op.aad.size())) != 1) ||
       EVP_CipherUpdate(ctx.get(), out.RevealMutable().data(), &len, in.data(),
@@ -212,11 +235,25 @@ CK_RV InitOperation(OpKind kind, const CK_MECHANISM& m, const Object* key, Opera
   CK_FLAGS need = 0;
   CK_ATTRIBUTE_TYPE usage = 0;
   switch (kind) {
-    case OpKind::kSign: need = CKF_SIGN; usage = CKA_SIGN; break;
-    case OpKind::kVerify: need = CKF_VERIFY; usage = CKA_VERIFY; break;
-    case OpKind::kEncrypt: need = CKF_ENCRYPT; usage = CKA_ENCRYPT; break;
-    case OpKind::kDecrypt: need = CKF_DECRYPT; usage = CKA_DECRYPT; break;
-    case OpKind::kDigest: need = CKF_DIGEST; break;
+    case OpKind::kSign:
+      need = CKF_SIGN;
+      usage = CKA_SIGN;
+      break;
+    case OpKind::kVerify:
+      need = CKF_VERIFY;
+      usage = CKA_VERIFY;
+      break;
+    case OpKind::kEncrypt:
+      need = CKF_ENCRYPT;
+      usage = CKA_ENCRYPT;
+      break;
+    case OpKind::kDecrypt:
+      need = CKF_DECRYPT;
+      usage = CKA_DECRYPT;
+      break;
+    case OpKind::kDigest:
+      need = CKF_DIGEST;
+      break;
   }
   if (entry == nullptr || (entry->info.flags & need) == 0) return CKR_MECHANISM_INVALID;
   if (kind == OpKind::kDigest) {
@@ -282,7 +319,7 @@ CK_RV UpdateOperation(Operation& op, std::span<const uint8_t> in) {
   op.multipart = true;
   if (op.md_ctx) {
     return EVP_DigestUpdate(op.md_ctx.get(), in.data(), in.size()) == 1 ? CKR_OK
-                                                                          : CKR_FUNCTION_FAILED;
+                                                                        : CKR_FUNCTION_FAILED;
   }
   if (op.data.size() + in.size() > (16u << 20)) return CKR_DATA_LEN_RANGE;
   const size_t old = op.data.size();
@@ -321,8 +358,8 @@ CK_RV Prehash(Operation& op, std::span<const uint8_t> in, SecretBytes& tbs) {
 // Checks the input length rules of raw mechanisms (§2.1.6-2.1.8, §2.3.1).
 CK_RV CheckRawInput(const Operation& op, size_t len) {
   const size_t k = op.pkey ? static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get())) : 0;
-  if (op.mech == CKM_RSA_PKCS && (op.kind == OpKind::kSign || op.kind == OpKind::kVerify ||
-                                  op.kind == OpKind::kEncrypt)) {
+  if (op.mech == CKM_RSA_PKCS &&
+      (op.kind == OpKind::kSign || op.kind == OpKind::kVerify || op.kind == OpKind::kEncrypt)) {
     return len + 11 > k ? CKR_DATA_LEN_RANGE : CKR_OK;
   }
   if (op.mech == CKM_RSA_X_509) return len > k ? CKR_DATA_LEN_RANGE : CKR_OK;
@@ -403,12 +440,13 @@ CK_RV FinishOperation(Operation& op, std::span<const uint8_t> in, SecretBytes& o
       return CKR_FUNCTION_FAILED;
     }
   }
-  // The largest signature of this key (the modulus size, or the longest DER ECDSA-Sig-Value), so one
-  // EVP_PKEY_sign call does; a length query first would cost a second pass through the provider.
+  // The largest signature of this key (the modulus size, or the longest DER ECDSA-Sig-Value), so
+  // one EVP_PKEY_sign call does; a length query first would cost a second pass through the
+  // provider.
   size_t len = static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get()));
   SecretBytes sig(len);
-  if (EVP_PKEY_sign(ctx.get(), sig.RevealMutable().data(), &len, tbs.Reveal().data(),
-                    tbs.size()) != 1) {
+  if (EVP_PKEY_sign(ctx.get(), sig.RevealMutable().data(), &len, tbs.Reveal().data(), tbs.size()) !=
+      1) {
     ossl::DrainErrors();
     // RSA_X_509 input not below the modulus is a caller error.
     return op.mech == CKM_RSA_X_509 ? CKR_DATA_INVALID : CKR_FUNCTION_FAILED;

@@ -21,7 +21,21 @@
 
 namespace kmra::token {
 
-using AttrMap = std::map<CK_ATTRIBUTE_TYPE, std::vector<uint8_t>>;
+// Attribute type -> encoded value. Values are wiped when the map goes away: a decoded template
+// can hold secret components (CKA_VALUE, private key parts) until they are moved to `secret`, and
+// every error path must drop them without leaving copies in freed memory.
+class AttrMap : public std::map<CK_ATTRIBUTE_TYPE, std::vector<uint8_t>> {
+ public:
+  using std::map<CK_ATTRIBUTE_TYPE, std::vector<uint8_t>>::map;
+  AttrMap() = default;
+  AttrMap(const AttrMap&) = default;
+  AttrMap(AttrMap&&) noexcept = default;
+  AttrMap& operator=(const AttrMap&) = default;
+  AttrMap& operator=(AttrMap&&) noexcept = default;
+  ~AttrMap() {
+    for (auto& [type, value] : *this) SecureWipe(value.data(), value.size());
+  }
+};
 
 struct Object {
   std::string uid;                  // 32 lower-case hex characters; the file name of token objects
