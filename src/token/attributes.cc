@@ -194,6 +194,19 @@ CK_RV DecodeTemplate(const CK_ATTRIBUTE* tmpl, CK_ULONG count, AttrMap& out) {
   return DecodeLevel(tmpl, count, false, out);
 }
 
+CK_RV CopyOut(std::span<const uint8_t> value, CK_ATTRIBUTE& a) {
+  if (a.pValue == nullptr) {
+    a.ulValueLen = value.size();
+  } else if (a.ulValueLen < value.size()) {
+    a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+    return CKR_BUFFER_TOO_SMALL;
+  } else {
+    if (!value.empty()) std::memcpy(a.pValue, value.data(), value.size());
+    a.ulValueLen = value.size();
+  }
+  return CKR_OK;
+}
+
 CK_RV GetAttributeValues(const Object& o, CK_ATTRIBUTE* tmpl, CK_ULONG count) {
   CK_RV rv = CKR_OK;
   const CK_OBJECT_CLASS cls = o.Class();
@@ -222,15 +235,7 @@ CK_RV GetAttributeValues(const Object& o, CK_ATTRIBUTE* tmpl, CK_ULONG count) {
       auto it = o.attrs.find(a.type);
       if (it != o.attrs.end()) value = it->second;
     }
-    if (a.pValue == nullptr) {
-      a.ulValueLen = value.size();
-    } else if (a.ulValueLen < value.size()) {
-      a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
-      rv = CKR_BUFFER_TOO_SMALL;
-    } else {
-      if (!value.empty()) std::memcpy(a.pValue, value.data(), value.size());
-      a.ulValueLen = value.size();
-    }
+    if (CopyOut(value, a) != CKR_OK) rv = CKR_BUFFER_TOO_SMALL;
     SecureWipe(value.data(), value.size());
   }
   return rv;

@@ -50,6 +50,10 @@ CK_RV SetCheckValue(Object& o);
 // invalid type, buffer too small), CKR_OK when all succeeded.
 CK_RV GetAttributeValues(const Object& o, CK_ATTRIBUTE* tmpl, CK_ULONG count);
 
+// Gives one value to a caller's attribute (§5.7): its length for a NULL pValue, else the bytes,
+// or CK_UNAVAILABLE_INFORMATION and CKR_BUFFER_TOO_SMALL when they do not fit.
+CK_RV CopyOut(std::span<const uint8_t> value, CK_ATTRIBUTE& a);
+
 // Whether C_SetAttributeValue may set `type` to `value` on `o`.
 CK_RV CheckSettable(const Object& o, CK_ATTRIBUTE_TYPE type, const std::vector<uint8_t>& value);
 

@@ -2,8 +2,6 @@
 // CK_ATTRIBUTE (PKCS#11 v2.40 §4.1.3 CKF_ARRAY_ATTRIBUTE). They are stored as the values they name,
 // in this encoding (little endian): u32 count { u64 type, u32 length, bytes }*, sorted by type. A
 // sealed token object therefore holds values, never a creator's pointers.
-#include <cstring>
-
 #include "token/attributes.h"
 
 namespace kmra::token {
@@ -75,15 +73,7 @@ CK_RV GetTemplateValue(const AttrMap& attrs, CK_ATTRIBUTE& a) {
   for (const auto& [type, value] : inner) {
     CK_ATTRIBUTE& e = elems[i++];
     e.type = type;
-    if (e.pValue == nullptr) {
-      e.ulValueLen = value.size();
-    } else if (e.ulValueLen < value.size()) {
-      e.ulValueLen = CK_UNAVAILABLE_INFORMATION;
-      rv = CKR_BUFFER_TOO_SMALL;
-    } else {
-      if (!value.empty()) std::memcpy(e.pValue, value.data(), value.size());
-      e.ulValueLen = value.size();
-    }
+    if (CopyOut(value, e) != CKR_OK) rv = CKR_BUFFER_TOO_SMALL;
   }
   a.ulValueLen = need;
   return rv;

@@ -32,8 +32,9 @@ struct Operation {
   ossl::Ptr<EVP_MD_CTX> md_ctx;  // hash-and-sign and digest state
   SecretBytes data;              // accumulated input of single-part mechanisms
   bool multipart = false;        // an Update was made (single-part calls then fail)
-  bool single = false;           // a single-part call asked for the length (or had too small a
-                                 // buffer): only that call may finish it (§5.2)
+  // Digests: a C_Digest asked for the length (or had too small a buffer), so only C_Digest may
+  // finish the operation (§5.2).
+  bool single = false;
 };
 
 // Prepares `op` for `kind` with mechanism `m` and key `key` (null for digests). Returns

@@ -67,7 +67,7 @@ SecretBytes SerializeObject(const Object& object);
 // Decodes SerializeObject's output; the key is re-parsed from `secret` or the public attributes.
 Result<Object> DeserializeObject(std::span<const uint8_t> bytes, const std::string& uid);
 
-// A fresh random uid (128 bits, hex).
+// A fresh random uid (128 bits, hex); empty when the random number generator fails.
 std::string NewUid();
 
 }  // namespace kmra::token

@@ -39,6 +39,25 @@ Status ExplainOpenFailure(int dir, const std::string& name, const std::string& s
   return Unavailable(Errno("cannot open " + shown));
 }
 
+// Opens regular file `name` of `dir` with `flags` (plus O_NOFOLLOW, O_NONBLOCK so a FIFO cannot
+// block, O_CLOEXEC; created 0600), and stats it into `st`. NotFound when absent, PermissionDenied
+// on EACCES / EROFS, FailedPrecondition for a link or anything but a regular file.
+Result<Fd> OpenRegular(int dir, const std::string& name, const std::string& shown, int flags,
+                       struct stat& st) {
+  Fd fd(::openat(dir, name.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return NotFound(shown + " does not exist");
+    if (errno == ELOOP) {
+      return tl::unexpected(ExplainOpenFailure(dir, name, shown, "regular file").error());
+    }
+    if (errno == EACCES || errno == EROFS) return PermissionDenied(Errno("cannot open " + shown));
+    return Unavailable(Errno("cannot open " + shown));
+  }
+  if (::fstat(fd.get(), &st) != 0) return Unavailable(Errno("cannot stat " + shown));
+  if (!S_ISREG(st.st_mode)) return tl::unexpected(RefuseEntry(shown, st, "regular file").error());
+  return fd;
+}
+
 }  // namespace
 
 Fd& Fd::operator=(Fd&& o) noexcept {
@@ -94,37 +113,20 @@ Result<Fd> OpenDir(int parent, const std::string& name, const std::string& shown
 }
 
 Result<Fd> OpenLockFile(int dir, const std::string& name, const std::string& shown) {
-  constexpr int kFlags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-  Fd fd(::openat(dir, name.c_str(), O_RDWR | O_CREAT | kFlags, 0600));
-  if (!fd.valid() && (errno == EACCES || errno == EROFS)) {
-    fd = Fd(::openat(dir, name.c_str(), O_RDONLY | kFlags));  // a read-only user of the token
-  }
-  if (!fd.valid()) {
-    if (errno == ELOOP) {
-      return tl::unexpected(ExplainOpenFailure(dir, name, shown, "regular file").error());
-    }
-    return Unavailable(Errno("cannot open lock file " + shown));
-  }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return Unavailable(Errno("cannot stat " + shown));
-  if (!S_ISREG(st.st_mode)) return tl::unexpected(RefuseEntry(shown, st, "regular file").error());
+  auto fd = OpenRegular(dir, name, shown, O_RDWR | O_CREAT, st);
+  if (!fd && fd.error().code() == Code::kPermissionDenied) {
+    fd = OpenRegular(dir, name, shown, O_RDONLY, st);  // a read-only user of the token
+  }
+  if (!fd) return tl::unexpected(fd.error());
   KMRA_TRY(CheckOwnership(st, shown, false));
   return fd;
 }
 
 Result<std::vector<uint8_t>> ReadFileAt(int dir, const std::string& name,
                                         const std::string& shown) {
-  Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT) return NotFound(shown + " does not exist");
-    if (errno == ELOOP) {
-      return tl::unexpected(ExplainOpenFailure(dir, name, shown, "regular file").error());
-    }
-    return Unavailable(Errno("cannot open " + shown));
-  }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return Unavailable(Errno("cannot stat " + shown));
-  if (!S_ISREG(st.st_mode)) return tl::unexpected(RefuseEntry(shown, st, "regular file").error());
+  KMRA_ASSIGN_OR_RETURN(Fd fd, OpenRegular(dir, name, shown, O_RDONLY, st));
   if (static_cast<uint64_t>(st.st_size) > kMaxFile) {
     return DataLoss(shown + " is larger than any token file can be");
   }
