@@ -133,5 +133,61 @@ TEST_F(SmallKeys, OaepNeedsTwoHashesInTheModulus) {
             std::vector<uint8_t>(msg, msg + sizeof msg));
 }
 
+TEST_F(SmallKeys, TextbookKeyGetsCleanErrorsFromEveryMechanism) {
+  // n = 61 * 53 = 3233 (12 bits), e = 17, d = 2753, with its CRT values: far below anything
+  // OpenSSL would generate.
+  ASSERT_EQ(LoginUser(), CKR_OK);
+  CK_OBJECT_CLASS priv_c = CKO_PRIVATE_KEY;
+  CK_KEY_TYPE rsa = CKK_RSA;
+  CK_BBOOL yes = CK_TRUE;
+  uint8_t n[] = {0x0c, 0xa1}, e[] = {0x11}, d[] = {0x0a, 0xc1}, p[] = {61}, q[] = {53}, dp[] = {53},
+          dq[] = {49}, qinv[] = {38};
+  CK_ATTRIBUTE t[] = {{CKA_CLASS, &priv_c, sizeof priv_c},
+                      {CKA_KEY_TYPE, &rsa, sizeof rsa},
+                      {CKA_SIGN, &yes, 1},
+                      {CKA_DECRYPT, &yes, 1},
+                      {CKA_MODULUS, n, sizeof n},
+                      {CKA_PUBLIC_EXPONENT, e, sizeof e},
+                      {CKA_PRIVATE_EXPONENT, d, sizeof d},
+                      {CKA_PRIME_1, p, 1},
+                      {CKA_PRIME_2, q, 1},
+                      {CKA_EXPONENT_1, dp, 1},
+                      {CKA_EXPONENT_2, dq, 1},
+                      {CKA_COEFFICIENT, qinv, 1}};
+  CK_OBJECT_HANDLE tiny;
+  CK_RV rv = C_CreateObject(session_, t, 12, &tiny);
+  if (rv != CKR_OK) {
+    ADD_FAILURE() << "the textbook key was refused (" << rv << "); nothing below ran";
+    return;
+  }
+  CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 0};
+  CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
+  const std::vector<CK_MECHANISM> mechs = {{CKM_RSA_PKCS, nullptr, 0},
+                                           {CKM_SHA256_RSA_PKCS, nullptr, 0},
+                                           {CKM_RSA_X_509, nullptr, 0},
+                                           {CKM_RSA_PKCS_PSS, &pss, sizeof pss},
+                                           {CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof pss}};
+  uint8_t data[32] = {1};
+  for (CK_MECHANISM m : mechs) {
+    CK_RV init = C_SignInit(session_, &m, tiny);
+    if (init != CKR_OK) {
+      EXPECT_EQ(init, CKR_KEY_SIZE_RANGE) << m.mechanism;
+      continue;
+    }
+    std::vector<uint8_t> sig(64);
+    CK_ULONG len = sig.size();
+    CK_RV sign =
+        C_Sign(session_, data, m.mechanism == CKM_RSA_X_509 ? 1 : sizeof data, sig.data(), &len);
+    EXPECT_TRUE(sign == CKR_OK || sign == CKR_DATA_LEN_RANGE || sign == CKR_FUNCTION_FAILED ||
+                sign == CKR_KEY_SIZE_RANGE)
+        << m.mechanism << " " << sign;
+  }
+  CK_MECHANISM m = {CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
+  EXPECT_EQ(C_DecryptInit(session_, &m, tiny), CKR_KEY_SIZE_RANGE);
+  // The token still works with a real key.
+  ASSERT_NO_FATAL_FAILURE(Import(2048));
+  SignAndVerify(CKM_SHA256, CKG_MGF1_SHA256, 32);
+}
+
 }  // namespace
 }  // namespace kmra::token::testing
