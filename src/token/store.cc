@@ -31,7 +31,8 @@ enum MetaField : CK_ATTRIBUTE_TYPE {
   kUserHash,
   kUserFail,
   kSoFail,
-  kGeneration
+  kGeneration,
+  kBound  // 1: written with objects/.generation (which must then exist)
 };
 
 constexpr char kGenerationAad[] = "kmra-token-generation-v1";
@@ -180,20 +181,45 @@ Result<SecretBytes> Store::Unseal(const std::vector<uint8_t>& file, const std::s
   return plain;
 }
 
-Result<std::optional<CK_ULONG>> Store::ReadStoreGeneration(const std::string& serial) {
+Result<std::optional<Store::StoreRecord>> Store::ReadStoreGeneration() {
   const std::string shown = dir_ + "/objects/" + kGenerationFile;
   auto file = fs::ReadFileAt(objects_fd_.get(), kGenerationFile, shown);
-  if (!file && file.error().code() == Code::kNotFound) return std::optional<CK_ULONG>();
+  if (!file && file.error().code() == Code::kNotFound) return std::optional<StoreRecord>();
   if (!file) return tl::unexpected(file.error());
   auto plain = Unseal(*file, kGenerationAad);
   if (!plain) return DataLoss(shown + ": " + plain.error().message());
   auto rec = DeserializeObject(plain->Reveal(), kGenerationFile);
   if (!rec) return DataLoss(shown + ": " + rec.error().message());
   auto it = rec->attrs.find(kSerial);
-  if (it == rec->attrs.end() || std::string(it->second.begin(), it->second.end()) != serial) {
-    return DataLoss(shown + " belongs to another token than token.meta: the files were mixed up");
+  StoreRecord out;
+  if (it != rec->attrs.end()) out.serial.assign(it->second.begin(), it->second.end());
+  out.generation = rec->Ulong(kGeneration, 0);
+  return std::optional<StoreRecord>(std::move(out));
+}
+
+Status Store::CheckBinding(const TokenMeta& m, bool bound) {
+  const std::string shown = dir_ + "/" + kMetaFile;
+  KMRA_ASSIGN_OR_RETURN(auto stored, ReadStoreGeneration());
+  if (!stored) {
+    // Stores written before the generation file existed have none; any later record says so.
+    if (!bound) return OkStatus();
+    return DataLoss(dir_ + "/objects/" + kGenerationFile +
+                    " is missing although token.meta was written with it (deleted, perhaps to pass "
+                    "an older token.meta): restore both files, or remove " +
+                    dir_ + " and initialise a new token");
   }
-  return std::optional<CK_ULONG>(rec->Ulong(kGeneration, 0));
+  if (stored->serial != m.serial) {
+    return DataLoss(dir_ + "/objects/" + kGenerationFile +
+                    " belongs to another token than token.meta: the files were mixed up");
+  }
+  if (m.generation < stored->generation) {
+    return DataLoss(shown + " is older than the object store (generation " +
+                    std::to_string(m.generation) + " < " + std::to_string(stored->generation) +
+                    "): it was rolled back (which would reset the PIN failure counters); restore "
+                    "the current token.meta, or remove " +
+                    dir_ + " and initialise a new token");
+  }
+  return OkStatus();
 }
 
 Status Store::WriteStoreGeneration(const std::string& serial, CK_ULONG generation) {
@@ -209,11 +235,11 @@ Result<TokenMeta> Store::ReadMeta() {
   const std::string shown = dir_ + "/" + kMetaFile;
   auto read = fs::ReadFileAt(dir_fd_.get(), kMetaFile, shown);
   if (!read && read.error().code() == Code::kNotFound) {
-    // A store that recorded a generation had a record: deleting it must not make the token look
-    // new (C_InitToken would then take any SO PIN).
-    auto stored = ReadStoreGeneration("");
-    if (!stored && stored.error().code() != Code::kDataLoss) return tl::unexpected(stored.error());
-    if (!stored || stored->has_value()) {
+    // A store past its first record write had a record: deleting token.meta must not make the
+    // token look new (C_InitToken would then take any SO PIN). Generation 0 is only written
+    // before a new token's first record.
+    auto stored = ReadStoreGeneration();
+    if (!stored || (*stored && (*stored)->generation > 0)) {
       return DataLoss(shown +
                       " is missing but the object store belongs to an initialised token: "
                       "restore token.meta, or remove " +
@@ -241,20 +267,20 @@ Result<TokenMeta> Store::ReadMeta() {
   m.user_failures = rec.Ulong(kUserFail, 0);
   m.so_failures = rec.Ulong(kSoFail, 0);
   m.generation = rec.Ulong(kGeneration, 0);
-  for (auto& [t, v] : rec.attrs) SecureWipe(v.data(), v.size());
-  KMRA_ASSIGN_OR_RETURN(auto stored, ReadStoreGeneration(m.serial));
-  if (stored && m.generation < *stored) {
-    return DataLoss(shown + " is older than the object store (generation " +
-                    std::to_string(m.generation) + " < " + std::to_string(*stored) +
-                    "): it was rolled back (which would reset the PIN failure counters); restore "
-                    "the current token.meta, or remove " +
-                    dir_ + " and initialise a new token");
-  }
+  KMRA_TRY(CheckBinding(m, rec.Ulong(kBound, 0) == 1));
   last_meta_ = std::move(file);
   return m;
 }
 
 Status Store::WriteMeta(const TokenMeta& m) {
+  // A store without a generation file (a new token, or one from before the file existed) gets
+  // one first, one step behind the record about to be written: from here on every record says it
+  // is bound to the file, and a crash anywhere below leaves a state ReadMeta accepts.
+  KMRA_ASSIGN_OR_RETURN(auto stored, ReadStoreGeneration());
+  if (!stored) {
+    if (m.generation == 0) return Internal("a token record is written with generation 0");
+    KMRA_TRY(WriteStoreGeneration(m.serial, m.generation - 1));
+  }
   Object rec;
   rec.SetBytes(kLabel, {reinterpret_cast<const uint8_t*>(m.label.data()), m.label.size()});
   rec.SetBytes(kSerial, {reinterpret_cast<const uint8_t*>(m.serial.data()), m.serial.size()});
@@ -265,8 +291,8 @@ Status Store::WriteMeta(const TokenMeta& m) {
   rec.SetUlong(kUserFail, m.user_failures);
   rec.SetUlong(kSoFail, m.so_failures);
   rec.SetUlong(kGeneration, m.generation);
+  rec.SetUlong(kBound, 1);
   SecretBytes plain = SerializeObject(rec);
-  for (auto& [t, v] : rec.attrs) SecureWipe(v.data(), v.size());
   KMRA_ASSIGN_OR_RETURN(auto sealed, Seal(plain, kMetaAad));
   KMRA_TRY(fs::WriteFileAt(dir_fd_.get(), kMetaFile, sealed, dir_ + "/" + kMetaFile));
   last_meta_ = std::move(sealed);

@@ -9,8 +9,9 @@
 // associated data names the file's role and the object's uid, so a file moved, swapped or edited
 // is refused. Writes are atomic (temp file, fsync, rename, fsync dir); every change bumps the
 // meta generation so other processes notice it and reload. Each record write is followed by the
-// .generation write; a token.meta older than .generation (a rolled-back record, e.g. to reset the
-// PIN failure counters) is refused.
+// .generation write, and the record says it was written so; a token.meta older than .generation
+// (a rolled-back record, e.g. to reset the PIN failure counters), one whose .generation is gone,
+// or a missing token.meta in a store past its first record, is refused.
 // Files are reached through directory descriptors and never through a symbolic link (store_fs.h);
 // token_dir must belong to the effective user or root and be writable by nobody else.
 // Not thread safe; the module serialises access. Processes coordinate through the lock.
@@ -92,9 +93,15 @@ class Store {
   Store(std::string dir, SecretBytes key, fs::Fd dir_fd, fs::Fd objects_fd, fs::Fd lock_fd);
   Result<SecretBytes> Unseal(const std::vector<uint8_t>& file, const std::string& aad);
   Result<std::vector<uint8_t>> Seal(const SecretBytes& plain, const std::string& aad);
-  // The generation objects/.generation records for `serial` (nullopt: no such file yet).
-  Result<std::optional<CK_ULONG>> ReadStoreGeneration(const std::string& serial);
+  // What objects/.generation records (nullopt: no such file).
+  struct StoreRecord {
+    std::string serial;
+    CK_ULONG generation = 0;
+  };
+  Result<std::optional<StoreRecord>> ReadStoreGeneration();
   Status WriteStoreGeneration(const std::string& serial, CK_ULONG generation);
+  // Whether record `m` (written bound to the generation file or not) fits the store.
+  Status CheckBinding(const TokenMeta& m, bool bound);
 
   std::string dir_;
   SecretBytes key_;

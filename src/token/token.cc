@@ -178,6 +178,7 @@ CK_RV Token::InitToken(std::string_view so_pin, std::string_view label) {
     char hex[17];
     for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw->Reveal()[i]);
     m.serial = hex;
+    m.generation = 1;  // generation 0 marks a store whose first record is not written yet
   } else {
     // A record that does not unseal belongs to another enclave or was tampered with; refuse to
     // silently overwrite it.

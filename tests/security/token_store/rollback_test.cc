@@ -64,6 +64,43 @@ TEST_F(RollbackTest, ALockedPinStaysLockedWhenTheRecordIsRestored) {
   ExpectLegitFlowWorks("after-reset");
 }
 
+TEST_F(RollbackTest, DeletingTheGenerationFileDoesNotLetAnOldTokenMetaIn) {
+  const std::string meta = store_ + "/token.meta";
+  const std::string gen = store_ + "/objects/.generation";
+  const std::string fresh = Read(meta);
+  EXPECT_EQ(WrongPin(session_), CKR_PIN_INCORRECT);
+  EXPECT_EQ(WrongPin(session_), CKR_PIN_INCORRECT);
+  const std::string current = Read(meta), current_gen = Read(gen);
+  Write(meta, fresh);
+  ASSERT_EQ(::unlink(gen.c_str()), 0);
+  std::string log;
+  EXPECT_EQ(Reopen(&log), CKR_FUNCTION_FAILED);
+  EXPECT_THAT(log, HasSubstr(gen + " is missing although token.meta was written with it"));
+  // Back to the current pair: two failures still counted, the right PIN works.
+  Write(meta, current);
+  Write(gen, current_gen);
+  ASSERT_EQ(Reopen(nullptr), CKR_OK);
+  CK_TOKEN_INFO info;
+  ASSERT_EQ(C_GetTokenInfo(0, &info), CKR_OK);
+  EXPECT_NE(info.flags & CKF_USER_PIN_FINAL_TRY, 0u);
+  ExpectLegitFlowWorks("after-generation-delete");
+}
+
+TEST_F(RollbackTest, AnOlderGenerationFileIsWhatACrashLeavesAndIsAccepted) {
+  // A crash between the record write and the generation write leaves .generation one step behind;
+  // that must not make the token unusable (and gives an attacker nothing: the record is current).
+  const std::string gen = store_ + "/objects/.generation";
+  const std::string before = Read(gen);
+  EXPECT_EQ(WrongPin(session_), CKR_PIN_INCORRECT);
+  Write(gen, before);
+  ASSERT_EQ(Reopen(nullptr), CKR_OK);
+  CK_TOKEN_INFO info;
+  ASSERT_EQ(C_GetTokenInfo(0, &info), CKR_OK);
+  EXPECT_NE(info.flags & CKF_USER_PIN_COUNT_LOW, 0u);
+  ExpectLegitFlowWorks("after-crash");
+  EXPECT_NE(Read(gen), before);  // the next write brought it level again
+}
+
 TEST_F(RollbackTest, DeletingTokenMetaDoesNotMakeANewToken) {
   const std::string meta = store_ + "/token.meta";
   const std::string current = Read(meta);
