@@ -39,6 +39,13 @@ std::optional<bool> PinMatches(const SecretBytes& salt, const SecretBytes& hash,
   return h->Equals(hash);
 }
 
+// CKR_OK, or CKR_DEVICE_ERROR with the store's reason logged.
+CK_RV Stored(const Status& st) {
+  if (st) return CKR_OK;
+  LogError(st.error().ToString());
+  return CKR_DEVICE_ERROR;
+}
+
 }  // namespace
 
 Token::Token(TokenConfig config, std::unique_ptr<enclave::Platform> platform,
@@ -157,7 +164,7 @@ CK_RV Token::InitToken(std::string_view so_pin, std::string_view label) {
     if (!*match) {
       current->so_failures++;
       current->generation++;
-      if (!store_->WriteMeta(*current)) return CKR_DEVICE_ERROR;
+      if (Stored(store_->WriteMeta(*current)) != CKR_OK) return CKR_DEVICE_ERROR;
       meta_ = *current;
       if (current->so_failures >= limit) {
         LogError("SO PIN locked after " + std::to_string(current->so_failures) +
@@ -189,12 +196,7 @@ CK_RV Token::InitToken(std::string_view so_pin, std::string_view label) {
   while (!l.empty() && (l.back() == ' ' || l.back() == '\0')) l.pop_back();
   m.label = l;
   if (!MakeVerifier(so_pin, m.so_salt, m.so_hash)) return CKR_FUNCTION_FAILED;
-  if (auto st = store_->Clear(); !st) {
-    LogError(st.error().ToString());
-    return CKR_DEVICE_ERROR;
-  }
-  if (auto st = store_->WriteMeta(m); !st) {
-    LogError(st.error().ToString());
+  if (Stored(store_->Clear()) != CKR_OK || Stored(store_->WriteMeta(m)) != CKR_OK) {
     return CKR_DEVICE_ERROR;
   }
   meta_ = std::move(m);
@@ -221,7 +223,7 @@ CK_RV Token::CheckPin(std::string_view pin, bool is_user) {
   failures = ok ? 0 : failures + 1;
   if (failures != before) {
     meta_->generation++;
-    if (!store_->WriteMeta(*meta_)) return CKR_DEVICE_ERROR;
+    if (Stored(store_->WriteMeta(*meta_)) != CKR_OK) return CKR_DEVICE_ERROR;
   }
   if (ok) return CKR_OK;
   if (failures >= limit) {
@@ -305,7 +307,7 @@ CK_RV Token::InitPin(Session& s, std::string_view pin) {
   meta_->user_hash = std::move(hash);
   meta_->user_failures = 0;
   meta_->generation++;
-  return store_->WriteMeta(*meta_) ? CKR_OK : CKR_DEVICE_ERROR;
+  return Stored(store_->WriteMeta(*meta_));
 }
 
 CK_RV Token::SetPin(Session& s, std::string_view old_pin, std::string_view new_pin) {
@@ -328,7 +330,7 @@ CK_RV Token::SetPin(Session& s, std::string_view old_pin, std::string_view new_p
     meta_->so_hash = std::move(hash);
   }
   meta_->generation++;
-  return store_->WriteMeta(*meta_) ? CKR_OK : CKR_DEVICE_ERROR;
+  return Stored(store_->WriteMeta(*meta_));
 }
 
 Session* Token::FindSession(CK_SESSION_HANDLE h) {
