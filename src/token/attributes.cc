@@ -1,6 +1,7 @@
 #include "token/attributes.h"
 
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -16,10 +17,27 @@ bool In(CK_ATTRIBUTE_TYPE t, std::initializer_list<CK_ATTRIBUTE_TYPE> list) {
 }
 
 bool IsBoolAttr(CK_ATTRIBUTE_TYPE t) {
-  return In(t, {CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE, CKA_DERIVE,
-                CKA_LOCAL, CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_SIGN_RECOVER, CKA_VERIFY,
-                CKA_VERIFY_RECOVER, CKA_WRAP, CKA_UNWRAP, CKA_SENSITIVE, CKA_EXTRACTABLE,
-                CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_TRUSTED, CKA_WRAP_WITH_TRUSTED,
+  return In(t, {CKA_TOKEN,
+                CKA_PRIVATE,
+                CKA_MODIFIABLE,
+                CKA_COPYABLE,
+                CKA_DESTROYABLE,
+                CKA_DERIVE,
+                CKA_LOCAL,
+                CKA_ENCRYPT,
+                CKA_DECRYPT,
+                CKA_SIGN,
+                CKA_SIGN_RECOVER,
+                CKA_VERIFY,
+                CKA_VERIFY_RECOVER,
+                CKA_WRAP,
+                CKA_UNWRAP,
+                CKA_SENSITIVE,
+                CKA_EXTRACTABLE,
+                CKA_ALWAYS_SENSITIVE,
+                CKA_NEVER_EXTRACTABLE,
+                CKA_TRUSTED,
+                CKA_WRAP_WITH_TRUSTED,
                 CKA_ALWAYS_AUTHENTICATE});
 }
 
@@ -29,8 +47,9 @@ bool IsUlongAttr(CK_ATTRIBUTE_TYPE t) {
                 CKA_NAME_HASH_ALGORITHM});
 }
 
-constexpr CK_ATTRIBUTE_TYPE kRsaPrivateParts[] = {CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2,
-                                                  CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT};
+constexpr CK_ATTRIBUTE_TYPE kRsaPrivateParts[] = {CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
+                                                  CKA_PRIME_2,          CKA_EXPONENT_1,
+                                                  CKA_EXPONENT_2,       CKA_COEFFICIENT};
 
 // Reads a secret component from the key when the object lets it leave (not sensitive, extractable).
 std::vector<uint8_t> SecretComponent(const Object& o, CK_ATTRIBUTE_TYPE t) {
@@ -42,13 +61,26 @@ std::vector<uint8_t> SecretComponent(const Object& o, CK_ATTRIBUTE_TYPE t) {
   if (o.KeyType() == CKK_RSA) {
     const char* name = nullptr;
     switch (t) {
-      case CKA_PRIVATE_EXPONENT: name = OSSL_PKEY_PARAM_RSA_D; break;
-      case CKA_PRIME_1: name = OSSL_PKEY_PARAM_RSA_FACTOR1; break;
-      case CKA_PRIME_2: name = OSSL_PKEY_PARAM_RSA_FACTOR2; break;
-      case CKA_EXPONENT_1: name = OSSL_PKEY_PARAM_RSA_EXPONENT1; break;
-      case CKA_EXPONENT_2: name = OSSL_PKEY_PARAM_RSA_EXPONENT2; break;
-      case CKA_COEFFICIENT: name = OSSL_PKEY_PARAM_RSA_COEFFICIENT1; break;
-      default: return {};
+      case CKA_PRIVATE_EXPONENT:
+        name = OSSL_PKEY_PARAM_RSA_D;
+        break;
+      case CKA_PRIME_1:
+        name = OSSL_PKEY_PARAM_RSA_FACTOR1;
+        break;
+      case CKA_PRIME_2:
+        name = OSSL_PKEY_PARAM_RSA_FACTOR2;
+        break;
+      case CKA_EXPONENT_1:
+        name = OSSL_PKEY_PARAM_RSA_EXPONENT1;
+        break;
+      case CKA_EXPONENT_2:
+        name = OSSL_PKEY_PARAM_RSA_EXPONENT2;
+        break;
+      case CKA_COEFFICIENT:
+        name = OSSL_PKEY_PARAM_RSA_COEFFICIENT1;
+        break;
+      default:
+        return {};
     }
     return RsaParam(o.pkey.get(), name);
   }
@@ -66,9 +98,8 @@ std::vector<uint8_t> SecretComponent(const Object& o, CK_ATTRIBUTE_TYPE t) {
 bool IsSecretComponent(CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type) {
   if (cls == CKO_SECRET_KEY) return type == CKA_VALUE;
   if (cls == CKO_PRIVATE_KEY) {
-    return type == CKA_VALUE ||
-           std::find(std::begin(kRsaPrivateParts), std::end(kRsaPrivateParts), type) !=
-               std::end(kRsaPrivateParts);
+    return type == CKA_VALUE || std::find(std::begin(kRsaPrivateParts), std::end(kRsaPrivateParts),
+                                          type) != std::end(kRsaPrivateParts);
   }
   return false;
 }
@@ -93,10 +124,10 @@ bool IsValidAttribute(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_ATTRIBUTE_TYPE t) 
       if (kt == CKK_EC) return In(t, {CKA_EC_PARAMS, CKA_EC_POINT});
       return false;
     case CKO_PRIVATE_KEY:
-      if (In(t, {CKA_SUBJECT, CKA_SENSITIVE, CKA_DECRYPT, CKA_SIGN, CKA_SIGN_RECOVER, CKA_UNWRAP,
-                 CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE,
-                 CKA_WRAP_WITH_TRUSTED, CKA_UNWRAP_TEMPLATE, CKA_ALWAYS_AUTHENTICATE,
-                 CKA_PUBLIC_KEY_INFO})) {
+      if (In(t,
+             {CKA_SUBJECT, CKA_SENSITIVE, CKA_DECRYPT, CKA_SIGN, CKA_SIGN_RECOVER, CKA_UNWRAP,
+              CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED,
+              CKA_UNWRAP_TEMPLATE, CKA_ALWAYS_AUTHENTICATE, CKA_PUBLIC_KEY_INFO})) {
         return true;
       }
       if (kt == CKK_RSA) {
@@ -123,7 +154,9 @@ bool IsValidAttribute(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_ATTRIBUTE_TYPE t) 
   }
 }
 
-CK_RV DecodeTemplate(const CK_ATTRIBUTE* tmpl, CK_ULONG count, AttrMap& out) {
+namespace {
+
+CK_RV DecodeLevel(const CK_ATTRIBUTE* tmpl, CK_ULONG count, bool nested, AttrMap& out) {
   if (tmpl == nullptr && count > 0) return CKR_ARGUMENTS_BAD;
   for (CK_ULONG i = 0; i < count; ++i) {
     const CK_ATTRIBUTE& a = tmpl[i];
@@ -131,11 +164,45 @@ CK_RV DecodeTemplate(const CK_ATTRIBUTE* tmpl, CK_ULONG count, AttrMap& out) {
     if (a.ulValueLen > (1u << 20)) return CKR_ATTRIBUTE_VALUE_INVALID;
     if (IsBoolAttr(a.type) && a.ulValueLen != sizeof(CK_BBOOL)) return CKR_ATTRIBUTE_VALUE_INVALID;
     if (IsUlongAttr(a.type) && a.ulValueLen != sizeof(CK_ULONG)) return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (out.count(a.type) != 0) return CKR_TEMPLATE_INCONSISTENT;
+    if (IsTemplateAttribute(a.type)) {
+      // An array of CK_ATTRIBUTE (§4.1.3 CKF_ARRAY_ATTRIBUTE): kept as the values it names, never
+      // as the caller's pointers. Templates do not nest.
+      if (nested || a.ulValueLen % sizeof(CK_ATTRIBUTE) != 0) return CKR_ATTRIBUTE_VALUE_INVALID;
+      AttrMap inner;
+      CK_RV rv = DecodeLevel(static_cast<const CK_ATTRIBUTE*>(a.pValue),
+                             a.ulValueLen / sizeof(CK_ATTRIBUTE), true, inner);
+      if (rv != CKR_OK) return rv == CKR_ARGUMENTS_BAD ? CKR_ATTRIBUTE_VALUE_INVALID : rv;
+      out.emplace(a.type, EncodeTemplateValue(inner));
+      continue;
+    }
     const auto* p = static_cast<const uint8_t*>(a.pValue);
     std::vector<uint8_t> v(p, p + a.ulValueLen);
     if (IsBoolAttr(a.type) && v[0] > 1) v[0] = CK_TRUE;  // any non-zero CK_BBOOL means true
-    auto [it, inserted] = out.emplace(a.type, std::move(v));
-    if (!inserted) return CKR_TEMPLATE_INCONSISTENT;
+    out.emplace(a.type, std::move(v));
+  }
+  return CKR_OK;
+}
+
+}  // namespace
+
+bool IsTemplateAttribute(CK_ATTRIBUTE_TYPE type) {
+  return type == CKA_WRAP_TEMPLATE || type == CKA_UNWRAP_TEMPLATE || type == CKA_DERIVE_TEMPLATE;
+}
+
+CK_RV DecodeTemplate(const CK_ATTRIBUTE* tmpl, CK_ULONG count, AttrMap& out) {
+  return DecodeLevel(tmpl, count, false, out);
+}
+
+CK_RV CopyOut(std::span<const uint8_t> value, CK_ATTRIBUTE& a) {
+  if (a.pValue == nullptr) {
+    a.ulValueLen = value.size();
+  } else if (a.ulValueLen < value.size()) {
+    a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+    return CKR_BUFFER_TOO_SMALL;
+  } else {
+    if (!value.empty()) std::memcpy(a.pValue, value.data(), value.size());
+    a.ulValueLen = value.size();
   }
   return CKR_OK;
 }
@@ -151,6 +218,11 @@ CK_RV GetAttributeValues(const Object& o, CK_ATTRIBUTE* tmpl, CK_ULONG count) {
       rv = CKR_ATTRIBUTE_TYPE_INVALID;
       continue;
     }
+    if (IsTemplateAttribute(a.type)) {
+      CK_RV r = GetTemplateValue(o.attrs, a);
+      if (r != CKR_OK) rv = r;
+      continue;
+    }
     std::vector<uint8_t> value;
     if (IsSecretComponent(cls, a.type)) {
       if (o.Bool(CKA_SENSITIVE, true) || !o.Bool(CKA_EXTRACTABLE, false)) {
@@ -163,15 +235,7 @@ CK_RV GetAttributeValues(const Object& o, CK_ATTRIBUTE* tmpl, CK_ULONG count) {
       auto it = o.attrs.find(a.type);
       if (it != o.attrs.end()) value = it->second;
     }
-    if (a.pValue == nullptr) {
-      a.ulValueLen = value.size();
-    } else if (a.ulValueLen < value.size()) {
-      a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
-      rv = CKR_BUFFER_TOO_SMALL;
-    } else {
-      if (!value.empty()) std::memcpy(a.pValue, value.data(), value.size());
-      a.ulValueLen = value.size();
-    }
+    if (CopyOut(value, a) != CKR_OK) rv = CKR_BUFFER_TOO_SMALL;
     SecureWipe(value.data(), value.size());
   }
   return rv;
@@ -219,7 +283,8 @@ void ApplyDefaults(Object& o) {
     if (!o.Has(CKA_END_DATE)) o.attrs[CKA_END_DATE] = {};
     def_bool(CKA_DERIVE, false);
     def_bool(CKA_LOCAL, false);
-    if (!o.Has(CKA_KEY_GEN_MECHANISM)) o.SetUlong(CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION);
+    if (!o.Has(CKA_KEY_GEN_MECHANISM))
+      o.SetUlong(CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION);
     if (!o.Has(CKA_ALLOWED_MECHANISMS)) o.attrs[CKA_ALLOWED_MECHANISMS] = {};
   }
   if (cls == CKO_PUBLIC_KEY) {
@@ -249,6 +314,45 @@ void ApplyDefaults(Object& o) {
       if (!o.Has(t)) o.attrs[t] = {};
     }
   }
+}
+
+CK_RV SetCheckValue(Object& o) {
+  if (o.Class() != CKO_SECRET_KEY) return CKR_OK;
+  const auto key = o.secret.Reveal();
+  uint8_t out[EVP_MAX_MD_SIZE] = {};
+  bool ok = false;
+  if (o.KeyType() == CKK_AES) {
+    const EVP_CIPHER* cipher = key.size() == 16   ? EVP_aes_128_ecb()
+                               : key.size() == 24 ? EVP_aes_192_ecb()
+                               : key.size() == 32 ? EVP_aes_256_ecb()
+                                                  : nullptr;
+    if (cipher == nullptr) return CKR_ATTRIBUTE_VALUE_INVALID;
+    static constexpr uint8_t kZero[16] = {};
+    auto ctx = ossl::Wrap(EVP_CIPHER_CTX_new());
+    int len = 0;
+    ok = ctx && EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, key.data(), nullptr) == 1 &&
+         EVP_CIPHER_CTX_set_padding(ctx.get(), 0) == 1 &&
+         EVP_EncryptUpdate(ctx.get(), out, &len, kZero, sizeof kZero) == 1 && len == 16;
+  } else if (o.KeyType() == CKK_GENERIC_SECRET) {
+    unsigned int len = 0;
+    ok = EVP_Digest(key.data(), key.size(), out, &len, EVP_sha1(), nullptr) == 1;
+  } else {
+    return CKR_OK;
+  }
+  if (!ok) {
+    ossl::DrainErrors();
+    SecureWipe(out, sizeof out);
+    return CKR_FUNCTION_FAILED;
+  }
+  std::vector<uint8_t> cv(out, out + 3);
+  SecureWipe(out, sizeof out);
+  auto given = o.attrs.find(CKA_CHECK_VALUE);
+  if (given != o.attrs.end()) {
+    if (given->second.empty()) return CKR_OK;  // the creator asked for no check value
+    return given->second == cv ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
+  }
+  o.attrs[CKA_CHECK_VALUE] = std::move(cv);
+  return CKR_OK;
 }
 
 CK_ULONG ObjectSize(const Object& o) {

@@ -4,105 +4,11 @@
 
 #include <cstring>
 
+#include "token/crypto_params.h"
 #include "token/mechanisms.h"
 
 namespace kmra::token {
 namespace {
-
-bool IsRsaMech(CK_MECHANISM_TYPE m) {
-  switch (m) {
-    case CKM_RSA_PKCS: case CKM_RSA_X_509: case CKM_RSA_PKCS_OAEP: case CKM_RSA_PKCS_PSS:
-    case CKM_SHA1_RSA_PKCS: case CKM_SHA256_RSA_PKCS: case CKM_SHA384_RSA_PKCS:
-    case CKM_SHA512_RSA_PKCS: case CKM_SHA1_RSA_PKCS_PSS: case CKM_SHA256_RSA_PKCS_PSS:
-    case CKM_SHA384_RSA_PKCS_PSS: case CKM_SHA512_RSA_PKCS_PSS:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool IsPss(CK_MECHANISM_TYPE m) {
-  return m == CKM_RSA_PKCS_PSS || m == CKM_SHA1_RSA_PKCS_PSS || m == CKM_SHA256_RSA_PKCS_PSS ||
-         m == CKM_SHA384_RSA_PKCS_PSS || m == CKM_SHA512_RSA_PKCS_PSS;
-}
-
-bool IsEcdsa(CK_MECHANISM_TYPE m) {
-  return m == CKM_ECDSA || m == CKM_ECDSA_SHA1 || m == CKM_ECDSA_SHA256 ||
-         m == CKM_ECDSA_SHA384 || m == CKM_ECDSA_SHA512;
-}
-
-size_t RsaBytes(const Operation& op) { return static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get())); }
-size_t EcFieldBytes(const Operation& op) {
-  return static_cast<size_t>((EVP_PKEY_get_bits(op.pkey.get()) + 7) / 8);
-}
-
-CK_RV ParsePss(const CK_MECHANISM& m, Operation& op) {
-  if (m.pParameter == nullptr || m.ulParameterLen != sizeof(CK_RSA_PKCS_PSS_PARAMS)) {
-    return CKR_MECHANISM_PARAM_INVALID;
-  }
-  CK_RSA_PKCS_PSS_PARAMS p;
-  std::memcpy(&p, m.pParameter, sizeof p);
-  op.pss_hash = DigestOf(p.hashAlg);
-  op.mgf1 = DigestOfMgf(p.mgf);
-  if (op.pss_hash == nullptr || op.mgf1 == nullptr) return CKR_MECHANISM_PARAM_INVALID;
-  // A hash-and-sign mechanism must name its own hash (PKCS#11 v2.40 current mechanisms §2.1.14).
-  if (op.md != nullptr && EVP_MD_get_type(op.md) != EVP_MD_get_type(op.pss_hash)) {
-    return CKR_MECHANISM_PARAM_INVALID;
-  }
-  const size_t max_salt = RsaBytes(op) - static_cast<size_t>(EVP_MD_get_size(op.pss_hash)) - 2;
-  if (p.sLen > max_salt) return CKR_MECHANISM_PARAM_INVALID;
-  op.salt_len = static_cast<int>(p.sLen);
-  return CKR_OK;
-}
-
-CK_RV ParseOaep(const CK_MECHANISM& m, Operation& op) {
-  if (m.pParameter == nullptr || m.ulParameterLen != sizeof(CK_RSA_PKCS_OAEP_PARAMS)) {
-    return CKR_MECHANISM_PARAM_INVALID;
-  }
-  CK_RSA_PKCS_OAEP_PARAMS p;
-  std::memcpy(&p, m.pParameter, sizeof p);
-  op.md = DigestOf(p.hashAlg);
-  op.mgf1 = DigestOfMgf(p.mgf);
-  if (op.md == nullptr || op.mgf1 == nullptr) return CKR_MECHANISM_PARAM_INVALID;
-  if (p.source != 0 && p.source != CKZ_DATA_SPECIFIED) return CKR_MECHANISM_PARAM_INVALID;
-  if (p.ulSourceDataLen > 0) {
-    if (p.pSourceData == nullptr || p.ulSourceDataLen > 4096) return CKR_MECHANISM_PARAM_INVALID;
-    const auto* s = static_cast<const uint8_t*>(p.pSourceData);
-    op.label.assign(s, s + p.ulSourceDataLen);
-  }
-  return CKR_OK;
-}
-
-CK_RV ParseGcm(const CK_MECHANISM& m, Operation& op) {
-  // p11-kit's CK_GCM_PARAMS carries ulIvBits (v2.40 errata); accept the older layout without it.
-  constexpr size_t kOld = sizeof(CK_GCM_PARAMS) - sizeof(CK_ULONG);
-  if (m.pParameter == nullptr ||
-      (m.ulParameterLen != sizeof(CK_GCM_PARAMS) && m.ulParameterLen != kOld)) {
-    return CKR_MECHANISM_PARAM_INVALID;
-  }
-  CK_GCM_PARAMS p{};
-  if (m.ulParameterLen == sizeof(CK_GCM_PARAMS)) {
-    std::memcpy(&p, m.pParameter, sizeof p);
-  } else {
-    const auto* w = static_cast<const CK_ULONG*>(m.pParameter);
-    std::memcpy(&p.pIv, &w[0], sizeof(void*));
-    p.ulIvLen = w[1];
-    std::memcpy(&p.pAAD, &w[2], sizeof(void*));
-    p.ulAADLen = w[3];
-    p.ulTagBits = w[4];
-  }
-  if (p.ulIvLen == 0 || p.ulIvLen > 256 || p.pIv == nullptr) return CKR_MECHANISM_PARAM_INVALID;
-  if (p.ulAADLen > (1u << 20) || (p.ulAADLen > 0 && p.pAAD == nullptr)) {
-    return CKR_MECHANISM_PARAM_INVALID;
-  }
-  if (p.ulTagBits < 96 || p.ulTagBits > 128 || p.ulTagBits % 8 != 0) {
-    return CKR_MECHANISM_PARAM_INVALID;
-  }
-  op.iv.assign(p.pIv, p.pIv + p.ulIvLen);
-  if (p.ulAADLen > 0) op.aad.assign(p.pAAD, p.pAAD + p.ulAADLen);
-  op.tag_bytes = p.ulTagBits / 8;
-  return CKR_OK;
-}
 
 // Applies padding and hash parameters of the operation to a PKEY context set up for its kind.
 bool ConfigureRsa(Operation& op, EVP_PKEY_CTX* ctx) {
@@ -162,7 +68,7 @@ std::vector<uint8_t> RawToDer(std::span<const uint8_t> raw) {
   if (len <= 0) return {};
   std::vector<uint8_t> der(static_cast<size_t>(len));
   unsigned char* q = der.data();
-  i2d_ECDSA_SIG(sig.get(), &q);
+  if (i2d_ECDSA_SIG(sig.get(), &q) != len) return {};
   return der;
 }
 
@@ -170,15 +76,17 @@ CK_RV GcmCrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
   const bool enc = op.kind == OpKind::kEncrypt;
   if (!enc && in.size() < op.tag_bytes) return CKR_ENCRYPTED_DATA_LEN_RANGE;
   const size_t body = enc ? in.size() : in.size() - op.tag_bytes;
-  const EVP_CIPHER* cipher = op.key.size() == 16 ? EVP_aes_128_gcm()
-                             : op.key.size() == 24 ? EVP_aes_192_gcm() : EVP_aes_256_gcm();
+  const EVP_CIPHER* cipher = op.key.size() == 16   ? EVP_aes_128_gcm()
+                             : op.key.size() == 24 ? EVP_aes_192_gcm()
+                                                   : EVP_aes_256_gcm();
   auto ctx = ossl::Wrap(EVP_CIPHER_CTX_new());
   int len = 0;
   out = SecretBytes(enc ? body + op.tag_bytes : body);
   if (!ctx || EVP_CipherInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr, enc) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(op.iv.size()),
                           nullptr) != 1 ||
-      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, op.key.Reveal().data(), op.iv.data(), enc) != 1 ||
+      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, op.key.Reveal().data(), op.iv.data(), enc) !=
+          1 ||
       (!op.aad.empty() && EVP_CipherUpdate(ctx.get(), nullptr, &len, op.aad.data(),
                                            static_cast<int>(op.aad.size())) != 1) ||
       EVP_CipherUpdate(ctx.get(), out.RevealMutable().data(), &len, in.data(),
@@ -212,11 +120,25 @@ CK_RV InitOperation(OpKind kind, const CK_MECHANISM& m, const Object* key, Opera
   CK_FLAGS need = 0;
   CK_ATTRIBUTE_TYPE usage = 0;
   switch (kind) {
-    case OpKind::kSign: need = CKF_SIGN; usage = CKA_SIGN; break;
-    case OpKind::kVerify: need = CKF_VERIFY; usage = CKA_VERIFY; break;
-    case OpKind::kEncrypt: need = CKF_ENCRYPT; usage = CKA_ENCRYPT; break;
-    case OpKind::kDecrypt: need = CKF_DECRYPT; usage = CKA_DECRYPT; break;
-    case OpKind::kDigest: need = CKF_DIGEST; break;
+    case OpKind::kSign:
+      need = CKF_SIGN;
+      usage = CKA_SIGN;
+      break;
+    case OpKind::kVerify:
+      need = CKF_VERIFY;
+      usage = CKA_VERIFY;
+      break;
+    case OpKind::kEncrypt:
+      need = CKF_ENCRYPT;
+      usage = CKA_ENCRYPT;
+      break;
+    case OpKind::kDecrypt:
+      need = CKF_DECRYPT;
+      usage = CKA_DECRYPT;
+      break;
+    case OpKind::kDigest:
+      need = CKF_DIGEST;
+      break;
   }
   if (entry == nullptr || (entry->info.flags & need) == 0) return CKR_MECHANISM_INVALID;
   if (kind == OpKind::kDigest) {
@@ -282,7 +204,7 @@ CK_RV UpdateOperation(Operation& op, std::span<const uint8_t> in) {
   op.multipart = true;
   if (op.md_ctx) {
     return EVP_DigestUpdate(op.md_ctx.get(), in.data(), in.size()) == 1 ? CKR_OK
-                                                                          : CKR_FUNCTION_FAILED;
+                                                                        : CKR_FUNCTION_FAILED;
   }
   if (op.data.size() + in.size() > (16u << 20)) return CKR_DATA_LEN_RANGE;
   const size_t old = op.data.size();
@@ -321,8 +243,8 @@ CK_RV Prehash(Operation& op, std::span<const uint8_t> in, SecretBytes& tbs) {
 // Checks the input length rules of raw mechanisms (§2.1.6-2.1.8, §2.3.1).
 CK_RV CheckRawInput(const Operation& op, size_t len) {
   const size_t k = op.pkey ? static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get())) : 0;
-  if (op.mech == CKM_RSA_PKCS && (op.kind == OpKind::kSign || op.kind == OpKind::kVerify ||
-                                  op.kind == OpKind::kEncrypt)) {
+  if (op.mech == CKM_RSA_PKCS &&
+      (op.kind == OpKind::kSign || op.kind == OpKind::kVerify || op.kind == OpKind::kEncrypt)) {
     return len + 11 > k ? CKR_DATA_LEN_RANGE : CKR_OK;
   }
   if (op.mech == CKM_RSA_X_509) return len > k ? CKR_DATA_LEN_RANGE : CKR_OK;
@@ -403,12 +325,13 @@ CK_RV FinishOperation(Operation& op, std::span<const uint8_t> in, SecretBytes& o
       return CKR_FUNCTION_FAILED;
     }
   }
-  // The largest signature of this key (the modulus size, or the longest DER ECDSA-Sig-Value), so one
-  // EVP_PKEY_sign call does; a length query first would cost a second pass through the provider.
+  // The largest signature of this key (the modulus size, or the longest DER ECDSA-Sig-Value), so
+  // one EVP_PKEY_sign call does; a length query first would cost a second pass through the
+  // provider.
   size_t len = static_cast<size_t>(EVP_PKEY_get_size(op.pkey.get()));
   SecretBytes sig(len);
-  if (EVP_PKEY_sign(ctx.get(), sig.RevealMutable().data(), &len, tbs.Reveal().data(),
-                    tbs.size()) != 1) {
+  if (EVP_PKEY_sign(ctx.get(), sig.RevealMutable().data(), &len, tbs.Reveal().data(), tbs.size()) !=
+      1) {
     ossl::DrainErrors();
     // RSA_X_509 input not below the modulus is a caller error.
     return op.mech == CKM_RSA_X_509 ? CKR_DATA_INVALID : CKR_FUNCTION_FAILED;

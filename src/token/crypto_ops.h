@@ -20,18 +20,21 @@ enum class OpKind { kSign, kVerify, kEncrypt, kDecrypt, kDigest };
 struct Operation {
   OpKind kind = OpKind::kDigest;
   CK_MECHANISM_TYPE mech = 0;
-  std::shared_ptr<EVP_PKEY> pkey;   // asymmetric key
-  SecretBytes key;                  // AES key (GCM)
-  const EVP_MD* md = nullptr;       // hash of hash-and-sign mechanisms and digests
-  const EVP_MD* mgf1 = nullptr;     // PSS / OAEP MGF1 hash
-  const EVP_MD* pss_hash = nullptr; // PSS hashAlg (raw CKM_RSA_PKCS_PSS)
+  std::shared_ptr<EVP_PKEY> pkey;    // asymmetric key
+  SecretBytes key;                   // AES key (GCM)
+  const EVP_MD* md = nullptr;        // hash of hash-and-sign mechanisms and digests
+  const EVP_MD* mgf1 = nullptr;      // PSS / OAEP MGF1 hash
+  const EVP_MD* pss_hash = nullptr;  // PSS hashAlg (raw CKM_RSA_PKCS_PSS)
   int salt_len = 0;
-  std::vector<uint8_t> label;       // OAEP label
-  std::vector<uint8_t> iv, aad;     // GCM
+  std::vector<uint8_t> label;    // OAEP label
+  std::vector<uint8_t> iv, aad;  // GCM
   size_t tag_bytes = 16;
-  ossl::Ptr<EVP_MD_CTX> md_ctx;     // hash-and-sign and digest state
-  SecretBytes data;                 // accumulated input of single-part mechanisms
-  bool multipart = false;           // an Update was made (single-part calls then fail)
+  ossl::Ptr<EVP_MD_CTX> md_ctx;  // hash-and-sign and digest state
+  SecretBytes data;              // accumulated input of single-part mechanisms
+  bool multipart = false;        // an Update was made (single-part calls then fail)
+  // Digests: a C_Digest asked for the length (or had too small a buffer), so only C_Digest may
+  // finish the operation (§5.2).
+  bool single = false;
 };
 
 // Prepares `op` for `kind` with mechanism `m` and key `key` (null for digests). Returns

@@ -16,8 +16,12 @@ const std::vector<Curve>& Curves() {
   return kCurves;
 }
 
+// Secure BIGNUMs: OSSL_PARAM_BLD copies them into a block that OSSL_PARAM_free cleanses, so key
+// components taken from a template leave no copy in freed memory.
 ossl::Ptr<BIGNUM> Bn(std::span<const uint8_t> be) {
-  return ossl::Wrap(BN_bin2bn(be.data(), static_cast<int>(be.size()), nullptr));
+  auto bn = ossl::Wrap(BN_secure_new());
+  if (!bn || BN_bin2bn(be.data(), static_cast<int>(be.size()), bn.get()) == nullptr) return nullptr;
+  return bn;
 }
 
 std::vector<uint8_t> DerOctetString(std::span<const uint8_t> v) {

@@ -38,8 +38,9 @@ void Object::SetBytes(CK_ATTRIBUTE_TYPE type, std::span<const uint8_t> value) {
 
 namespace {
 
-// Layout (all integers little endian): "KOB1" u32 count { u64 type, u32 len, bytes }* u32 secret_len
-// secret. CK_ULONG values are stored as 8 bytes so a token moves between builds of one ABI.
+// Layout (all integers little endian): "KOB1" u32 count { u64 type, u32 len, bytes }* u32
+// secret_len secret. CK_ULONG values are stored as 8 bytes so a token moves between builds of one
+// ABI.
 constexpr uint8_t kMagic[4] = {'K', 'O', 'B', '1'};
 
 void PutU32(SecretBytes& out, size_t& pos, uint32_t v) {
@@ -134,13 +135,8 @@ Result<Object> DeserializeObject(std::span<const uint8_t> bytes, const std::stri
 
 std::string NewUid() {
   uint8_t raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1) {
-    // RAND_bytes failing means the process has no entropy; a counter keeps uids unique anyway.
-    static uint64_t counter = 0;
-    std::memset(raw, 0, sizeof raw);
-    ++counter;
-    std::memcpy(raw, &counter, sizeof counter);
-  }
+  // Without randomness uids could repeat, and a repeated uid overwrites another object's file.
+  if (RAND_bytes(raw, sizeof raw) != 1) return {};
   static constexpr char kHex[] = "0123456789abcdef";
   std::string s;
   for (uint8_t b : raw) {

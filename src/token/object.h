@@ -22,7 +22,21 @@
 
 namespace kmra::token {
 
-using AttrMap = std::map<CK_ATTRIBUTE_TYPE, std::vector<uint8_t>>;
+// Attribute type -> encoded value. Values are wiped when the map goes away: a decoded template
+// can hold secret components (CKA_VALUE, private key parts) until they are moved to `secret`, and
+// every error path must drop them without leaving copies in freed memory.
+class AttrMap : public std::map<CK_ATTRIBUTE_TYPE, std::vector<uint8_t>> {
+ public:
+  using std::map<CK_ATTRIBUTE_TYPE, std::vector<uint8_t>>::map;
+  AttrMap() = default;
+  AttrMap(const AttrMap&) = default;
+  AttrMap(AttrMap&&) noexcept = default;
+  AttrMap& operator=(const AttrMap&) = default;
+  AttrMap& operator=(AttrMap&&) noexcept = default;
+  ~AttrMap() {
+    for (auto& [type, value] : *this) SecureWipe(value.data(), value.size());
+  }
+};
 
 struct Object {
   std::string uid;                 // 32 lower-case hex characters; the file name of token objects
@@ -58,7 +72,7 @@ SecretBytes SerializeObject(const Object& object);
 // Decodes SerializeObject's output; the key is re-parsed from `secret` or the public attributes.
 Result<Object> DeserializeObject(std::span<const uint8_t> bytes, const std::string& uid);
 
-// A fresh random uid (128 bits, hex).
+// A fresh random uid (128 bits, hex); empty when the random number generator fails.
 std::string NewUid();
 
 }  // namespace kmra::token

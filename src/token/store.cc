@@ -1,6 +1,5 @@
 #include "token/store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
@@ -24,45 +23,22 @@ constexpr char kObjectAadPrefix[] = "kmra-token-object-v1:";
 
 // Internal attribute numbers of the token record (it reuses the object encoding).
 enum MetaField : CK_ATTRIBUTE_TYPE {
-  kLabel = 1, kSerial, kSoSalt, kSoHash, kUserSalt, kUserHash, kUserFail, kSoFail, kGeneration
+  kLabel = 1,
+  kSerial,
+  kSoSalt,
+  kSoHash,
+  kUserSalt,
+  kUserHash,
+  kUserFail,
+  kSoFail,
+  kGeneration,
+  kBound  // 1: written with objects/.generation (which must then exist)
 };
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-Result<std::vector<uint8_t>> ReadAll(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return NotFound(path + " does not exist");
-    return Unavailable(Errno("cannot open " + path));
-  }
-  std::vector<uint8_t> out;
-  uint8_t buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return Unavailable(Errno("cannot read " + path));
-    }
-    if (n == 0) break;
-    out.insert(out.end(), buf, buf + n);
-    if (out.size() > (64u << 20)) {
-      ::close(fd);
-      return DataLoss(path + " is larger than any token file can be");
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
-Status FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Unavailable(Errno("cannot open " + dir));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Unavailable(Errno("cannot fsync " + dir));
-  return OkStatus();
-}
+constexpr char kGenerationAad[] = "kmra-token-generation-v1";
+constexpr char kMetaFile[] = "token.meta";
+constexpr char kGenerationFile[] = ".generation";
+constexpr char kObjectSuffix[] = ".obj";
 
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
@@ -84,35 +60,32 @@ FileLock::~FileLock() {
   if (fd_ >= 0) ::flock(fd_, LOCK_UN);
 }
 
-SecretBytes HashPin(const SecretBytes& salt, std::string_view pin) {
+Result<SecretBytes> HashPin(const SecretBytes& salt, std::string_view pin) {
   SecretBytes out(32);
-  PKCS5_PBKDF2_HMAC(pin.data(), static_cast<int>(pin.size()), salt.Reveal().data(),
-                    static_cast<int>(salt.size()), 10000, EVP_sha256(), 32,
-                    out.RevealMutable().data());
+  if (PKCS5_PBKDF2_HMAC(pin.data(), static_cast<int>(pin.size()), salt.Reveal().data(),
+                        static_cast<int>(salt.size()), 10000, EVP_sha256(), 32,
+                        out.RevealMutable().data()) != 1) {
+    return ossl::Fail(Code::kInternal, "PBKDF2 of a PIN failed");
+  }
   return out;
 }
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const SecretBytes& platform_key) {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Unavailable(Errno("cannot create token directory " + dir));
+Result<SecretBytes> RandomBytes(size_t n) {
+  SecretBytes out(n);
+  if (n > 0 && RAND_bytes(out.RevealMutable().data(), static_cast<int>(n)) != 1) {
+    return ossl::Fail(Code::kInternal, "the random number generator failed");
   }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return FailedPrecondition("token_dir " + dir + " is not a directory");
+  return out;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& dir,
+                                           const SecretBytes& platform_key) {
+  if (dir.empty() || dir[0] != '/') {
+    return FailedPrecondition("token_dir " + dir + " is not an absolute path");
   }
-  const std::string objects = dir + "/objects";
-  if (::mkdir(objects.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Unavailable(Errno("cannot create " + objects));
-  }
-  if (::geteuid() == 0) {
-    // Keep the store owned by whoever owns token_dir (NGINX workers re-read it as their user).
-    if (::chown(objects.c_str(), st.st_uid, st.st_gid) != 0) { /* best effort */ }
-  }
-  const std::string lock_path = dir + "/.lock";
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Unavailable(Errno("cannot open lock file " + lock_path));
-  if (::geteuid() == 0 && ::fchown(fd, st.st_uid, st.st_gid) != 0) { /* best effort */ }
+  KMRA_ASSIGN_OR_RETURN(fs::Fd dir_fd, fs::OpenDir(AT_FDCWD, dir, dir));
+  KMRA_ASSIGN_OR_RETURN(fs::Fd objects_fd, fs::OpenDir(dir_fd.get(), "objects", dir + "/objects"));
+  KMRA_ASSIGN_OR_RETURN(fs::Fd lock_fd, fs::OpenLockFile(dir_fd.get(), ".lock", dir + "/.lock"));
 
   // Store key = HKDF-SHA256(platform sealing key, info "kmra token store v1").
   SecretBytes key(32);
@@ -128,35 +101,35 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const SecretB
                                         platform_key.size()),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, kInfo, sizeof kInfo - 1),
       OSSL_PARAM_construct_end()};
-  const bool ok = kctx != nullptr &&
-                  EVP_KDF_derive(kctx, key.RevealMutable().data(), key.size(), params) == 1;
+  const bool ok =
+      kctx != nullptr && EVP_KDF_derive(kctx, key.RevealMutable().data(), key.size(), params) == 1;
   EVP_KDF_CTX_free(kctx);
-  if (!ok) {
-    ::close(fd);
-    return ossl::Fail(Code::kInternal, "cannot derive the token store key");
-  }
-  return std::unique_ptr<Store>(new Store(dir, std::move(key), fd, st.st_uid, st.st_gid));
+  if (!ok) return ossl::Fail(Code::kInternal, "cannot derive the token store key");
+  return std::unique_ptr<Store>(
+      new Store(dir, std::move(key), std::move(dir_fd), std::move(objects_fd), std::move(lock_fd)));
 }
 
-Store::Store(std::string dir, SecretBytes key, int lock_fd, uid_t owner, gid_t group)
-    : dir_(std::move(dir)), key_(std::move(key)), lock_fd_(lock_fd), owner_(owner), group_(group) {}
+Store::Store(std::string dir, SecretBytes key, fs::Fd dir_fd, fs::Fd objects_fd, fs::Fd lock_fd)
+    : dir_(std::move(dir)),
+      key_(std::move(key)),
+      dir_fd_(std::move(dir_fd)),
+      objects_fd_(std::move(objects_fd)),
+      lock_fd_(std::move(lock_fd)) {}
 
-Store::~Store() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-}
+Store::~Store() = default;
 
 Result<FileLock> Store::LockExclusive() {
-  while (::flock(lock_fd_, LOCK_EX) != 0) {
-    if (errno != EINTR) return Unavailable(Errno("cannot lock " + dir_));
+  while (::flock(lock_fd_.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return Unavailable(fs::Errno("cannot lock " + dir_));
   }
-  return FileLock(lock_fd_);
+  return FileLock(lock_fd_.get());
 }
 
 Result<FileLock> Store::LockShared() {
-  while (::flock(lock_fd_, LOCK_SH) != 0) {
-    if (errno != EINTR) return Unavailable(Errno("cannot lock " + dir_));
+  while (::flock(lock_fd_.get(), LOCK_SH) != 0) {
+    if (errno != EINTR) return Unavailable(fs::Errno("cannot lock " + dir_));
   }
-  return FileLock(lock_fd_);
+  return FileLock(lock_fd_.get());
 }
 
 Result<std::vector<uint8_t>> Store::Seal(const SecretBytes& plain, const std::string& aad) {
@@ -208,42 +181,72 @@ Result<SecretBytes> Store::Unseal(const std::vector<uint8_t>& file, const std::s
   return plain;
 }
 
-Status Store::WriteAtomic(const std::string& dir, const std::string& name,
-                          const std::vector<uint8_t>& bytes) {
-  const std::string tmp = dir + "/." + name + ".tmp." + std::to_string(::getpid());
-  const std::string final_path = dir + "/" + name;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Unavailable(Errno("cannot create " + tmp));
-  if (::geteuid() == 0 && ::fchown(fd, owner_, group_) != 0) { /* best effort */ }
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      auto err = Unavailable(Errno("cannot write " + tmp));
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return err;
-    }
-    off += static_cast<size_t>(n);
+Result<std::optional<Store::StoreRecord>> Store::ReadStoreGeneration() {
+  const std::string shown = dir_ + "/objects/" + kGenerationFile;
+  auto file = fs::ReadFileAt(objects_fd_.get(), kGenerationFile, shown);
+  if (!file && file.error().code() == Code::kNotFound) return std::optional<StoreRecord>();
+  if (!file) return tl::unexpected(file.error());
+  auto plain = Unseal(*file, kGenerationAad);
+  if (!plain) return DataLoss(shown + ": " + plain.error().message());
+  auto rec = DeserializeObject(plain->Reveal(), kGenerationFile);
+  if (!rec) return DataLoss(shown + ": " + rec.error().message());
+  auto it = rec->attrs.find(kSerial);
+  StoreRecord out;
+  if (it != rec->attrs.end()) out.serial.assign(it->second.begin(), it->second.end());
+  out.generation = rec->Ulong(kGeneration, 0);
+  return std::optional<StoreRecord>(std::move(out));
+}
+
+Status Store::CheckBinding(const TokenMeta& m, bool bound) {
+  const std::string shown = dir_ + "/" + kMetaFile;
+  KMRA_ASSIGN_OR_RETURN(auto stored, ReadStoreGeneration());
+  if (!stored) {
+    // Stores written before the generation file existed have none; any later record says so.
+    if (!bound) return OkStatus();
+    return DataLoss(dir_ + "/objects/" + kGenerationFile +
+                    " is missing although token.meta was written with it (deleted, perhaps to pass "
+                    "an older token.meta): restore both files, or remove " +
+                    dir_ + " and initialise a new token");
   }
-  if (::fsync(fd) != 0) {
-    auto err = Unavailable(Errno("cannot fsync " + tmp));
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return err;
+  if (stored->serial != m.serial) {
+    return DataLoss(dir_ + "/objects/" + kGenerationFile +
+                    " belongs to another token than token.meta: the files were mixed up");
   }
-  ::close(fd);
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    auto err = Unavailable(Errno("cannot rename " + tmp + " to " + final_path));
-    ::unlink(tmp.c_str());
-    return err;
+  if (m.generation < stored->generation) {
+    return DataLoss(shown + " is older than the object store (generation " +
+                    std::to_string(m.generation) + " < " + std::to_string(stored->generation) +
+                    "): it was rolled back (which would reset the PIN failure counters); restore "
+                    "the current token.meta, or remove " +
+                    dir_ + " and initialise a new token");
   }
-  return FsyncDir(dir);
+  return OkStatus();
+}
+
+Status Store::WriteStoreGeneration(const std::string& serial, CK_ULONG generation) {
+  Object rec;
+  rec.SetBytes(kSerial, {reinterpret_cast<const uint8_t*>(serial.data()), serial.size()});
+  rec.SetUlong(kGeneration, generation);
+  KMRA_ASSIGN_OR_RETURN(auto sealed, Seal(SerializeObject(rec), kGenerationAad));
+  return fs::WriteFileAt(objects_fd_.get(), kGenerationFile, sealed,
+                         dir_ + "/objects/" + kGenerationFile);
 }
 
 Result<TokenMeta> Store::ReadMeta() {
-  KMRA_ASSIGN_OR_RETURN(auto file, ReadAll(dir_ + "/token.meta"));
+  const std::string shown = dir_ + "/" + kMetaFile;
+  auto read = fs::ReadFileAt(dir_fd_.get(), kMetaFile, shown);
+  if (!read && read.error().code() == Code::kNotFound) {
+    // A store past its first record write had a record: deleting token.meta must not make the
+    // token look new (C_InitToken would then take any SO PIN). Generation 0 is only written
+    // before a new token's first record.
+    auto stored = ReadStoreGeneration();
+    if (!stored || (*stored && (*stored)->generation > 0)) {
+      return DataLoss(shown +
+                      " is missing but the object store belongs to an initialised token: "
+                      "restore token.meta, or remove " +
+                      dir_ + " and initialise a new token");
+    }
+  }
+  KMRA_ASSIGN_OR_RETURN(auto file, std::move(read));
   auto plain = Unseal(file, kMetaAad);
   if (!plain) return DataLoss(dir_ + "/token.meta: " + plain.error().message());
   KMRA_ASSIGN_OR_RETURN(Object rec, DeserializeObject(plain->Reveal(), "token.meta"));
@@ -264,11 +267,20 @@ Result<TokenMeta> Store::ReadMeta() {
   m.user_failures = rec.Ulong(kUserFail, 0);
   m.so_failures = rec.Ulong(kSoFail, 0);
   m.generation = rec.Ulong(kGeneration, 0);
+  KMRA_TRY(CheckBinding(m, rec.Ulong(kBound, 0) == 1));
   last_meta_ = std::move(file);
   return m;
 }
 
 Status Store::WriteMeta(const TokenMeta& m) {
+  // A store without a generation file (a new token, or one from before the file existed) gets
+  // one first, one step behind the record about to be written: from here on every record says it
+  // is bound to the file, and a crash anywhere below leaves a state ReadMeta accepts.
+  KMRA_ASSIGN_OR_RETURN(auto stored, ReadStoreGeneration());
+  if (!stored) {
+    if (m.generation == 0) return Internal("a token record is written with generation 0");
+    KMRA_TRY(WriteStoreGeneration(m.serial, m.generation - 1));
+  }
   Object rec;
   rec.SetBytes(kLabel, {reinterpret_cast<const uint8_t*>(m.label.data()), m.label.size()});
   rec.SetBytes(kSerial, {reinterpret_cast<const uint8_t*>(m.serial.data()), m.serial.size()});
@@ -279,16 +291,18 @@ Status Store::WriteMeta(const TokenMeta& m) {
   rec.SetUlong(kUserFail, m.user_failures);
   rec.SetUlong(kSoFail, m.so_failures);
   rec.SetUlong(kGeneration, m.generation);
+  rec.SetUlong(kBound, 1);
   SecretBytes plain = SerializeObject(rec);
-  for (auto& [t, v] : rec.attrs) SecureWipe(v.data(), v.size());
   KMRA_ASSIGN_OR_RETURN(auto sealed, Seal(plain, kMetaAad));
-  KMRA_TRY(WriteAtomic(dir_, "token.meta", sealed));
+  KMRA_TRY(fs::WriteFileAt(dir_fd_.get(), kMetaFile, sealed, dir_ + "/" + kMetaFile));
   last_meta_ = std::move(sealed);
-  return OkStatus();
+  // Record first, then the store's copy of its generation: a crash in between leaves a record
+  // newer than the store, which is accepted (and fixed by the next write).
+  return WriteStoreGeneration(m.serial, m.generation);
 }
 
 bool Store::Changed() {
-  auto file = ReadAll(dir_ + "/token.meta");
+  auto file = fs::ReadFileAt(dir_fd_.get(), kMetaFile, dir_ + "/" + kMetaFile);
   if (!file) return !last_meta_.empty();
   return *file != last_meta_;
 }
@@ -296,16 +310,15 @@ bool Store::Changed() {
 std::vector<Object> Store::LoadObjects(std::vector<std::string>* refused) {
   std::vector<Object> out;
   const std::string objects = dir_ + "/objects";
-  DIR* d = ::opendir(objects.c_str());
-  if (d == nullptr) {
-    if (refused) refused->push_back(Errno("cannot list " + objects));
+  auto names = fs::ListDir(objects_fd_.get(), objects);
+  if (!names) {
+    if (refused) refused->push_back(names.error().message());
     return out;
   }
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name.empty() || name[0] == '.' || !EndsWith(name, ".obj")) continue;
+  for (const std::string& name : *names) {
+    if (name.empty() || name[0] == '.' || !EndsWith(name, kObjectSuffix)) continue;
     std::string uid = name.substr(0, name.size() - 4);
-    auto file = ReadAll(objects + "/" + name);
+    auto file = fs::ReadFileAt(objects_fd_.get(), name, objects + "/" + name);
     if (!file) {
       if (refused) refused->push_back(uid + ": " + file.error().message());
       continue;
@@ -322,38 +335,34 @@ std::vector<Object> Store::LoadObjects(std::vector<std::string>* refused) {
     }
     out.push_back(std::move(*obj));
   }
-  ::closedir(d);
   return out;
 }
 
 Status Store::WriteObject(const Object& o) {
   SecretBytes plain = SerializeObject(o);
   KMRA_ASSIGN_OR_RETURN(auto sealed, Seal(plain, kObjectAadPrefix + o.uid));
-  return WriteAtomic(dir_ + "/objects", o.uid + ".obj", sealed);
+  const std::string name = o.uid + kObjectSuffix;
+  return fs::WriteFileAt(objects_fd_.get(), name, sealed, dir_ + "/objects/" + name);
 }
 
 Status Store::DeleteObject(const std::string& uid) {
-  const std::string path = dir_ + "/objects/" + uid + ".obj";
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return Unavailable(Errno("cannot remove " + path));
-  }
-  return FsyncDir(dir_ + "/objects");
+  const std::string name = uid + kObjectSuffix;
+  return fs::RemoveAt(objects_fd_.get(), name, dir_ + "/objects/" + name);
 }
 
 Status Store::Clear() {
-  for (const std::string& sub : {dir_ + "/objects", dir_}) {
-    DIR* d = ::opendir(sub.c_str());
-    if (d == nullptr) return Unavailable(Errno("cannot list " + sub));
-    std::vector<std::string> doomed;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (EndsWith(name, ".obj") || name.find(".tmp.") != std::string::npos) {
-        doomed.push_back(sub + "/" + name);
+  // The generation file stays: a re-initialised token continues its generation.
+  for (int fd : {objects_fd_.get(), dir_fd_.get()}) {
+    const std::string shown = fd == dir_fd_.get() ? dir_ : dir_ + "/objects";
+    KMRA_ASSIGN_OR_RETURN(auto names, fs::ListDir(fd, shown));
+    for (const auto& name : names) {
+      if ((fd == objects_fd_.get() && EndsWith(name, kObjectSuffix)) || fs::IsTempName(name)) {
+        if (::unlinkat(fd, name.c_str(), 0) != 0 && errno != ENOENT) {
+          return Unavailable(fs::Errno("cannot remove " + shown + "/" + name));
+        }
       }
     }
-    ::closedir(d);
-    for (const auto& p : doomed) ::unlink(p.c_str());
-    KMRA_TRY(FsyncDir(sub));
+    if (::fsync(fd) != 0) return Unavailable(fs::Errno("cannot fsync " + shown));
   }
   return OkStatus();
 }

@@ -1,10 +1,9 @@
 #include "token/token.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "token/log.h"
 
@@ -16,10 +15,35 @@ void Pad(CK_UTF8CHAR* dst, size_t n, std::string_view s) {
   std::memcpy(dst, s.data(), std::min(n, s.size()));
 }
 
-SecretBytes RandomSalt() {
-  SecretBytes salt(16);
-  RAND_bytes(salt.RevealMutable().data(), 16);
-  return salt;
+// A fresh salt and the PBKDF2 verifier of `pin` under it; false (logged) when OpenSSL fails.
+bool MakeVerifier(std::string_view pin, SecretBytes& salt, SecretBytes& hash) {
+  auto s = RandomBytes(16);
+  auto h = s ? HashPin(*s, pin) : Result<SecretBytes>(tl::unexpected(s.error()));
+  if (!h) {
+    LogError("cannot make a PIN verifier: " + h.error().message());
+    return false;
+  }
+  salt = std::move(*s);
+  hash = std::move(*h);
+  return true;
+}
+
+// Whether `pin` matches the verifier; nullopt (logged) when OpenSSL fails.
+std::optional<bool> PinMatches(const SecretBytes& salt, const SecretBytes& hash,
+                               std::string_view pin) {
+  auto h = HashPin(salt, pin);
+  if (!h) {
+    LogError("cannot check a PIN: " + h.error().message());
+    return std::nullopt;
+  }
+  return h->Equals(hash);
+}
+
+// CKR_OK, or CKR_DEVICE_ERROR with the store's reason logged.
+CK_RV Stored(const Status& st) {
+  if (st) return CKR_OK;
+  LogError(st.error().ToString());
+  return CKR_DEVICE_ERROR;
 }
 
 }  // namespace
@@ -135,10 +159,12 @@ CK_RV Token::InitToken(std::string_view so_pin, std::string_view label) {
     // Re-initialising needs the current SO PIN (§5.6 C_InitToken); wrong ones count as at C_Login.
     const CK_ULONG limit = static_cast<CK_ULONG>(config_.max_pin_failures);
     if (current->so_failures >= limit) return CKR_PIN_LOCKED;
-    if (!HashPin(current->so_salt, so_pin).Equals(current->so_hash)) {
+    const auto match = PinMatches(current->so_salt, current->so_hash, so_pin);
+    if (!match) return CKR_FUNCTION_FAILED;
+    if (!*match) {
       current->so_failures++;
       current->generation++;
-      if (!store_->WriteMeta(*current)) return CKR_DEVICE_ERROR;
+      if (Stored(store_->WriteMeta(*current)) != CKR_OK) return CKR_DEVICE_ERROR;
       meta_ = *current;
       if (current->so_failures >= limit) {
         LogError("SO PIN locked after " + std::to_string(current->so_failures) +
@@ -151,11 +177,15 @@ CK_RV Token::InitToken(std::string_view so_pin, std::string_view label) {
     m.serial = current->serial;
     m.generation = current->generation + 1;
   } else if (current.error().code() == Code::kNotFound) {
-    uint8_t raw[8];
-    RAND_bytes(raw, sizeof raw);
+    auto raw = RandomBytes(8);
+    if (!raw) {
+      LogError("C_InitToken: " + raw.error().message());
+      return CKR_FUNCTION_FAILED;
+    }
     char hex[17];
-    for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw->Reveal()[i]);
     m.serial = hex;
+    m.generation = 1;  // generation 0 marks a store whose first record is not written yet
   } else {
     // A record that does not unseal belongs to another enclave or was tampered with; refuse to
     // silently overwrite it.
@@ -165,9 +195,10 @@ CK_RV Token::InitToken(std::string_view so_pin, std::string_view label) {
   std::string l(label.substr(0, 32));
   while (!l.empty() && (l.back() == ' ' || l.back() == '\0')) l.pop_back();
   m.label = l;
-  m.so_salt = RandomSalt();
-  m.so_hash = HashPin(m.so_salt, so_pin);
-  if (!store_->Clear() || !store_->WriteMeta(m)) return CKR_DEVICE_ERROR;
+  if (!MakeVerifier(so_pin, m.so_salt, m.so_hash)) return CKR_FUNCTION_FAILED;
+  if (Stored(store_->Clear()) != CKR_OK || Stored(store_->WriteMeta(m)) != CKR_OK) {
+    return CKR_DEVICE_ERROR;
+  }
   meta_ = std::move(m);
   ReplaceTokenObjects({});
   login_ = LoginState::kPublic;
@@ -185,12 +216,14 @@ CK_RV Token::CheckPin(std::string_view pin, bool is_user) {
   if (failures >= limit) return CKR_PIN_LOCKED;
   const SecretBytes& s = is_user ? meta_->user_salt : meta_->so_salt;
   const SecretBytes& h = is_user ? meta_->user_hash : meta_->so_hash;
-  const bool ok = HashPin(s, pin).Equals(h);
+  const auto match = PinMatches(s, h, pin);
+  if (!match) return CKR_FUNCTION_FAILED;
+  const bool ok = *match;
   const CK_ULONG before = failures;
   failures = ok ? 0 : failures + 1;
   if (failures != before) {
     meta_->generation++;
-    if (!store_->WriteMeta(*meta_)) return CKR_DEVICE_ERROR;
+    if (Stored(store_->WriteMeta(*meta_)) != CKR_OK) return CKR_DEVICE_ERROR;
   }
   if (ok) return CKR_OK;
   if (failures >= limit) {
@@ -237,13 +270,27 @@ CK_RV Token::Login(CK_USER_TYPE user, std::string_view pin) {
 CK_RV Token::Logout() {
   if (login_ == LoginState::kPublic) return CKR_USER_NOT_LOGGED_IN;
   login_ = LoginState::kPublic;
-  // Private session objects stay, but operations on private keys end (§5.6 C_Logout).
+  // §5.6 C_Logout: private session objects are destroyed (their handles become invalid) and every
+  // operation ends (they may use private keys), as do searches that could list private objects.
+  DestroyPrivateSessionObjects();
   for (auto& [h, s] : sessions_) {
     s.sign.reset();
+    s.verify.reset();
+    s.encrypt.reset();
     s.decrypt.reset();
     s.find = FindState();
   }
   return CKR_OK;
+}
+
+void Token::DestroyPrivateSessionObjects() {
+  for (auto it = objects_.begin(); it != objects_.end();) {
+    if (!it->second->IsToken() && it->second->IsPrivate()) {
+      it = objects_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 CK_RV Token::InitPin(Session& s, std::string_view pin) {
@@ -254,11 +301,13 @@ CK_RV Token::InitPin(Session& s, std::string_view pin) {
   if (!lock) return CKR_DEVICE_ERROR;
   RefreshLocked();
   if (!meta_) return CKR_DEVICE_ERROR;
-  meta_->user_salt = RandomSalt();
-  meta_->user_hash = HashPin(meta_->user_salt, pin);
+  SecretBytes salt, hash;
+  if (!MakeVerifier(pin, salt, hash)) return CKR_FUNCTION_FAILED;
+  meta_->user_salt = std::move(salt);
+  meta_->user_hash = std::move(hash);
   meta_->user_failures = 0;
   meta_->generation++;
-  return store_->WriteMeta(*meta_) ? CKR_OK : CKR_DEVICE_ERROR;
+  return Stored(store_->WriteMeta(*meta_));
 }
 
 CK_RV Token::SetPin(Session& s, std::string_view old_pin, std::string_view new_pin) {
@@ -271,8 +320,8 @@ CK_RV Token::SetPin(Session& s, std::string_view old_pin, std::string_view new_p
   if (rv != CKR_OK) return rv;
   auto lock = store_->LockExclusive();
   if (!lock) return CKR_DEVICE_ERROR;
-  SecretBytes salt = RandomSalt();
-  SecretBytes hash = HashPin(salt, new_pin);
+  SecretBytes salt, hash;
+  if (!MakeVerifier(new_pin, salt, hash)) return CKR_FUNCTION_FAILED;
   if (is_user) {
     meta_->user_salt = std::move(salt);
     meta_->user_hash = std::move(hash);
@@ -281,7 +330,7 @@ CK_RV Token::SetPin(Session& s, std::string_view old_pin, std::string_view new_p
     meta_->so_hash = std::move(hash);
   }
   meta_->generation++;
-  return store_->WriteMeta(*meta_) ? CKR_OK : CKR_DEVICE_ERROR;
+  return Stored(store_->WriteMeta(*meta_));
 }
 
 Session* Token::FindSession(CK_SESSION_HANDLE h) {
@@ -293,7 +342,8 @@ CK_RV Token::OpenSession(CK_FLAGS flags, CK_SESSION_HANDLE& out) {
   Refresh();
   if ((flags & CKF_SERIAL_SESSION) == 0) return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
   if (!meta_) return CKR_TOKEN_NOT_RECOGNIZED;
-  if ((flags & CKF_RW_SESSION) == 0 && login_ == LoginState::kSo) return CKR_SESSION_READ_WRITE_SO_EXISTS;
+  if ((flags & CKF_RW_SESSION) == 0 && login_ == LoginState::kSo)
+    return CKR_SESSION_READ_WRITE_SO_EXISTS;
   Session s;
   s.handle = next_session_++;
   s.flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
@@ -312,6 +362,7 @@ CK_RV Token::CloseSession(CK_SESSION_HANDLE h) {
   }
   sessions_.erase(h);
   if (sessions_.empty()) login_ = LoginState::kPublic;  // §5.6: closing the last session logs out
+  // (its private session objects went with their sessions above).
   return CKR_OK;
 }
 

@@ -93,6 +93,8 @@ class Token {
   // Persists a changed token object and bumps the generation.
   CK_RV Persist(const Object& o);
   CK_RV RemoveObject(CK_OBJECT_HANDLE h);
+  // Destroys every private session object (C_Logout, §5.6).
+  void DestroyPrivateSessionObjects();
   // Writes the record after a change (caller holds the exclusive lock).
   CK_RV BumpGeneration();
   // Verifies a PIN against the sealed record, counting failures (user PIN locks at the limit).

@@ -75,7 +75,9 @@ CK_RV Token::Persist(const Object& o) {
 }
 
 CK_RV Token::AddObject(Session& s, Object o, CK_OBJECT_HANDLE& out) {
+  if (CK_RV rv = SetCheckValue(o); rv != CKR_OK) return rv;  // every new secret key (§4.10)
   o.uid = NewUid();
+  if (o.uid.empty()) return CKR_FUNCTION_FAILED;
   if (o.IsToken()) {
     o.owner = 0;
     CK_RV rv = Persist(o);
