@@ -1,6 +1,6 @@
 // The key server's HTTP application: authentication by client certificate, the KMRA AppHSM API 0.2,
-// /v1 (release, nonces, admin, audit), PCCS-compatible collateral paths, /metrics, /healthz, /readyz.
-// Service::Handle is the listener's handler. Thread safe.
+// /v1 (release, nonces, admin, audit), PCCS-compatible collateral paths, /metrics, /healthz,
+// /readyz. Service::Handle is the listener's handler. Thread safe.
 #pragma once
 
 #include <memory>
@@ -61,6 +61,13 @@ class Service {
   std::unique_ptr<ReleaseService> release_;
   Router router_;
 };
+
+// Percent-encodes everything but RFC 3986 unreserved characters (a path segment, a header value).
+std::string UrlEncode(std::string_view text);
+
+// The {id} path parameter, percent-decoded ("a%2Fb" -> "a/b": key ids may hold '/') and checked
+// with store::ValidateKeyId.
+Result<std::string> KeyIdParam(const PathParams& params);
 
 // Standard base64 of bytes / PEM text, as the KMRA API carries them.
 std::string B64(std::span<const std::uint8_t> bytes);
