@@ -312,27 +312,7 @@ class PostgresStore final : public Store {
 
   Status ConsumeNonce(std::span<const uint8_t> nonce, int64_t now) override {
     std::lock_guard<std::mutex> lock(mu_);
-    // One UPDATE decides atomically across replicas (row lock + recheck under READ COMMITTED).
-    KMRA_ASSIGN_OR_RETURN(
-        auto u, Exec("UPDATE kmra_nonces SET consumed_at = $2 WHERE nonce = $1 AND kind = 0 "
-                     "AND consumed_at IS NULL AND expires_at >= $2",
-                     {Bytes(nonce), P(now)}));
-    if (Affected(u) == 1) return OkStatus();
-    KMRA_ASSIGN_OR_RETURN(auto s,
-                          Exec("SELECT kind, expires_at, consumed_at IS NULL FROM kmra_nonces "
-                               "WHERE nonce = $1",
-                               {Bytes(nonce)}));
-    if (PQntuples(s.get()) == 0) {
-      return NotFound(
-          "unknown nonce: this server never issued it (or it expired and was purged); "
-          "request a fresh one with POST /v1/nonce");
-    }
-    if (Int(s, 0, 0) != 0 || Text(s, 0, 2) != "t") {
-      return FailedPrecondition(
-          "nonce already used: each nonce is accepted once; request a fresh one");
-    }
-    return FailedPrecondition(
-        fmt::format("nonce expired {} s ago; request a fresh one", now - Int(s, 0, 1)));
+    return ClaimNonceLocked({nonce, NonceKind::kServerIssued, now, 0});
   }
 
   Status CheckNonce(std::span<const uint8_t> nonce, NonceKind kind, int64_t now) override {

@@ -305,28 +305,7 @@ class SqliteStore final : public Store {
   Status ConsumeNonce(std::span<const uint8_t> nonce, int64_t now) override {
     std::lock_guard<std::mutex> lock(mu_);
     // One UPDATE decides atomically, also across processes sharing the file.
-    KMRA_ASSIGN_OR_RETURN(auto u, db_.Prepare("UPDATE nonces SET consumed_at = ?2 WHERE nonce = ?1 "
-                                              "AND kind = 0 AND consumed_at IS NULL "
-                                              "AND expires_at >= ?2"));
-    KMRA_TRY(u.Bind(1, nonce));
-    KMRA_TRY(u.Bind(2, now));
-    KMRA_TRY(u.Run());
-    if (db_.Changes() == 1) return OkStatus();
-    KMRA_ASSIGN_OR_RETURN(
-        auto s, db_.Prepare("SELECT kind, expires_at, consumed_at FROM nonces WHERE nonce = ?1"));
-    KMRA_TRY(s.Bind(1, nonce));
-    KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return NotFound(
-          "unknown nonce: this server never issued it (or it expired and was purged); "
-          "request a fresh one with POST /v1/nonce");
-    }
-    if (s.Int(0) != 0 || !s.IsNull(2)) {
-      return FailedPrecondition(
-          "nonce already used: each nonce is accepted once; request a fresh one");
-    }
-    return FailedPrecondition(
-        fmt::format("nonce expired {} s ago; request a fresh one", now - s.Int(1)));
+    return ClaimNonceLocked({nonce, NonceKind::kServerIssued, now, 0});
   }
 
   Status CheckNonce(std::span<const uint8_t> nonce, NonceKind kind, int64_t now) override {

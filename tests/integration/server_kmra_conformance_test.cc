@@ -14,18 +14,16 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "base/base64.h"
 #include "base/hex.h"
 #include "crypto/aes_kw.h"
-#include "crypto/hash.h"
 #include "crypto/key.h"
 #include "crypto/random.h"
 #include "crypto/rsa.h"
 #include "enclave/factory.h"
+#include "integration/dev_server.h"
 #include "integration/harness.h"
 
 namespace kmra {
@@ -115,22 +113,14 @@ class KmraConformanceTest : public ::testing::Test {
     ASSERT_EQ(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
     auto init = RunCmd({Kmra(), "pki", "init", "--dir", D()});
     ASSERT_EQ(init.exit_code, 0) << init.output;
-    server_ = std::make_unique<integration::Process>(
-        std::vector<std::string>{Kmra(), "server", "--dev", "--dir", D(), "--listen",
-                                 "127.0.0.1:0"},
-        integration::Env{}, D() + "/server.log");
-    for (int i = 0; i < 600 && !std::filesystem::exists(D() + "/server.port"); ++i) {
-      ASSERT_TRUE(server_->Running()) << integration::ReadFile(D() + "/server.log");
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    std::string port = integration::ReadFile(D() + "/server.port");
-    ASSERT_FALSE(port.empty()) << integration::ReadFile(D() + "/server.log");
-    base_ = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
+    server_ = std::make_unique<integration::DevServer>(D());
+    ASSERT_TRUE(server_->started()) << server_->error();
+    base_ = server_->url();
   }
   std::string D() const { return dir_.path(); }
 
   integration::TempDir dir_;
-  std::unique_ptr<integration::Process> server_;
+  std::unique_ptr<integration::DevServer> server_;
   std::string base_;
 };
 
@@ -191,13 +181,8 @@ TEST_F(KmraConformanceTest, IntelClientRequestsReleaseAKeyTheyCanUnwrap) {
                        .count();
   for (int i = 0; i < 4; ++i) nonce.push_back(static_cast<uint8_t>(now >> (8 * i)));
   // Report data: SHA-256(e || n || nonce) || 32 zero bytes.
-  std::vector<uint8_t> bound = pub->exponent;
-  bound.insert(bound.end(), pub->modulus.begin(), pub->modulus.end());
-  bound.insert(bound.end(), nonce.begin(), nonce.end());
-  auto digest = crypto::Sha256(bound);
-  std::array<uint8_t, 64> report_data{};
-  std::copy(digest.begin(), digest.end(), report_data.begin());
-  auto quote = (*platform)->Quote(report_data);
+  auto quote =
+      (*platform)->Quote(integration::ReleaseReportData(pub->exponent, pub->modulus, nonce));
   ASSERT_TRUE(quote.has_value()) << quote.error().ToString();
 
   // The body exactly as Go's json.Marshal writes the clients' structs (declaration order).

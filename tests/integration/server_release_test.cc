@@ -20,6 +20,7 @@
 #include "crypto/random.h"
 #include "crypto/rsa.h"
 #include "enclave/factory.h"
+#include "integration/dev_server.h"
 #include "integration/harness.h"
 #include "store/store.h"
 #include "unit/server/test_util.h"
@@ -54,14 +55,8 @@ struct Client {
 
   std::vector<uint8_t> QuoteFor(const std::vector<uint8_t>& nonce,
                                 const std::vector<uint8_t>* modulus_override = nullptr) {
-    std::vector<uint8_t> bound = pub.exponent;
     const auto& modulus = modulus_override ? *modulus_override : pub.modulus;
-    bound.insert(bound.end(), modulus.begin(), modulus.end());
-    bound.insert(bound.end(), nonce.begin(), nonce.end());
-    auto digest = crypto::Sha256(bound);
-    std::array<uint8_t, 64> report_data{};
-    std::copy(digest.begin(), digest.end(), report_data.begin());
-    auto quote = platform->Quote(report_data);
+    auto quote = platform->Quote(integration::ReleaseReportData(pub.exponent, modulus, nonce));
     EXPECT_TRUE(quote.has_value()) << quote.error().ToString();
     return *quote;
   }

@@ -8,17 +8,15 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "base/base64.h"
 #include "base/hex.h"
-#include "crypto/hash.h"
 #include "crypto/key.h"
 #include "crypto/rsa.h"
 #include "enclave/factory.h"
 #include "enclave/pki/tls_pki.h"
+#include "integration/dev_server.h"
 #include "integration/harness.h"
 #include "store/store.h"
 
@@ -86,9 +84,11 @@ class NonceFloodTest : public ::testing::Test {
     auto init = RunCmd({Kmra(), "pki", "init", "--dir", D()});
     ASSERT_EQ(init.exit_code, 0) << init.output;
     // The first start writes the dev config; the limits go into its [attestation] table.
-    StartServer();
-    server_.reset();
-    std::filesystem::remove(D() + "/server.port");
+    {
+      integration::DevServer first(D());
+      ASSERT_TRUE(first.started()) << first.error();
+      first.Stop();
+    }
     std::string toml = integration::ReadFile(D() + "/kmra-server.toml");
     const std::string anchor = "[attestation]\n";
     ASSERT_NE(toml.find(anchor), std::string::npos) << toml;
@@ -96,25 +96,14 @@ class NonceFloodTest : public ::testing::Test {
                 "nonce_max_outstanding = " + std::to_string(kMaxOutstanding) + "\nnonce_rate = " +
                     std::to_string(kRate) + "\nnonce_burst = " + std::to_string(kBurst) + "\n");
     ASSERT_TRUE(integration::WriteFile(D() + "/kmra-server.toml", toml));
-    StartServer();
-  }
-  void StartServer() {
-    server_ = std::make_unique<integration::Process>(
-        std::vector<std::string>{Kmra(), "server", "--dev", "--dir", D(), "--listen",
-                                 "127.0.0.1:0"},
-        integration::Env{}, D() + "/server.log");
-    for (int i = 0; i < 600 && !std::filesystem::exists(D() + "/server.port"); ++i) {
-      ASSERT_TRUE(server_->Running()) << integration::ReadFile(D() + "/server.log");
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    std::string port = integration::ReadFile(D() + "/server.port");
-    ASSERT_FALSE(port.empty()) << integration::ReadFile(D() + "/server.log");
-    base_ = "https://127.0.0.1:" + port.substr(0, port.find('\n'));
+    server_ = std::make_unique<integration::DevServer>(D());
+    ASSERT_TRUE(server_->started()) << server_->error();
+    base_ = server_->url();
   }
   std::string D() const { return dir_.path(); }
 
   integration::TempDir dir_;
-  std::unique_ptr<integration::Process> server_;
+  std::unique_ptr<integration::DevServer> server_;
   std::string base_;
 };
 
@@ -134,8 +123,9 @@ TEST_F(NonceFloodTest, FloodGets429sTheTableStaysBoundedAndReleasesStillWork) {
       ++other;
     }
   }
-  std::printf("%d POST /v1/nonce: %d answered 200, %d answered 429 (cap %d outstanding per client)\n",
-              kFlood, ok, limited, kMaxOutstanding);
+  std::printf(
+      "%d POST /v1/nonce: %d answered 200, %d answered 429 (cap %d outstanding per client)\n",
+      kFlood, ok, limited, kMaxOutstanding);
   // Bounded by the cap whatever the speed of this machine: at most kMaxOutstanding unused nonces
   // per client, and at least the burst before the rate limit bites.
   EXPECT_LE(ok, kMaxOutstanding);
@@ -170,12 +160,7 @@ TEST_F(NonceFloodTest, FloodGets429sTheTableStaysBoundedAndReleasesStillWork) {
   ASSERT_TRUE(key.has_value());
   auto pub = *crypto::RsaPublicNumbersOf(*key->PublicKey());
   auto release = [&](Connection& c, const std::vector<uint8_t>& nonce) {
-    std::vector<uint8_t> bound = pub.exponent;
-    bound.insert(bound.end(), pub.modulus.begin(), pub.modulus.end());
-    bound.insert(bound.end(), nonce.begin(), nonce.end());
-    auto digest = crypto::Sha256(bound);
-    std::array<uint8_t, 64> report_data{};
-    std::copy(digest.begin(), digest.end(), report_data.begin());
+    auto report_data = integration::ReleaseReportData(pub.exponent, pub.modulus, nonce);
     Json body{{"quote", Base64Encode(*(*platform)->Quote(report_data))},
               {"nonce", Base64Encode(nonce)},
               {"public_key",
