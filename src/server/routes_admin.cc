@@ -1,6 +1,7 @@
 // The admin API (admin client certificate): keys (generate in the HSM or import, list, show,
 // delete, rotate), policies, CSRs signed inside the HSM, certificate attachment, and the audit log.
 #include <openssl/pem.h>
+#include <spdlog/spdlog.h>
 
 #include "base/hex.h"
 #include "crypto/ossl.h"
@@ -17,6 +18,16 @@ namespace {
 void Wipe(std::string& s) {
   if (!s.empty()) SecureWipe(s.data(), s.size());
   s.clear();
+}
+
+// Removes a version's objects from the HSM (undoing a creation that could not be registered).
+void DeleteHsmObjects(p11::SessionPool& hsm, const store::KeyVersion& v) {
+  auto lease = hsm.Acquire();
+  if (!lease) return;
+  if (auto deleted = p11::DeleteKey(**lease, {v.hsm_label, v.hsm_id}); !deleted) {
+    spdlog::error("HSM objects of '{}' could not be removed: {}", v.hsm_label,
+                  deleted.error().ToString());
+  }
 }
 
 std::string HsmLabel(const std::string& id, int version) {
@@ -158,17 +169,29 @@ void Service::AddAdminRoutes() {
       }
       KMRA_ASSIGN_OR_RETURN(Policy policy, ParsePolicy(DumpJson(body["policy"])));
       const std::string policy_json = policy.ToJson();
-      if (auto existing = deps_.store->GetKey(id); existing) {
+      // Atomic: the id is reserved in the store first, so of two concurrent creations only one
+      // makes HSM objects; any later failure removes what was made (HSM objects and registry).
+      const std::int64_t now = deps_.clock->NowUnix();
+      if (auto reserved = deps_.store->CreateKey({id, description, now}); !reserved) {
+        if (reserved.error().code() != Code::kAlreadyExists) return tl::unexpected(reserved.error());
         return AlreadyExists("key '" + id + "' exists; rotate it or delete it first");
       }
-      KMRA_ASSIGN_OR_RETURN(store::KeyVersion v, MakeVersion(*deps_.hsm, id, 1, body, "rsa-3072"));
-      v.created_at = deps_.clock->NowUnix();
-      KMRA_TRY(deps_.store->CreateKey({id, description, v.created_at}));
-      KMRA_ASSIGN_OR_RETURN(int version, deps_.store->AddKeyVersion(id, v));
-      entry.key_version = version;
-      KMRA_TRY(deps_.store->PutPolicy({id, policy_json, v.created_at}));
-      KMRA_ASSIGN_OR_RETURN(auto record, deps_.store->GetKey(id));
-      return KeyJson(record, true, policy);
+      auto made = [&]() -> Result<Json> {
+        KMRA_TRY(deps_.store->PutPolicy({id, policy_json, now}));
+        KMRA_ASSIGN_OR_RETURN(store::KeyVersion v,
+                              MakeVersion(*deps_.hsm, id, 1, body, "rsa-3072"));
+        v.created_at = now;
+        auto version = deps_.store->AddKeyVersion(id, v);
+        if (!version) {
+          DeleteHsmObjects(*deps_.hsm, v);
+          return tl::unexpected(version.error());
+        }
+        entry.key_version = *version;
+        KMRA_ASSIGN_OR_RETURN(auto record, deps_.store->GetKey(id));
+        return KeyJson(record, true, policy);
+      }();
+      if (!made) (void)deps_.store->DeleteKey(id);
+      return made;
     };
     auto result = run();
     entry.verdict = result ? "ok" : "error";

@@ -363,6 +363,15 @@ class PostgresStore final : public Store {
   }
 
   Result<ChainVerdict> VerifyAuditChain() override {
+    // Its own connection and snapshot: a verify of a long log does not hold this store's
+    // connection (and mutex), so releases go on beside it.
+    PostgresStore reader(conninfo_);
+    KMRA_TRY(reader.Connect());
+    return reader.VerifySnapshot();
+  }
+
+ private:
+  Result<ChainVerdict> VerifySnapshot() {
     std::lock_guard<std::mutex> lock(mu_);
     KMRA_TRY(Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
     auto verdict = [&]() -> Result<ChainVerdict> {
@@ -387,6 +396,7 @@ class PostgresStore final : public Store {
     return verdict;
   }
 
+ public:
   Status PutCollateral(const CollateralEntry& e) override {
     std::lock_guard<std::mutex> lock(mu_);
     KMRA_TRY(Exec(

@@ -131,7 +131,7 @@ Status SetMeta(Db& db, const char* name, const std::string& value) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(Db db) : db_(std::move(db)) {}
+  SqliteStore(Db db, int busy_timeout_ms) : db_(std::move(db)), busy_timeout_ms_(busy_timeout_ms) {}
 
   Status Init() {
     // WAL lets readers run beside the writer; secure_delete overwrites deleted rows (consumed
@@ -463,20 +463,23 @@ class SqliteStore final : public Store {
 
   std::mutex mu_;
   Db db_;
+  const int busy_timeout_ms_;
 };
 
 Result<ChainVerdict> SqliteStore::VerifyAuditChain() {
-  std::lock_guard<std::mutex> lock(mu_);
+  // Its own connection and snapshot, without mu_: a verify of a long log does not stall the
+  // releases appending beside it (WAL lets readers run beside the one writer).
+  KMRA_ASSIGN_OR_RETURN(Db db, Db::Open(db_.path(), /*create=*/false, busy_timeout_ms_));
   // Read the head and the rows in one snapshot.
-  KMRA_TRY(db_.Exec("BEGIN"));
+  KMRA_TRY(db.Exec("BEGIN"));
   struct Rollback {
     Db& db;
     ~Rollback() { (void)db.Exec("ROLLBACK"); }
-  } rollback{db_};
-  KMRA_ASSIGN_OR_RETURN(auto head_seq, GetMeta(db_, "audit_head_seq"));
-  KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db_, "audit_head_hash"));
+  } rollback{db};
+  KMRA_ASSIGN_OR_RETURN(auto head_seq, GetMeta(db, "audit_head_seq"));
+  KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db, "audit_head_hash"));
   KMRA_ASSIGN_OR_RETURN(
-      auto s, db_.Prepare("SELECT seq, time, json, prev_hash, hash FROM audit ORDER BY seq"));
+      auto s, db.Prepare("SELECT seq, time, json, prev_hash, hash FROM audit ORDER BY seq"));
   internal::ChainChecker checker;
   for (;;) {
     KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -494,7 +497,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
   if (path.empty()) return InvalidArgument("no state database path given");
   if (options.create) KMRA_TRY(PrepareFile(path));
   KMRA_ASSIGN_OR_RETURN(auto db, Db::Open(path, options.create, options.busy_timeout_ms));
-  auto store = std::make_unique<SqliteStore>(std::move(db));
+  auto store = std::make_unique<SqliteStore>(std::move(db), options.busy_timeout_ms);
   auto init = store->Init();
   if (!init)
     return tl::unexpected(init.error().WithContext(fmt::format("state database {}", path)));

@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -676,6 +677,58 @@ TEST_F(Scenarios, PolicyChangesApplyWithoutRestart) {
 TEST_F(Scenarios, HsmOutageGives503AndRecoversWithoutRestart) { RunHsmOutage(); }
 
 TEST_F(Scenarios, KeyWithoutPolicyIsNeverReleased) { RunKeyWithoutPolicyIsNeverReleased(); }
+
+// Admin key creation is atomic: of concurrent creations of one id exactly one succeeds and the HSM
+// holds one key for it; a creation that fails after the key was made leaves no HSM object and no
+// registry entry behind.
+TEST_F(Scenarios, KeyCreationLeavesNoOrphanHsmObjects) {
+  auto hsm_objects = [&](const std::string& label) {
+    auto listed = RunCmd({"pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so",
+                          "--token-label", "kmra", "--login", "--pin",
+                          integration::ReadFile(D() + "/hsm/pin").substr(0, 24), "--list-objects",
+                          "--type", "privkey"},
+                         {{"SOFTHSM2_CONF", D() + "/hsm/softhsm2.conf"}});
+    EXPECT_EQ(listed.exit_code, 0) << listed.output;
+    size_t n = 0;
+    const std::string needle = "label:      " + label + "\n";
+    for (size_t p = listed.output.find(needle); p != std::string::npos;
+         p = listed.output.find(needle, p + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const std::string body =
+      Json{{"id", "race"}, {"type", "ec-p256"}, {"policy", TestPolicy()}}.dump();
+  std::vector<std::thread> threads;
+  std::vector<long> statuses(6);
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    threads.emplace_back(
+        [&, i] { statuses[i] = Https(Call("POST", "/v1/keys", body, "admin")).status; });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 201), 1);
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 409), 5);
+  EXPECT_EQ(hsm_objects("kmra:race:v1"), 1u);
+
+  // The demo key's certificate does not belong to a new key: refused after the key was generated.
+  auto demo = Json::parse(Https(Call("GET", "/v1/keys/demo", "", "admin")).body);
+  const std::string mismatched = Json{{"id", "mismatch"},
+                                      {"type", "ec-p256"},
+                                      {"policy", TestPolicy()},
+                                      {"certificate_pem", demo["versions"][0]["certificate_chain"]}}
+                                     .dump();
+  auto refused = Https(Call("POST", "/v1/keys", mismatched, "admin"));
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_EQ(Https(Call("GET", "/v1/keys/mismatch", "", "admin")).status, 404);
+  EXPECT_EQ(hsm_objects("kmra:mismatch:v1"), 0u);
+  // The id is free again, and the legitimate creation works.
+  auto created = Https(Call("POST", "/v1/keys",
+                            Json{{"id", "mismatch"}, {"type", "ec-p256"}, {"policy", TestPolicy()}}
+                                .dump(),
+                            "admin"));
+  EXPECT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(hsm_objects("kmra:mismatch:v1"), 1u);
+}
 
 }  // namespace
 }  // namespace kmra

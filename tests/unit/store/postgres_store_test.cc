@@ -202,6 +202,7 @@ TEST_F(PostgresStoreTest, NoncesAndAuditAcrossReplicas) {
 TEST_F(PostgresStoreTest, NonceSpentOnlyWithItsAuditRecordAndOpaqueKeyIds) {
   testing::NonceIsSpentOnlyWithItsAuditRecord(*store_);
   testing::KeyIdsAreOpaquePrintableAscii(*store_);
+  testing::VerifyRunsBesideAppends(*store_);
 }
 
 }  // namespace

@@ -168,6 +168,8 @@ TEST_F(StoreTest, KeyIdsAreOpaquePrintableAscii) {
   testing::KeyIdsAreOpaquePrintableAscii(*store_);
 }
 
+TEST_F(StoreTest, VerifyRunsBesideAppends) { testing::VerifyRunsBesideAppends(*store_); }
+
 TEST_F(StoreTest, ExactlyOneOfManyConcurrentConsumersWins) {
   // Two connections to one file (as two server replicas would have) and several threads on each.
   auto other = OpenSqliteStore(path_);

@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/store.h"
@@ -81,6 +83,32 @@ inline void KeyIdsAreOpaquePrintableAscii(Store& s) {
     ASSERT_FALSE(refused) << id;
     EXPECT_EQ(refused.error().code(), Code::kInvalidArgument);
   }
+}
+
+// A verify reads its own snapshot on its own connection: appends go on beside it, and every verdict
+// is intact (a snapshot never sees half an append).
+inline void VerifyRunsBesideAppends(Store& s) {
+  std::atomic<bool> done{false};
+  std::atomic<int> appended{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 200; ++i) {
+      if (s.AppendAudit(R"({"beside":)" + std::to_string(i) + "}", 2000 + i)) ++appended;
+    }
+    done = true;
+  });
+  int verifies = 0;
+  while (!done || verifies == 0) {
+    auto verdict = s.VerifyAuditChain();
+    ASSERT_TRUE(verdict) << verdict.error().ToString();
+    EXPECT_TRUE(verdict->intact) << verdict->problem;
+    ++verifies;
+  }
+  writer.join();
+  EXPECT_EQ(appended.load(), 200);
+  auto last = s.VerifyAuditChain();
+  ASSERT_TRUE(last);
+  EXPECT_TRUE(last->intact);
+  EXPECT_GE(last->records, 200);
 }
 
 }  // namespace kmra::store::testing
