@@ -246,8 +246,19 @@ tl::expected<p11::ReleaseWrapResult, Refusal> ReleaseService::Wrap(
     }
     auto objects = key_handles_.Find(**lease, name);
     if (!objects) {
-      // The registry names a key the token does not show: the token is unavailable or was
-      // replaced. Reconnect (C_Finalize/C_Initialize) so a token that comes back is seen again.
+      // The registry names a key the token does not show. When the token still shows another
+      // registered key, only this key's object is missing: refuse this key alone and leave the
+      // sessions of every other release alone.
+      if (OtherKeyVisible(**lease, in.key_id)) {
+        return tl::unexpected(MakeRefusal(
+            503, "hsm.key_missing",
+            "key '" + in.key_id + "' v" + std::to_string(version.version) + " (" +
+                name.Describe() + ") is not in the HSM token, which serves the other keys: " +
+                objects.error().message() +
+                "; restore the object from the HSM's backup, or rotate or delete the key"));
+      }
+      // Else the token is unavailable or was replaced. Reconnect (C_Finalize/C_Initialize) so a
+      // token that comes back is seen again.
       reconnect = true;
       return tl::unexpected(MakeRefusal(
           503, "hsm.unavailable",
@@ -271,6 +282,20 @@ tl::expected<p11::ReleaseWrapResult, Refusal> ReleaseService::Wrap(
   }();
   if (reconnect) hsm_.Reset();
   return wrapped;
+}
+
+bool ReleaseService::OtherKeyVisible(p11::Session& session, const std::string& key_id) {
+  auto keys = store_.ListKeys();
+  if (!keys) return false;
+  // A few other keys decide: one found, the token works; all missing, treat the token as gone.
+  int tried = 0;
+  for (const auto& k : *keys) {
+    const store::KeyVersion* v = k.newest();
+    if (k.id == key_id || v == nullptr) continue;
+    if (key_handles_.Find(session, {v->hsm_label, v->hsm_id})) return true;
+    if (++tried == 3) break;
+  }
+  return false;
 }
 
 tl::expected<AttestationResult, Refusal> ReleaseService::Attest(const ReleaseInput& in) {

@@ -118,6 +118,9 @@ class ReleaseService {
   Refusal NonceRefusal(const ReleaseInput& input, const Error& error) const;
   tl::expected<p11::ReleaseWrapResult, Refusal> Wrap(const ReleaseInput& input,
                                                      const store::KeyVersion& version);
+  // Whether the token shows the newest version of another registered key (so a missing object is
+  // that key's problem, not the token's).
+  bool OtherKeyVisible(p11::Session& session, const std::string& key_id);
   void PurgeLoop();
 
   store::Store& store_;

@@ -681,6 +681,50 @@ TEST_F(Scenarios, KeyWithoutPolicyIsNeverReleased) { RunKeyWithoutPolicyIsNeverR
 // Admin key creation is atomic: of concurrent creations of one id exactly one succeeds and the HSM
 // holds one key for it; a creation that fails after the key was made leaves no HSM object and no
 // registry entry behind.
+// One key's HSM object disappears (deleted by hand): releases of that key are refused, naming it,
+// and releases of the other keys, running at the same time, are not disturbed (no reconnect of
+// the HSM under them).
+TEST_F(Scenarios, AMissingHsmObjectAffectsOnlyItsKey) {
+  Json create{{"id", "lost"}, {"type", "ec-p256"}, {"policy", TestPolicy()}};
+  ASSERT_EQ(Https(Call("POST", "/v1/keys", create.dump(), "admin")).status, 201);
+  auto removed = RunCmd({"pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so",
+                         "--token-label", "kmra", "--login", "--pin",
+                         integration::ReadFile(D() + "/hsm/pin").substr(0, 24), "--delete-object",
+                         "--type", "privkey", "--label", "kmra:lost:v1"},
+                        {{"SOFTHSM2_CONF", D() + "/hsm/softhsm2.conf"}});
+  ASSERT_EQ(removed.exit_code, 0) << removed.output;
+  Client& c = MakeClient();
+  std::vector<std::string> lost_bodies, demo_bodies;
+  for (int i = 0; i < 15; ++i) {
+    auto n1 = KmraNonce(Now());
+    lost_bodies.push_back(KmraBody("lost", c.pub, c.QuoteFor(n1), n1).dump());
+    auto n2 = KmraNonce(Now());
+    demo_bodies.push_back(KmraBody("demo", c.pub, c.QuoteFor(n2), n2).dump());
+  }
+  int64_t seq = LastSeq();
+  std::vector<server::testing::HttpResult> lost(lost_bodies.size()), demo(demo_bodies.size());
+  std::thread breaker([&] {
+    for (size_t i = 0; i < lost.size(); ++i) lost[i] = Https(Call("POST", "/sgx/keys/export", lost_bodies[i]));
+  });
+  for (size_t i = 0; i < demo.size(); ++i) demo[i] = Https(Call("POST", "/sgx/keys/export", demo_bodies[i]));
+  breaker.join();
+  for (const auto& r : demo) EXPECT_EQ(r.status, 200) << r.body;
+  for (const auto& r : lost) {
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(Json::parse(r.body)["error"]["code"], "hsm.key_missing") << r.body;
+    EXPECT_NE(r.body.find("kmra:lost:v1"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("wrappedKey"), std::string::npos);
+  }
+  size_t audited_lost = 0, audited_demo = 0;
+  for (const auto& r : AuditAfter(seq)) {
+    const Json& rec = r["record"];
+    if (rec["key_id"] == "lost" && rec["failed_check"] == "hsm.key_missing") ++audited_lost;
+    if (rec["key_id"] == "demo" && rec["verdict"] == "allowed") ++audited_demo;
+  }
+  EXPECT_EQ(audited_lost, lost.size());
+  EXPECT_EQ(audited_demo, demo.size());
+}
+
 TEST_F(Scenarios, KeyCreationLeavesNoOrphanHsmObjects) {
   auto hsm_objects = [&](const std::string& label) {
     auto listed = RunCmd({"pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so",
