@@ -173,7 +173,9 @@ void Service::AddAdminRoutes() {
       // makes HSM objects; any later failure removes what was made (HSM objects and registry).
       const std::int64_t now = deps_.clock->NowUnix();
       if (auto reserved = deps_.store->CreateKey({id, description, now}); !reserved) {
-        if (reserved.error().code() != Code::kAlreadyExists) return tl::unexpected(reserved.error());
+        if (reserved.error().code() != Code::kAlreadyExists) {
+          return tl::unexpected(reserved.error());
+        }
         return AlreadyExists("key '" + id + "' exists; rotate it or delete it first");
       }
       auto made = [&]() -> Result<Json> {

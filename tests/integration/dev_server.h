@@ -2,6 +2,8 @@
 // tests, and the report data a client's enclave quotes (ARCHITECTURE.md step 3).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -36,5 +38,25 @@ class DevServer {
 std::array<std::uint8_t, 64> ReleaseReportData(const std::vector<std::uint8_t>& exponent,
                                                const std::vector<std::uint8_t>& modulus,
                                                const std::vector<std::uint8_t>& nonce);
+
+// A test with its own directory: `kmra pki init` into it (InitPki), then a dev server (StartServer)
+// reachable at base_.
+class DevServerTest : public ::testing::Test {
+ protected:
+  void InitPki() {
+    auto init = RunCmd({EnvOr("KMRA_BIN", "kmra"), "pki", "init", "--dir", D()});
+    ASSERT_EQ(init.exit_code, 0) << init.output;
+  }
+  void StartServer() {
+    server_ = std::make_unique<DevServer>(D());
+    ASSERT_TRUE(server_->started()) << server_->error();
+    base_ = server_->url();
+  }
+  std::string D() const { return dir_.path(); }
+
+  TempDir dir_;
+  std::unique_ptr<DevServer> server_;
+  std::string base_;
+};
 
 }  // namespace kmra::integration

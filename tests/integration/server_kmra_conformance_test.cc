@@ -107,21 +107,13 @@ std::pair<int, std::string> PemCertificates(const std::string& pem) {
   return {count, first_key};
 }
 
-class KmraConformanceTest : public ::testing::Test {
+class KmraConformanceTest : public integration::DevServerTest {
  protected:
   void SetUp() override {
     ASSERT_EQ(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
-    auto init = RunCmd({Kmra(), "pki", "init", "--dir", D()});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
-    server_ = std::make_unique<integration::DevServer>(D());
-    ASSERT_TRUE(server_->started()) << server_->error();
-    base_ = server_->url();
+    InitPki();
+    StartServer();
   }
-  std::string D() const { return dir_.path(); }
-
-  integration::TempDir dir_;
-  std::unique_ptr<integration::DevServer> server_;
-  std::string base_;
 };
 
 TEST_F(KmraConformanceTest, IntelClientRequestsReleaseAKeyTheyCanUnwrap) {

@@ -32,8 +32,6 @@ constexpr int kRate = 5;
 constexpr int kBurst = 20;
 constexpr int kFlood = 100'000;
 
-std::string Kmra() { return integration::EnvOr("KMRA_BIN", "kmra"); }
-
 // One mutual-TLS connection kept alive across requests, as a flooding client would hold it.
 class Connection {
  public:
@@ -64,8 +62,9 @@ class Connection {
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &r.body);
     curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &r.headers);
-    if (curl_easy_perform(curl_) == CURLE_OK)
+    if (curl_easy_perform(curl_) == CURLE_OK) {
       curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &r.status);
+    }
     return r;
   }
 
@@ -78,11 +77,10 @@ class Connection {
   curl_slist* headers_ = nullptr;
 };
 
-class NonceFloodTest : public ::testing::Test {
+class NonceFloodTest : public integration::DevServerTest {
  protected:
   void SetUp() override {
-    auto init = RunCmd({Kmra(), "pki", "init", "--dir", D()});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
+    InitPki();
     // The first start writes the dev config; the limits go into its [attestation] table.
     {
       integration::DevServer first(D());
@@ -96,15 +94,8 @@ class NonceFloodTest : public ::testing::Test {
                 "nonce_max_outstanding = " + std::to_string(kMaxOutstanding) + "\nnonce_rate = " +
                     std::to_string(kRate) + "\nnonce_burst = " + std::to_string(kBurst) + "\n");
     ASSERT_TRUE(integration::WriteFile(D() + "/kmra-server.toml", toml));
-    server_ = std::make_unique<integration::DevServer>(D());
-    ASSERT_TRUE(server_->started()) << server_->error();
-    base_ = server_->url();
+    StartServer();
   }
-  std::string D() const { return dir_.path(); }
-
-  integration::TempDir dir_;
-  std::unique_ptr<integration::DevServer> server_;
-  std::string base_;
 };
 
 TEST_F(NonceFloodTest, FloodGets429sTheTableStaysBoundedAndReleasesStillWork) {
