@@ -222,6 +222,14 @@ std::vector<std::shared_ptr<const PlatformEntry>> PlatformCollateral::Known(std:
   return out;
 }
 
+std::vector<std::shared_ptr<const PlatformEntry>> PlatformCollateral::Snapshot() {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  std::vector<std::shared_ptr<const PlatformEntry>> out;
+  out.reserve(entries_.size());
+  for (const auto& [name, e] : entries_) out.push_back(e);
+  return out;
+}
+
 Result<std::shared_ptr<const PlatformEntry>> PlatformCollateral::AnyUsable(
     std::int64_t now, const std::function<bool(const collateral::CollateralKey&)>& accept) {
   std::string problem;

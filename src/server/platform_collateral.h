@@ -74,6 +74,10 @@ class PlatformCollateral {
   // when due; failed ones have collateral == nullptr and `error` set.
   std::vector<std::shared_ptr<const PlatformEntry>> Known(std::int64_t now);
 
+  // The entries as they are now, without asking the chain (for /readyz, which must never fetch:
+  // a background refresher calls Known()).
+  std::vector<std::shared_ptr<const PlatformEntry>> Snapshot();
+
   // The first known SGX platform matching `accept` whose collateral is usable at `now`, for the
   // PCCS-compatible paths whose documents are shared by platforms. NotFound when none is known,
   // FailedPrecondition (with the first problem) when none is usable.
