@@ -125,6 +125,8 @@ int main(int argc, char** argv) {
   kmra::enclave::PlatformConfig pc;
   pc.kind = "sim";
   pc.platform_dir = o.dir + "/sgx/platform-" + std::to_string(o.platform);
+  // The demo key's policy (kmra server --dev) names the token module's MRENCLAVE.
+  pc.mrenclave_of = KMRA_TOKEN_MODULE;
   auto platform = kmra::enclave::OpenPlatform(pc);
   if (!platform) {
     std::fprintf(stderr, "platform: %s\n", platform.error().ToString().c_str());

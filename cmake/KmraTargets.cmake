@@ -11,7 +11,8 @@ endfunction()
 # KMRA_SOURCE_DIR, and the built kmra binary through KMRA_BIN (empty when cli is not built).
 function(kmra_add_test)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS;LABELS" ${ARGN})
-  add_executable(${ARG_NAME} ${ARG_SOURCES})
+  # tests/no_skip.cc: under KMRA_NO_SKIP=1 (scripts/test) a skipped test fails.
+  add_executable(${ARG_NAME} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/tests/no_skip.cc)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest_main GTest::gmock)
   target_compile_definitions(${ARG_NAME} PRIVATE
     KMRA_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data"

@@ -28,8 +28,12 @@ kmra_token_provision() {
   KMRA_BENCH_TOKEN=bench-$kind
   KMRA_BENCH_CERT=$work/$kind.crt
   if [ ! -f "$tdir/done" ]; then
+    # The demo key's policy names the dev token's enclave (kmra server --dev); the bench key takes it.
+    "$kmra" policy get demo --dir "$KMRA_BENCH_SERVER_DIR" |
+      python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["policy"]))' \
+      > "$work/bench-policy.json" || return 1
     "$kmra" keys create "bench-$kind" --dir "$KMRA_BENCH_SERVER_DIR" --import "$work/$kind.key" \
-      --certificate "$work/$kind.crt" >/dev/null || return 1
+      --certificate "$work/$kind.crt" --policy "$work/bench-policy.json" >/dev/null || return 1
     "$kmra" token init --module "$module" --conf "$KMRA_TOKEN_CONF" --token-dir "$tdir/token" \
       --platform sim --platform-dir "$KMRA_BENCH_SERVER_DIR/sgx/platform-1" \
       --label "$KMRA_BENCH_TOKEN" --so-pin 87654321 --pin 12345678 >/dev/null || return 1

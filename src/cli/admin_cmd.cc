@@ -1,14 +1,14 @@
 // `kmra keys ...` and `kmra policy ...`: the admin API of a running `kmra server`, over mutual TLS
 // with the admin certificate.
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "base/file.h"
 #include "cli/admin_client.h"
 #include "cli/commands.h"
+#include "server/service.h"
 
 namespace kmra::cli {
 namespace {
@@ -28,8 +28,9 @@ void AddEndpointOptions(CLI::App* cmd, Endpoint* ep) {
   cmd->add_option("--cert", ep->e.cert_file, "Admin client certificate (PEM)")
       ->envname("KMRA_ADMIN_CERT");
   cmd->add_option("--key", ep->e.key_file, "Admin client key (PEM)")->envname("KMRA_ADMIN_KEY");
-  cmd->add_option("--dir", ep->dir,
-                  "Directory of `kmra server --dev`: takes the URL, CA and admin certificate from it")
+  cmd->add_option(
+         "--dir", ep->dir,
+         "Directory of `kmra server --dev`: takes the URL, CA and admin certificate from it")
       ->envname("KMRA_DEV_DIR");
 }
 
@@ -82,8 +83,9 @@ int Call(const Endpoint& ep, const std::string& method, const std::string& path,
     return 1;
   }
   if (reply->body.empty()) return 0;
-  std::printf("%s\n", j.is_discarded() ? reply->body.c_str()
-                                       : j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
+  std::printf("%s\n", j.is_discarded()
+                          ? reply->body.c_str()
+                          : j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
   return 0;
 }
 
@@ -97,6 +99,7 @@ int Fail(const Error& e) {
 struct KeyArgs {
   Endpoint ep;
   std::string id, type = "rsa-3072", import, cert, policy, description, subject, out;
+  bool allow_any_enclave = false;
   std::vector<std::string> dns, ips;
 };
 
@@ -112,7 +115,8 @@ void RegisterKeys(CLI::App& app) {
   auto* show = keys->add_subcommand("show", "Show a key with its versions and policy");
   AddEndpointOptions(show, &args->ep);
   show->add_option("id", args->id, "Key id")->required();
-  show->callback([args] { SetExitCode(Call(args->ep, "GET", "/v1/keys/" + args->id)); });
+  show->callback(
+      [args] { SetExitCode(Call(args->ep, "GET", "/v1/keys/" + server::UrlEncode(args->id))); });
 
   auto* create = keys->add_subcommand("create", "Generate a key in the HSM, or import a PEM key");
   AddEndpointOptions(create, &args->ep);
@@ -120,7 +124,11 @@ void RegisterKeys(CLI::App& app) {
   create->add_option("--type", args->type, "rsa-2048|rsa-3072|rsa-4096|ec-p256|ec-p384");
   create->add_option("--import", args->import, "PEM private key file to import instead");
   create->add_option("--certificate", args->cert, "PEM certificate chain of the key");
-  create->add_option("--policy", args->policy, "Release policy JSON file");
+  create->add_option("--policy", args->policy,
+                     "Release policy JSON file naming the enclave (mrenclave/mrsigner)");
+  create->add_flag("--allow-any-enclave", args->allow_any_enclave,
+                   "Instead of --policy: release to any enclave that passes the other checks "
+                   "(logged at warn on every release)");
   create->add_option("--description", args->description, "Free text");
   create->callback([args] {
     Json body{{"id", args->id}, {"type", args->type}, {"description", args->description}};
@@ -134,6 +142,14 @@ void RegisterKeys(CLI::App& app) {
       if (!pem) return SetExitCode(Fail(pem.error()));
       body["certificate_pem"] = *pem;
     }
+    if (args->policy.empty() == !args->allow_any_enclave) {
+      return SetExitCode(Fail(Error(
+          Code::kInvalidArgument,
+          "a key needs a release policy: pass --policy FILE naming the enclave, e.g. "
+          "{\"mrenclave\":[\"<64 hex>\"],\"mrsigner\":[\"<64 hex>\"]}, or --allow-any-enclave "
+          "(not both)")));
+    }
+    if (args->allow_any_enclave) body["policy"] = Json{{"allow_any_enclave", true}};
     if (!args->policy.empty()) {
       auto text = ReadText(args->policy);
       if (!text) return SetExitCode(Fail(text.error()));
@@ -146,10 +162,12 @@ void RegisterKeys(CLI::App& app) {
     SetExitCode(Call(args->ep, "POST", "/v1/keys", body.dump()));
   });
 
-  auto* del = keys->add_subcommand("delete", "Delete a key (every version) from the HSM and registry");
+  auto* del =
+      keys->add_subcommand("delete", "Delete a key (every version) from the HSM and registry");
   AddEndpointOptions(del, &args->ep);
   del->add_option("id", args->id, "Key id")->required();
-  del->callback([args] { SetExitCode(Call(args->ep, "DELETE", "/v1/keys/" + args->id)); });
+  del->callback(
+      [args] { SetExitCode(Call(args->ep, "DELETE", "/v1/keys/" + server::UrlEncode(args->id))); });
 
   auto* rotate = keys->add_subcommand("rotate", "Make a new version; releases serve the newest");
   AddEndpointOptions(rotate, &args->ep);
@@ -158,14 +176,15 @@ void RegisterKeys(CLI::App& app) {
   rotate->add_option("--certificate", args->cert, "PEM certificate chain of the new version");
   rotate->callback([args] {
     Json body = Json::object();
-    for (auto [file, field] : {std::pair{args->import, "private_key_pem"},
-                               std::pair{args->cert, "certificate_pem"}}) {
+    for (auto [file, field] :
+         {std::pair{args->import, "private_key_pem"}, std::pair{args->cert, "certificate_pem"}}) {
       if (file.empty()) continue;
       auto pem = ReadText(file);
       if (!pem) return SetExitCode(Fail(pem.error()));
       body[field] = *pem;
     }
-    SetExitCode(Call(args->ep, "POST", "/v1/keys/" + args->id + "/rotate", body.dump()));
+    SetExitCode(
+        Call(args->ep, "POST", "/v1/keys/" + server::UrlEncode(args->id) + "/rotate", body.dump()));
   });
 
   auto* csr = keys->add_subcommand("csr", "PKCS#10 request signed inside the HSM by the key");
@@ -177,7 +196,8 @@ void RegisterKeys(CLI::App& app) {
   csr->add_option("--ip", args->ips, "subjectAltName IP address (repeatable)");
   csr->callback([args] {
     Json body{{"subject", args->subject}, {"dns_names", args->dns}, {"ip_addresses", args->ips}};
-    SetExitCode(Call(args->ep, "POST", "/v1/keys/" + args->id + "/csr", body.dump()));
+    SetExitCode(
+        Call(args->ep, "POST", "/v1/keys/" + server::UrlEncode(args->id) + "/csr", body.dump()));
   });
 
   auto* setcert = keys->add_subcommand("set-certificate",
@@ -188,7 +208,7 @@ void RegisterKeys(CLI::App& app) {
   setcert->callback([args] {
     auto pem = ReadText(args->cert);
     if (!pem) return SetExitCode(Fail(pem.error()));
-    SetExitCode(Call(args->ep, "PUT", "/v1/keys/" + args->id + "/certificate",
+    SetExitCode(Call(args->ep, "PUT", "/v1/keys/" + server::UrlEncode(args->id) + "/certificate",
                      Json{{"certificate_pem", *pem}}.dump()));
   });
 }
@@ -200,7 +220,9 @@ void RegisterPolicy(CLI::App& app) {
   auto* get = policy->add_subcommand("get", "Show the policy that applies to a key");
   AddEndpointOptions(get, &args->ep);
   get->add_option("id", args->id, "Key id")->required();
-  get->callback([args] { SetExitCode(Call(args->ep, "GET", "/v1/keys/" + args->id + "/policy")); });
+  get->callback([args] {
+    SetExitCode(Call(args->ep, "GET", "/v1/keys/" + server::UrlEncode(args->id) + "/policy"));
+  });
   auto* set = policy->add_subcommand("set", "Replace a key's policy (takes effect at once)");
   AddEndpointOptions(set, &args->ep);
   set->add_option("id", args->id, "Key id")->required();
@@ -216,7 +238,7 @@ void RegisterPolicy(CLI::App& app) {
       if (!t) return SetExitCode(Fail(t.error()));
       text = *t;
     }
-    SetExitCode(Call(args->ep, "PUT", "/v1/keys/" + args->id + "/policy", text));
+    SetExitCode(Call(args->ep, "PUT", "/v1/keys/" + server::UrlEncode(args->id) + "/policy", text));
   });
 }
 

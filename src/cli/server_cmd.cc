@@ -1,17 +1,18 @@
-// `kmra server --config FILE [--apphsm-conf FILE]` and `kmra server --dev --dir DIR [--listen ADDR]`.
+// `kmra server --config FILE [--apphsm-conf FILE]` and `kmra server --dev --dir DIR [--listen
+// ADDR]`.
 //
 // --dev is the one-flag way in (like `vault server -dev`): it makes DIR a complete development
 // deployment on first use (the PKI of `kmra pki init`, a SoftHSM2 token with its own SOFTHSM2_CONF,
-// a SQLite store, a config file, a demo key generated in the HSM with a CA-signed certificate), trusts
-// the simulated SGX root (loudly), and prints how to connect.
+// a SQLite store, a config file, a demo key generated in the HSM with a CA-signed certificate),
+// trusts the simulated SGX root (loudly), and prints how to connect.
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -21,12 +22,14 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "crypto/random.h"
+#include "enclave/factory.h"
 #include "enclave/pki/pki_init.h"
 #include "enclave/pki/tls_pki.h"
 #include "p11/csr.h"
 #include "p11/keys.h"
 #include "p11/session_pool.h"
 #include "server/config.h"
+#include "server/json.h"
 #include "server/run.h"
 #include "store/store.h"
 
@@ -45,6 +48,7 @@ struct ServerArgs {
   std::string dir;
   std::string listen;
   std::string port_file;
+  std::string token_module;
 };
 
 Status RunCommandLine(const std::vector<std::string>& argv, const std::string& softhsm2_conf) {
@@ -76,9 +80,12 @@ std::string RandomPin() {
 
 // Writes DIR/kmra-server.toml for the dev deployment.
 std::string DevConfigText(const std::string& listen_address) {
-  return "# Written by `kmra server --dev`: a development key server. NOT FOR PRODUCTION: it trusts\n"
+  return "# Written by `kmra server --dev`: a development key server. NOT FOR PRODUCTION: it "
+         "trusts\n"
          "# the simulated SGX root, so released keys are not protected by real SGX hardware.\n"
-         "[listen]\naddress = \"" + listen_address + "\"\nport = 8443\nport_file = \"server.port\"\n\n"
+         "[listen]\naddress = \"" +
+         listen_address +
+         "\"\nport = 8443\nport_file = \"server.port\"\n\n"
          "[tls]\ncertificate = \"tls/server.pem\"\nkey = \"tls/server.key\"\n"
          "client_ca = \"tls/ca.pem\"\nadmin_clients = [\"kmra_admin\"]\n\n"
          "[hsm]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\ntoken_label = \"kmra\"\n"
@@ -86,13 +93,57 @@ std::string DevConfigText(const std::string& listen_address) {
          "[store]\npath = \"state.db\"\n\n"
          "[attestation]\ntrusted_root = \"sgx/root.pem\"\ntrust_simulated_root = true\n"
          "collateral_dir = \"collateral\"\nnonce_lifetime = 300\n\n"
-         "[clients]\nallowed = [\"" + std::string(enclave::pki::kDefaultClientId) + "\"]\n";
+         "[clients]\nallowed = [\"" +
+         std::string(enclave::pki::kDefaultClientId) + "\"]\n";
 }
 
-// Generates the demo key in the HSM, has the dev CA sign a CSR made inside the HSM, and registers it.
-Status EnsureDemoKey(const std::string& dir, const server::ServerConfig& config) {
+// The token module the dev policy measures: --token-module, else KMRA_TOKEN_MODULE, else the module
+// beside this kmra (build tree: ../token/, installed: ../lib/). Empty when none is found.
+std::string FindTokenModule(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("KMRA_TOKEN_MODULE"); env && *env) return env;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  for (const char* rel : {"../token/libkmra-pkcs11.so", "../lib/libkmra-pkcs11.so"}) {
+    fs::path candidate = (exe.parent_path() / rel).lexically_normal();
+    if (fs::exists(candidate, ec)) return candidate.string();
+  }
+  return "";
+}
+
+// The demo key's policy: the dev token's enclave. In simulation MRENCLAVE is the SHA-256 of the
+// token module file and MRSIGNER that of the PKI's enclave signer key (docs/simulation.md).
+Result<std::string> DevPolicyJson(const std::string& dir, const std::string& token_module) {
+  enclave::PlatformConfig pc;
+  pc.kind = "sim";
+  pc.platform_dir = dir + "/sgx/platform-1";
+  pc.mrenclave_of = token_module;
+  KMRA_ASSIGN_OR_RETURN(auto platform, enclave::OpenPlatform(pc));
+  const enclave::PlatformIdentity id = platform->Identity();
+  server::Json policy{{"mrsigner", {HexEncode(id.mrsigner)}}};
+  if (!token_module.empty()) {
+    policy["mrenclave"] = {HexEncode(id.mrenclave)};
+  } else {
+    std::fprintf(stderr,
+                 "dev: no token module found (pass --token-module); the demo key's policy names "
+                 "the enclave signer (MRSIGNER) only\n");
+  }
+  return server::DumpJson(policy);
+}
+
+// Generates the demo key in the HSM, has the dev CA sign a CSR made inside the HSM, and registers
+// it with a policy naming the dev token's enclave (deny by default: a key without one is never
+// released).
+Status EnsureDemoKey(const std::string& dir, const server::ServerConfig& config,
+                     const std::string& token_module) {
   KMRA_ASSIGN_OR_RETURN(auto store, store::OpenSqliteStore(config.store_path));
-  if (store->GetKey(kDevKey)) return OkStatus();
+  if (store->GetKey(kDevKey)) {
+    if (store->GetPolicy(kDevKey)) return OkStatus();
+    KMRA_ASSIGN_OR_RETURN(std::string policy, DevPolicyJson(dir, token_module));
+    return store->PutPolicy({kDevKey, policy, SystemClock::Get().NowUnix()});
+  }
+  KMRA_ASSIGN_OR_RETURN(std::string policy, DevPolicyJson(dir, token_module));
   KMRA_ASSIGN_OR_RETURN(SecretBytes pin, server::LoadHsmPin(config));
   auto pool = p11::SessionPool::Create({config.hsm_module, config.hsm_token_label, pin, 1});
   KMRA_ASSIGN_OR_RETURN(auto lease, pool->Acquire());
@@ -113,6 +164,8 @@ Status EnsureDemoKey(const std::string& dir, const server::ServerConfig& config)
   v.cert_chain_pem = cert + ca;
   v.created_at = now;
   KMRA_TRY(store->AddKeyVersion(kDevKey, v));
+  KMRA_TRY(store->PutPolicy({kDevKey, policy, now}));
+  std::fprintf(stderr, "dev: demo key policy %s\n", policy.c_str());
   return OkStatus();
 }
 
@@ -133,9 +186,10 @@ Result<server::ServerConfig> PrepareDev(const ServerArgs& a) {
   std::string conf = (hsm / "softhsm2.conf").string();
   if (!fs::exists(hsm / "pin", ec)) {
     KMRA_TRY(CreateDirectories(hsm / "tokens", 0700));
-    KMRA_TRY(WriteFileAtomic(conf, "directories.tokendir = " + (hsm / "tokens").string() +
-                                       "\nobjectstore.backend = file\nlog.level = ERROR\n"
-                                       "slots.removable = false\n",
+    KMRA_TRY(WriteFileAtomic(conf,
+                             "directories.tokendir = " + (hsm / "tokens").string() +
+                                 "\nobjectstore.backend = file\nlog.level = ERROR\n"
+                                 "slots.removable = false\n",
                              0600));
     std::string pin = RandomPin();
     KMRA_TRY(RunCommandLine({"softhsm2-util", "--init-token", "--free", "--label", kDevToken,
@@ -150,7 +204,7 @@ Result<server::ServerConfig> PrepareDev(const ServerArgs& a) {
   }
   KMRA_ASSIGN_OR_RETURN(auto config, server::LoadServerConfig(config_path.string()));
   setenv("SOFTHSM2_CONF", config.softhsm2_conf.c_str(), 1);
-  KMRA_TRY(EnsureDemoKey(dir.string(), config));
+  KMRA_TRY(EnsureDemoKey(dir.string(), config, FindTokenModule(a.token_module)));
   return config;
 }
 
@@ -257,6 +311,9 @@ void RegisterServerCommands(CLI::App& app) {
   cmd->add_option("--dir", args->dir, "Directory of --dev");
   cmd->add_option("--listen", args->listen, "Listen address (IP), overrides the config");
   cmd->add_option("--port-file", args->port_file, "Write the bound port to this file");
+  cmd->add_option("--token-module", args->token_module,
+                  "--dev: the token module whose MRENCLAVE the demo key's policy names (default: "
+                  "KMRA_TOKEN_MODULE, else libkmra-pkcs11.so beside kmra)");
   cmd->callback([args] { SetExitCode(RunServerCommand(*args)); });
 }
 

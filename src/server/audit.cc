@@ -13,7 +13,7 @@ void AuditEntry::SetAttestation(const AttestationResult& result) {
   mrenclave = HexEncode(result.mrenclave);
 }
 
-Status AuditWriter::Write(const AuditEntry& e) {
+Status AuditWriter::Write(const AuditEntry& e, const store::NonceClaim* claim) {
   std::int64_t now = clock_.NowUnix();
   Json j;
   j["time"] = now;
@@ -33,7 +33,8 @@ Status AuditWriter::Write(const AuditEntry& e) {
   // Every record says when the simulated root was trusted, so no released key can be mistaken later
   // for one released to real SGX hardware.
   j["simulated_root"] = simulated_root_;
-  auto appended = store_.AppendAudit(DumpJson(j), now);
+  auto appended = claim ? store_.AppendAuditClaimingNonce(DumpJson(j), now, *claim)
+                        : store_.AppendAudit(DumpJson(j), now);
   if (!appended) {
     spdlog::error("audit record could not be written ({} {} {}): {}", e.action, e.key_id,
                   e.verdict, appended.error().ToString());

@@ -37,7 +37,9 @@ class AuditWriter {
       : store_(store), clock_(clock), simulated_root_(simulated_root) {}
 
   // Appends the entry (with time and the simulated_root flag). Logs and returns the store's error.
-  Status Write(const AuditEntry& entry);
+  // With `claim`, the nonce is claimed in the same transaction (Store::AppendAuditClaimingNonce):
+  // a release spends its nonce exactly when its record is written.
+  Status Write(const AuditEntry& entry, const store::NonceClaim* claim = nullptr);
 
  private:
   store::Store& store_;

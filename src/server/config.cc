@@ -1,15 +1,19 @@
 // toml++ throws toml::parse_error; this file is the one adapter that calls it.
 #include "server/config.h"
 
+#include <sys/stat.h>
 #include <toml++/toml.h>
 
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <map>
 
 #include "base/file.h"
 #include "server/json.h"
+#include "server/policy.h"
+#include "store/store.h"
 
 namespace kmra::server {
 namespace {
@@ -164,6 +168,22 @@ Status CheckCollateralSettings(ServerConfig* c) {
   return OkStatus();
 }
 
+// Bounded so that now + lifetime + skew cannot overflow and a nonce cannot live for days.
+Status CheckNonceSettings(const std::string& where, const ServerConfig& c) {
+  auto bounded = [&](const char* name, std::int64_t v, std::int64_t lo, std::int64_t hi) -> Status {
+    if (v < lo || v > hi) {
+      return InvalidArgument(where + name + " is " + std::to_string(v) + "; it must be from " +
+                             std::to_string(lo) + " to " + std::to_string(hi));
+    }
+    return OkStatus();
+  };
+  KMRA_TRY(bounded("nonce_lifetime", c.nonce_lifetime, 1, kNonceLifetimeMax));
+  KMRA_TRY(bounded("nonce_clock_skew", c.nonce_clock_skew, 0, kNonceClockSkewMax));
+  KMRA_TRY(bounded("nonce_max_outstanding", c.nonce_max_outstanding, 1, 1'000'000));
+  KMRA_TRY(bounded("nonce_rate", c.nonce_rate, 1, 1'000'000));
+  return bounded("nonce_burst", c.nonce_burst, 1, 1'000'000);
+}
+
 Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig* c) {
   static const toml::table kEmpty;
   auto section = [&](const char* name) -> const toml::table& {
@@ -250,8 +270,12 @@ Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig
     r.Get("platforms", &c->platforms);
     r.Get("nonce_lifetime", &c->nonce_lifetime);
     r.Get("nonce_clock_skew", &c->nonce_clock_skew);
+    r.Get("nonce_max_outstanding", &c->nonce_max_outstanding);
+    r.Get("nonce_rate", &c->nonce_rate);
+    r.Get("nonce_burst", &c->nonce_burst);
     KMRA_TRY(r.Finish());
     KMRA_TRY(CheckCollateralSettings(c));
+    KMRA_TRY(CheckNonceSettings("[attestation] ", *c));
   }
   {
     TableReader r(section("clients"), "clients");
@@ -262,6 +286,10 @@ Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig
     TableReader r(section("policy"), "policy");
     r.Get("default", &c->default_policy_json);
     KMRA_TRY(r.Finish());
+    if (!c->default_policy_json.empty()) {
+      auto policy = ParsePolicy(c->default_policy_json);
+      if (!policy) return InvalidArgument("[policy] default: " + policy.error().message());
+    }
   }
   {
     TableReader r(section("log"), "log");
@@ -311,7 +339,30 @@ Result<ServerConfig> LoadServerConfig(const std::string& path) {
   std::string base = std::filesystem::path(path).parent_path().string();
   auto config = ParseServerConfig(*text, base.empty() ? "." : base);
   if (!config) return tl::unexpected(config.error().WithContext(path));
+  if (auto modes = CheckSecretFileModes(*config); !modes) {
+    return tl::unexpected(modes.error().WithContext(path));
+  }
   return config;
+}
+
+Status CheckSecretFileModes(const ServerConfig& c) {
+  const std::pair<const char*, const std::string*> secrets[] = {
+      {"[hsm] pin_file", &c.hsm_pin_file},
+      {"[tls] key", &c.tls_key},
+      {"[attestation] pccs_api_key_file", &c.pccs_api_key_file}};
+  for (const auto& [setting, file] : secrets) {
+    struct stat st {};
+    // A missing file is reported by whoever reads it, with its own message.
+    if (file->empty() || ::stat(file->c_str(), &st) != 0) continue;
+    if ((st.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return FailedPrecondition(std::string(setting) + " " + *file + " has mode " + mode +
+                                ": a secret must be readable by its owner only; run chmod 600 " +
+                                *file);
+    }
+  }
+  return OkStatus();
 }
 
 Status MergeApphsmConfText(const std::string& json_text, const std::string& base_dir,
@@ -326,9 +377,8 @@ Status MergeApphsmConfText(const std::string& json_text, const std::string& base
     KMRA_ASSIGN_OR_RETURN(config->address, GetString(j, "ip"));
   }
   if (j.contains("nonce_lifetime")) {
-    KMRA_ASSIGN_OR_RETURN(auto lifetime, GetInt(j, "nonce_lifetime"));
-    if (lifetime <= 0) return InvalidArgument("'nonce_lifetime' must be a positive number of seconds");
-    config->nonce_lifetime = lifetime;
+    KMRA_ASSIGN_OR_RETURN(config->nonce_lifetime, GetInt(j, "nonce_lifetime"));
+    KMRA_TRY(CheckNonceSettings("apphsm.conf ", *config));
   }
   if (j.contains("clients")) {
     if (!j["clients"].is_array()) return InvalidArgument("'clients' must be a list");
@@ -350,6 +400,9 @@ Status MergeApphsmConfText(const std::string& json_text, const std::string& base
       if (!key.is_object()) return InvalidArgument("each of 'keys' must be an object");
       StaticKey k;
       KMRA_ASSIGN_OR_RETURN(k.id, GetString(key, "id"));
+      if (auto valid = store::ValidateKeyId(k.id); !valid) {
+        return InvalidArgument("key id '" + k.id + "': " + valid.error().message());
+      }
       KMRA_ASSIGN_OR_RETURN(k.token_label, GetOptionalString(key, "token_name"));
       KMRA_ASSIGN_OR_RETURN(k.pin, GetOptionalString(key, "pin"));
       KMRA_ASSIGN_OR_RETURN(k.key_label, GetString(key, "key_name"));

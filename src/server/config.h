@@ -70,12 +70,20 @@ struct ServerConfig {
   std::int64_t collateral_recheck = 60;   // seconds the in-memory copy is used without asking
   std::vector<std::string> platforms;     // known platforms, normalised "SGX/<FMSPC>/<pck ca>"
   std::string platform_id;                // reserved
-  std::int64_t nonce_lifetime = 300;      // seconds, KMRA nonce_lifetime
+  std::int64_t nonce_lifetime = 300;      // seconds, KMRA nonce_lifetime (kNonceLifetimeMax)
   std::int64_t nonce_clock_skew = 30;     // seconds a KMRA client nonce may lie in the future
+  // POST /v1/nonce, per client identity: nonces issued and not yet used or expired, and a token
+  // bucket (nonce_rate per second, bursts of nonce_burst). Beyond either: 429 with Retry-After.
+  std::int64_t nonce_max_outstanding = 256;
+  std::int64_t nonce_rate = 50;
+  std::int64_t nonce_burst = 100;
 
   // [clients] (and apphsm.conf clients): identities allowed to release keys whose policy names none.
   std::vector<std::string> clients;
-  std::string default_policy_json;        // policy for keys created without one; empty: Policy{}
+  // [policy] default: the policy of keys that have none (apphsm.conf keys, which KMRA registers
+  // without an enclave policy). Checked at load (it must name the enclave); empty: such keys are
+  // never released (policy.missing).
+  std::string default_policy_json;
 
   // apphsm.conf keys
   std::vector<StaticKey> static_keys;
@@ -89,8 +97,17 @@ struct ServerConfig {
   bool metrics = true;
 };
 
-// Parses a TOML config file. Errors name the file, the setting and what was expected.
+// Bounds of the nonce settings, the same for the TOML file and apphsm.conf.
+inline constexpr std::int64_t kNonceLifetimeMax = 24 * 3600;
+inline constexpr std::int64_t kNonceClockSkewMax = 3600;
+
+// Parses a TOML config file. Errors name the file, the setting and what was expected. Secret files
+// named by the config (PIN file, TLS key, PCS API key file) that exist must not be readable by
+// group or others (FailedPrecondition naming the mode and the chmod).
 Result<ServerConfig> LoadServerConfig(const std::string& path);
+
+// The check of secret file modes LoadServerConfig makes (also for configs built another way).
+Status CheckSecretFileModes(const ServerConfig& config);
 // Parses TOML text; `base_dir` resolves relative paths.
 Result<ServerConfig> ParseServerConfig(const std::string& toml_text, const std::string& base_dir);
 

@@ -141,6 +141,11 @@ std::shared_ptr<const PlatformEntry> PlatformCollateral::Refresh(
 
 Result<std::shared_ptr<const PlatformEntry>> PlatformCollateral::For(
     const collateral::CollateralKey& key, std::int64_t now) {
+  return Lookup(key, now, /*touch=*/true);
+}
+
+Result<std::shared_ptr<const PlatformEntry>> PlatformCollateral::Lookup(
+    const collateral::CollateralKey& key, std::int64_t now, bool touch) {
   const std::string name = key.ToString();
   auto due = [&](const std::shared_ptr<const PlatformEntry>& e) {
     if (!e || now < e->checked_at) return true;
@@ -152,6 +157,13 @@ Result<std::shared_ptr<const PlatformEntry>> PlatformCollateral::For(
     std::lock_guard<std::mutex> lock(map_mu_);
     auto it = entries_.find(name);
     if (it != entries_.end()) entry = it->second;
+    // Only lookups for quotes count as use; the background refresh (Known) must not keep every
+    // entry recently used.
+    if (touch) {
+      last_used_[name] = now;
+    } else {
+      last_used_.try_emplace(name, now);
+    }
   }
   if (due(entry)) {
     // While one thread refreshes (possibly waiting on a slow PCCS), others keep using a still
@@ -171,12 +183,39 @@ Result<std::shared_ptr<const PlatformEntry>> PlatformCollateral::For(
       entry = Refresh(key, now, entry);
       std::lock_guard<std::mutex> lock(map_mu_);
       entries_[name] = entry;
+      last_used_.try_emplace(name, now);
+      EvictLocked(name);
     }
   }
   if (!entry->collateral) {
     return Unavailable("no collateral for " + name + " from " + description_ + ": " + entry->error);
   }
   return entry;
+}
+
+void PlatformCollateral::EvictLocked(const std::string& keep) {
+  auto configured = [&](const std::string& name) {
+    return std::any_of(options_.platforms.begin(), options_.platforms.end(),
+                       [&](const collateral::CollateralKey& k) { return k.ToString() == name; });
+  };
+  while (entries_.size() > options_.max_entries) {
+    std::string victim;
+    std::int64_t oldest = 0;
+    for (const auto& [name, e] : entries_) {
+      if (name == keep || configured(name)) continue;
+      const auto used = last_used_.find(name);
+      const std::int64_t t = used == last_used_.end() ? 0 : used->second;
+      if (victim.empty() || t < oldest) {
+        victim = name;
+        oldest = t;
+      }
+    }
+    if (victim.empty()) return;  // only configured platforms left
+    entries_.erase(victim);
+    last_used_.erase(victim);
+  }
+  // Keys looked up but never stored (failed before Refresh) do not pile up either.
+  std::erase_if(last_used_, [&](const auto& item) { return !entries_.contains(item.first); });
 }
 
 std::vector<collateral::CollateralKey> PlatformCollateral::KnownKeys() {
@@ -214,11 +253,19 @@ std::vector<collateral::CollateralKey> PlatformCollateral::KnownKeys() {
 std::vector<std::shared_ptr<const PlatformEntry>> PlatformCollateral::Known(std::int64_t now) {
   std::vector<std::shared_ptr<const PlatformEntry>> out;
   for (const auto& key : KnownKeys()) {
-    (void)For(key, now);  // failures are recorded in the map as entries without collateral
+    (void)Lookup(key, now, /*touch=*/false);  // failures are recorded as entries without collateral
     std::lock_guard<std::mutex> lock(map_mu_);
     auto it = entries_.find(key.ToString());
     if (it != entries_.end()) out.push_back(it->second);
   }
+  return out;
+}
+
+std::vector<std::shared_ptr<const PlatformEntry>> PlatformCollateral::Snapshot() {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  std::vector<std::shared_ptr<const PlatformEntry>> out;
+  out.reserve(entries_.size());
+  for (const auto& [name, e] : entries_) out.push_back(e);
   return out;
 }
 

@@ -52,6 +52,10 @@ struct PlatformCollateralOptions {
   std::vector<collateral::CollateralKey> platforms;  // known from the start (configuration)
   std::string offline_dir;        // listed for more known platforms (DIR/<FMSPC>[-ca]/)
   bool upstream_network = false;  // a PCCS/PCS is configured (readiness with no platform yet)
+  // At most this many platforms are held; beyond it the least recently used one that is not
+  // configured in `platforms` is forgotten (a client sending quotes with ever new FMSPCs cannot
+  // grow the map).
+  std::size_t max_entries = 256;
 };
 
 class PlatformCollateral {
@@ -74,6 +78,10 @@ class PlatformCollateral {
   // when due; failed ones have collateral == nullptr and `error` set.
   std::vector<std::shared_ptr<const PlatformEntry>> Known(std::int64_t now);
 
+  // The entries as they are now, without asking the chain (for /readyz, which must never fetch:
+  // a background refresher calls Known()).
+  std::vector<std::shared_ptr<const PlatformEntry>> Snapshot();
+
   // The first known SGX platform matching `accept` whose collateral is usable at `now`, for the
   // PCCS-compatible paths whose documents are shared by platforms. NotFound when none is known,
   // FailedPrecondition (with the first problem) when none is usable.
@@ -91,6 +99,9 @@ class PlatformCollateral {
       const collateral::CollateralKey& key, std::int64_t now,
       const std::shared_ptr<const PlatformEntry>& previous);
   std::vector<collateral::CollateralKey> KnownKeys();
+  // For(), and whether the lookup counts as use for the LRU bound.
+  Result<std::shared_ptr<const PlatformEntry>> Lookup(const collateral::CollateralKey& key,
+                                                      std::int64_t now, bool touch);
 
   PlatformCollateralOptions options_;
   std::unique_ptr<collateral::CachedSource> cache_;
@@ -100,6 +111,9 @@ class PlatformCollateral {
   std::mutex refresh_mu_;
   std::mutex map_mu_;
   std::map<std::string, std::shared_ptr<const PlatformEntry>> entries_;  // by key.ToString()
+  std::map<std::string, std::int64_t> last_used_;  // by key.ToString(), under map_mu_
+  // Forgets least recently used, unconfigured entries beyond max_entries (map_mu_ held).
+  void EvictLocked(const std::string& keep);
 };
 
 }  // namespace kmra::server

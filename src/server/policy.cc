@@ -70,10 +70,18 @@ std::string Policy::ToJson() const {
   j["allow_debug"] = allow_debug;
   j["max_collateral_age_seconds"] = max_collateral_age_seconds;
   j["clients"] = clients;
+  j["allow_any_enclave"] = allow_any_enclave;
+  j["kmra_certificate_chain"] = kmra_certificate_chain;
   return DumpJson(j);
 }
 
-Result<Policy> ParsePolicy(std::string_view json_text) {
+std::string PolicyHowTo() {
+  return "name the enclave: {\"mrenclave\":[\"<64 hex>\"]} and/or {\"mrsigner\":[\"<64 "
+         "hex>\"]}, or say {\"allow_any_enclave\":true} to release to any enclave that passes the "
+         "other checks (logged at warn on every release)";
+}
+
+Result<Policy> ParsePolicy(std::string_view json_text, bool allow_unnamed_enclave) {
   auto parsed = ParseJsonObject(json_text, 64 << 10, 8);
   if (!parsed) return tl::unexpected(parsed.error().WithContext("policy"));
   Policy p;
@@ -95,19 +103,35 @@ Result<Policy> ParsePolicy(std::string_view json_text) {
     } else if (field == "advisory_ids") {
       KMRA_ASSIGN_OR_RETURN(p.advisory_ids, StringList(value, field));
     } else if (field == "allow_debug") {
-      if (!value.is_boolean()) return InvalidArgument("policy field 'allow_debug' must be true/false");
+      if (!value.is_boolean())
+        return InvalidArgument("policy field 'allow_debug' must be true/false");
       p.allow_debug = value.get<bool>();
     } else if (field == "max_collateral_age_seconds") {
       KMRA_ASSIGN_OR_RETURN(p.max_collateral_age_seconds,
                             NonNegative(value, field, std::int64_t{1} << 40));
     } else if (field == "clients") {
       KMRA_ASSIGN_OR_RETURN(p.clients, StringList(value, field));
+    } else if (field == "allow_any_enclave" || field == "kmra_certificate_chain") {
+      if (!value.is_boolean()) {
+        return InvalidArgument("policy field '" + field + "' must be true/false");
+      }
+      (field == "allow_any_enclave" ? p.allow_any_enclave : p.kmra_certificate_chain) =
+          value.get<bool>();
     } else {
       return InvalidArgument(
           "policy field '" + field +
           "' is unknown; known fields: mrenclave, mrsigner, isv_prod_id, min_isv_svn, "
-          "tcb_statuses, advisory_ids, allow_debug, max_collateral_age_seconds, clients");
+          "tcb_statuses, advisory_ids, allow_debug, max_collateral_age_seconds, clients, "
+          "allow_any_enclave, kmra_certificate_chain");
     }
+  }
+  if (p.allow_any_enclave && (!p.mrenclave.empty() || !p.mrsigner.empty())) {
+    return InvalidArgument(
+        "policy sets allow_any_enclave and also names mrenclave/mrsigner; use one or the other");
+  }
+  if (!allow_unnamed_enclave && !p.NamesEnclave()) {
+    return InvalidArgument("the policy names no enclave, so it would never release the key; " +
+                           PolicyHowTo());
   }
   return p;
 }
@@ -117,9 +141,10 @@ std::optional<PolicyRefusal> CheckClient(const Policy& policy,
                                          const std::string& client_id) {
   const auto& allowed = policy.clients.empty() ? default_clients : policy.clients;
   if (std::find(allowed.begin(), allowed.end(), client_id) != allowed.end()) return std::nullopt;
-  return PolicyRefusal{"policy.client",
-                       "client '" + client_id + "' (OU of its certificate) is not allowed for this "
-                       "key; allowed: " + Join(allowed)};
+  return PolicyRefusal{"policy.client", "client '" + client_id +
+                                            "' (OU of its certificate) is not allowed for this "
+                                            "key; allowed: " +
+                                            Join(allowed)};
 }
 
 std::optional<PolicyRefusal> CheckAttestation(const Policy& policy, const AttestationResult& facts,
@@ -128,17 +153,17 @@ std::optional<PolicyRefusal> CheckAttestation(const Policy& policy, const Attest
     return std::find(list.begin(), list.end(), v) != list.end();
   };
   if (!policy.mrenclave.empty() && !contains(policy.mrenclave, facts.mrenclave)) {
-    return PolicyRefusal{"policy.mrenclave", "MRENCLAVE " + Hex(facts.mrenclave) +
-                                                 " is not in the key's allowed list"};
+    return PolicyRefusal{"policy.mrenclave",
+                         "MRENCLAVE " + Hex(facts.mrenclave) + " is not in the key's allowed list"};
   }
   if (!policy.mrsigner.empty() && !contains(policy.mrsigner, facts.mrsigner)) {
     return PolicyRefusal{"policy.mrsigner",
                          "MRSIGNER " + Hex(facts.mrsigner) + " is not in the key's allowed list"};
   }
   if (policy.isv_prod_id && *policy.isv_prod_id != facts.isv_prod_id) {
-    return PolicyRefusal{"policy.isv_prod_id",
-                         "ISVPRODID is " + std::to_string(facts.isv_prod_id) + ", the key requires " +
-                             std::to_string(*policy.isv_prod_id)};
+    return PolicyRefusal{"policy.isv_prod_id", "ISVPRODID is " + std::to_string(facts.isv_prod_id) +
+                                                   ", the key requires " +
+                                                   std::to_string(*policy.isv_prod_id)};
   }
   if (facts.isv_svn < policy.min_isv_svn) {
     return PolicyRefusal{"policy.isv_svn", "ISVSVN is " + std::to_string(facts.isv_svn) +
@@ -151,16 +176,17 @@ std::optional<PolicyRefusal> CheckAttestation(const Policy& policy, const Attest
                          "key's policy does not allow debug enclaves"};
   }
   if (!contains(policy.tcb_statuses, facts.tcb_status)) {
-    return PolicyRefusal{"policy.tcb_status", "TCB status is " + facts.tcb_status +
-                                                  ", the key accepts: " +
-                                                  Join(policy.tcb_statuses)};
+    return PolicyRefusal{
+        "policy.tcb_status",
+        "TCB status is " + facts.tcb_status + ", the key accepts: " + Join(policy.tcb_statuses)};
   }
   if (!contains(policy.advisory_ids, std::string("*"))) {
     for (const auto& id : facts.advisory_ids) {
       if (!contains(policy.advisory_ids, id)) {
         return PolicyRefusal{"policy.advisory", "the platform is affected by " + id +
                                                     ", which the key's policy does not accept "
-                                                    "(accepted: " + Join(policy.advisory_ids) + ")"};
+                                                    "(accepted: " +
+                                                    Join(policy.advisory_ids) + ")"};
       }
     }
   }

@@ -1,13 +1,18 @@
-// Per-key release policy and its evaluation. A policy is stored as JSON text (the state store keeps it
-// verbatim) and parsed strictly: an unknown field or a malformed value is an error that names it, so a
-// typo cannot silently widen a policy.
+// Per-key release policy and its evaluation. A policy is stored as JSON text (the state store keeps
+// it verbatim) and parsed strictly: an unknown field or a malformed value is an error that names
+// it, so a typo cannot silently widen a policy.
 //
-// JSON form (every field optional; the defaults are the safe ones):
+// JSON form:
 //   {"mrenclave":["<64 hex>",...], "mrsigner":["<64 hex>",...], "isv_prod_id":0, "min_isv_svn":0,
 //    "tcb_statuses":["UpToDate"], "advisory_ids":["INTEL-SA-00615"], "allow_debug":false,
-//    "max_collateral_age_seconds":0, "clients":["compute-1"]}
-// Empty mrenclave/mrsigner lists mean "any"; an empty clients list means "the server's allowed clients"
-// (the [[clients]] of the config, or apphsm.conf's clients).
+//    "max_collateral_age_seconds":0, "clients":["compute-1"], "allow_any_enclave":false,
+//    "kmra_certificate_chain":false}
+// A policy must name the enclave: at least one MRENCLAVE or MRSIGNER, or "allow_any_enclave": true
+// said explicitly (each such release is logged at warn). "{}" is refused: deny by default. The
+// other fields are optional and their defaults are the strict ones. An empty clients list means
+// "the server's allowed clients" ([clients] of the config, or apphsm.conf's clients).
+// kmra_certificate_chain is a per-key setting of the KMRA API 0.2 answer: false (default) returns
+// the leaf certificate, as KMRA does; true returns the whole stored chain.
 #pragma once
 
 #include <array>
@@ -31,15 +36,26 @@ struct Policy {
   bool allow_debug = false;
   std::int64_t max_collateral_age_seconds = 0;  // 0: no limit beyond the collateral's own validity
   std::vector<std::string> clients;
+  bool allow_any_enclave = false;  // no MRENCLAVE/MRSIGNER named, on purpose
+  bool kmra_certificate_chain = false;
+
+  // True when the policy says which enclaves may have the key (or explicitly allows any).
+  bool NamesEnclave() const { return !mrenclave.empty() || !mrsigner.empty() || allow_any_enclave; }
 
   // Canonical JSON text (all fields present).
   std::string ToJson() const;
 };
 
-// Parses policy JSON. InvalidArgument naming the field on any problem.
-Result<Policy> ParsePolicy(std::string_view json_text);
+// Parses policy JSON. InvalidArgument naming the field on any problem, and (unless
+// `allow_unnamed_enclave`, used only to read policies stored by older versions) when the policy
+// does not name the enclave.
+Result<Policy> ParsePolicy(std::string_view json_text, bool allow_unnamed_enclave = false);
 
-// The policy refusal, with a stable code ("policy.mrenclave") and a message naming expected and actual.
+// How to write a policy that names the enclave, for error messages.
+std::string PolicyHowTo();
+
+// The policy refusal, with a stable code ("policy.mrenclave") and a message naming expected and
+// actual.
 struct PolicyRefusal {
   std::string code;
   std::string message;

@@ -7,18 +7,10 @@
 
 #include "base/hex.h"
 #include "crypto/hash.h"
-#include "crypto/random.h"
 #include "p11/keys.h"
 
 namespace kmra::server {
 namespace {
-
-constexpr size_t kKmraNonceSize = 32;  // 28 random bytes || 4-byte little-endian unix time
-
-Refusal MakeRefusal(int status, std::string code, std::string message,
-                    Json details = Json::object()) {
-  return Refusal{status, std::move(code), std::move(message), std::move(details)};
-}
 
 Json FailuresJson(const AttestationResult& r) {
   Json checks = Json::array();
@@ -46,7 +38,20 @@ void RecordRefusal(const Refusal& refusal, AuditEntry* entry) {
   entry->detail = refusal.message;
 }
 
+std::string NoPolicyMessage(const std::string& key_id) {
+  return "key '" + key_id +
+         "' has no release policy, so it is never released (deny by default). Set one with "
+         "`kmra policy set " +
+         key_id + " FILE` (PUT /v1/keys/{id}/policy) that " + PolicyHowTo() +
+         ". Keys registered from apphsm.conf use [policy] default of the server config, which "
+         "is not set";
+}
+
 }  // namespace
+
+Refusal MakeRefusal(int status, std::string code, std::string message, Json details) {
+  return Refusal{status, std::move(code), std::move(message), std::move(details), 0};
+}
 
 ReleaseService::ReleaseService(store::Store& store, p11::SessionPool& hsm, Attestor& attestor,
                                const Clock& clock, Metrics& metrics, AuditWriter& audit,
@@ -57,52 +62,46 @@ ReleaseService::ReleaseService(store::Store& store, p11::SessionPool& hsm, Attes
       clock_(clock),
       metrics_(metrics),
       audit_(audit),
-      settings_(std::move(settings)) {
+      settings_(std::move(settings)),
+      limiter_(settings_.nonce_limits) {
   metrics_.Describe("kmra_releases_total", Metrics::Type::kCounter,
                     "Release decisions by API, verdict and refusal code");
   metrics_.Describe("kmra_release_seconds", Metrics::Type::kHistogram,
                     "Time to decide and wrap one release");
+  metrics_.Describe("kmra_nonces", Metrics::Type::kGauge,
+                    "Rows of the nonce table (issued, used and seen nonces until purged)");
+  metrics_.Describe("kmra_nonce_refusals_total", Metrics::Type::kCounter,
+                    "POST /v1/nonce refused with 429, by reason (rate, outstanding)");
+  purger_ = std::thread([this] { PurgeLoop(); });
+}
+
+ReleaseService::~ReleaseService() {
+  {
+    std::lock_guard<std::mutex> lock(purge_mu_);
+    stopping_ = true;
+  }
+  purge_cv_.notify_all();
+  if (purger_.joinable()) purger_.join();
 }
 
 Result<Policy> ReleaseService::PolicyFor(const std::string& key_id) {
   auto stored = store_.GetPolicy(key_id);
   if (stored) {
-    auto p = ParsePolicy(stored->json);
+    // Older versions stored policies that name no enclave; read them so Release can refuse them
+    // with policy.missing rather than fail with a parse error.
+    auto p = ParsePolicy(stored->json, /*allow_unnamed_enclave=*/true);
     if (!p) return tl::unexpected(p.error().WithContext("stored policy of key '" + key_id + "'"));
     return p;
   }
   if (stored.error().code() != Code::kNotFound) return tl::unexpected(stored.error());
-  if (settings_.default_policy_json.empty()) return Policy{};
+  if (settings_.default_policy_json.empty()) return NotFound(NoPolicyMessage(key_id));
   return ParsePolicy(settings_.default_policy_json);
-}
-
-Status ReleaseService::CheckNonceTime(const std::vector<std::uint8_t>& nonce,
-                                      std::int64_t now) const {
-  if (nonce.size() != kKmraNonceSize) {
-    return InvalidArgument("the nonce is " + std::to_string(nonce.size()) +
-                           " bytes; a KMRA nonce is 32 (28 random bytes and a 4-byte "
-                           "little-endian unix time)");
-  }
-  std::uint32_t t = static_cast<std::uint32_t>(nonce[28]) |
-                    static_cast<std::uint32_t>(nonce[29]) << 8 |
-                    static_cast<std::uint32_t>(nonce[30]) << 16 |
-                    static_cast<std::uint32_t>(nonce[31]) << 24;
-  std::int64_t age = now - static_cast<std::int64_t>(t);
-  if (age > settings_.nonce_lifetime) {
-    return FailedPrecondition("the nonce was made " + std::to_string(age) +
-                              " s ago; nonces are accepted for " +
-                              std::to_string(settings_.nonce_lifetime) + " s (nonce_lifetime)");
-  }
-  if (-age > settings_.nonce_clock_skew) {
-    return FailedPrecondition("the nonce's time lies " + std::to_string(-age) +
-                              " s in the future; check the client's clock");
-  }
-  return OkStatus();
 }
 
 tl::expected<AttestationResult, Refusal> ReleaseService::VerifyAndBind(const ReleaseInput& in,
                                                                        AuditEntry* entry) {
-  if (in.quote.empty()) return tl::unexpected(MakeRefusal(400, "request.quote", "the quote is empty"));
+  if (in.quote.empty())
+    return tl::unexpected(MakeRefusal(400, "request.quote", "the quote is empty"));
   auto checked = attestor_.Check(in.quote, clock_.NowUnix());
   if (!checked) {
     const Error& e = checked.error();
@@ -116,11 +115,12 @@ tl::expected<AttestationResult, Refusal> ReleaseService::VerifyAndBind(const Rel
     const auto& first = checked->failures.front();
     // Stale collateral is the server's problem, not the client's: 503, retry once it is refreshed.
     const int status = first.code == "collateral.stale" ? 503 : 403;
-    return tl::unexpected(MakeRefusal(
-        status, first.code, "the quote did not verify: " + first.message,
-        Json{{"checks", FailuresJson(*checked)}, {"tcb_status", checked->tcb_status}}));
+    return tl::unexpected(
+        MakeRefusal(status, first.code, "the quote did not verify: " + first.message,
+                    Json{{"checks", FailuresJson(*checked)}, {"tcb_status", checked->tcb_status}}));
   }
-  // Report data binding (ARCHITECTURE.md step 3): the enclave vouches for this public key and nonce.
+  // Report data binding (ARCHITECTURE.md step 3): the enclave vouches for this public key and
+  // nonce.
   std::vector<std::uint8_t> bound;
   bound.reserve(in.exponent.size() + in.modulus.size() + in.nonce.size());
   bound.insert(bound.end(), in.exponent.begin(), in.exponent.end());
@@ -141,6 +141,7 @@ tl::expected<AttestationResult, Refusal> ReleaseService::VerifyAndBind(const Rel
 tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) {
   auto started = std::chrono::steady_clock::now();
   AuditEntry entry = EntryFor(in, "release");
+  const std::int64_t now = clock_.NowUnix();
 
   auto finish = [&](tl::expected<Released, Refusal> outcome) -> tl::expected<Released, Refusal> {
     if (outcome) {
@@ -148,12 +149,22 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
       entry.key_version = outcome->version;
       entry.wrap_mechanisms = outcome->wrap.swk_mechanism + " + " + outcome->wrap.key_mechanism;
       entry.detail = "released";
-      if (!audit_.Write(entry)) {
-        // No audit record, no release: fail closed.
-        outcome = tl::unexpected(MakeRefusal(
-            503, "audit.unavailable",
-            "the audit record could not be written, so the key is not released; retry later"));
-        entry.verdict = "error";
+      const store::NonceClaim claim = ClaimFor(in, now);
+      if (auto written = audit_.Write(entry, &claim); !written) {
+        // No audit record, no release: fail closed. The nonce is not spent either.
+        const Code code = written.error().code();
+        const bool nonce_taken = code == Code::kAlreadyExists ||
+                                 code == Code::kFailedPrecondition || code == Code::kNotFound;
+        outcome = tl::unexpected(
+            nonce_taken ? NonceRefusal(in, written.error())
+                        : MakeRefusal(503, "audit.unavailable",
+                                      "the audit record could not be written, so the key is not "
+                                      "released; retry later (the nonce is still usable)"));
+        entry.wrap_mechanisms.clear();
+        RecordRefusal(outcome.error(), &entry);
+        (void)audit_.Write(entry);
+      } else if (in.server_nonce) {
+        limiter_.Used(in.client_id, in.nonce);
       }
     } else {
       RecordRefusal(outcome.error(), &entry);
@@ -161,10 +172,9 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
     }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    metrics_.Add("kmra_releases_total",
-                 {{"api", in.api},
-                  {"verdict", outcome ? "allowed" : entry.verdict},
-                  {"code", outcome ? "" : outcome.error().code}});
+    metrics_.Add("kmra_releases_total", {{"api", in.api},
+                                         {"verdict", outcome ? "allowed" : entry.verdict},
+                                         {"code", outcome ? "" : outcome.error().code}});
     metrics_.Observe("kmra_release_seconds", {{"api", in.api}}, seconds);
     return outcome;
   };
@@ -184,64 +194,75 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
   }
   entry.key_version = version->version;
   auto policy = PolicyFor(in.key_id);
+  if (!policy && policy.error().code() == Code::kNotFound) {
+    return finish(tl::unexpected(MakeRefusal(403, "policy.missing", policy.error().message())));
+  }
   if (!policy) {
     return finish(tl::unexpected(MakeRefusal(500, "policy.invalid", policy.error().message())));
+  }
+  if (!policy->NamesEnclave()) {
+    return finish(tl::unexpected(MakeRefusal(403, "policy.missing", NoPolicyMessage(in.key_id))));
   }
   if (auto refusal = CheckClient(*policy, settings_.default_clients, in.client_id)) {
     return finish(tl::unexpected(MakeRefusal(403, refusal->code, refusal->message)));
   }
   auto attested = VerifyAndBind(in, &entry);
   if (!attested) return finish(tl::unexpected(attested.error()));
-
-  // Nonce: freshness, then single use (after the binding check, so garbage cannot burn nonces).
-  std::int64_t now = clock_.NowUnix();
-  if (in.server_nonce) {
-    auto consumed = store_.ConsumeNonce(in.nonce, now);
-    if (!consumed) {
-      std::string why = consumed.error().code() == Code::kNotFound
-                            ? "the nonce was not issued by this server (POST /v1/nonce)"
-                            : consumed.error().message();
-      return finish(tl::unexpected(MakeRefusal(403, "nonce.invalid", why)));
-    }
-  } else {
-    if (auto fresh = CheckNonceTime(in.nonce, now); !fresh) {
-      return finish(tl::unexpected(MakeRefusal(
-          403, fresh.error().code() == Code::kInvalidArgument ? "nonce.malformed" : "nonce.expired",
-          fresh.error().message())));
-    }
-    auto seen = store_.PutNonce(in.nonce, store::NonceKind::kClientSeen,
-                                now + settings_.nonce_lifetime + settings_.nonce_clock_skew);
-    if (!seen) {
-      if (seen.error().code() == Code::kAlreadyExists) {
-        return finish(tl::unexpected(MakeRefusal(
-            403, "nonce.reused", "this nonce was already used; every request needs a new one")));
-      }
-      return finish(tl::unexpected(MakeRefusal(503, "store.unavailable", seen.error().message())));
-    }
-  }
-
+  // Nonce: fresh and unused (after the binding check, so garbage cannot probe nonces). It is spent
+  // only when the release's audit record is written, below.
+  if (auto refusal = CheckNonce(in, now)) return finish(tl::unexpected(*refusal));
   if (auto refusal = CheckAttestation(*policy, *attested, now)) {
     return finish(tl::unexpected(MakeRefusal(403, refusal->code, refusal->message,
                                              Json{{"tcb_status", attested->tcb_status}})));
   }
+  auto wrapped = Wrap(in, *version);
+  if (!wrapped) return finish(tl::unexpected(wrapped.error()));
+  if (policy->allow_any_enclave) {
+    spdlog::warn(
+        "key '{}' released to MRENCLAVE {} under a policy that allows any enclave "
+        "(allow_any_enclave); name the enclave in the key's policy",
+        in.key_id, HexOf(attested->mrenclave));
+  }
+  Released out;
+  out.key_id = in.key_id;
+  out.version = version->version;
+  out.wrap = std::move(*wrapped);
+  out.certificate_pem = version->cert_chain_pem;
+  out.kmra_certificate_chain = policy->kmra_certificate_chain;
+  out.attestation = *attested;
+  return finish(std::move(out));
+}
 
-  // The HSM part: the private key is only ever wrapped, inside the HSM.
-  p11::KeyName name{version->hsm_label, version->hsm_id};
+// The HSM part: the private key is only ever wrapped, inside the HSM.
+tl::expected<p11::ReleaseWrapResult, Refusal> ReleaseService::Wrap(
+    const ReleaseInput& in, const store::KeyVersion& version) {
+  p11::KeyName name{version.hsm_label, version.hsm_id};
   bool reconnect = false;
   auto wrapped = [&]() -> tl::expected<p11::ReleaseWrapResult, Refusal> {
     auto lease = hsm_.Acquire();
     if (!lease) {
-      return tl::unexpected(MakeRefusal(
-          503, "hsm.unavailable", "the HSM cannot be reached: " + lease.error().message()));
+      return tl::unexpected(MakeRefusal(503, "hsm.unavailable",
+                                        "the HSM cannot be reached: " + lease.error().message()));
     }
     auto objects = key_handles_.Find(**lease, name);
     if (!objects) {
-      // The registry names a key the token does not show: the token is unavailable or was
-      // replaced. Reconnect (C_Finalize/C_Initialize) so a token that comes back is seen again.
+      // The registry names a key the token does not show. When the token still shows another
+      // registered key, only this key's object is missing: refuse this key alone and leave the
+      // sessions of every other release alone.
+      if (OtherKeyVisible(**lease, in.key_id)) {
+        return tl::unexpected(MakeRefusal(
+            503, "hsm.key_missing",
+            "key '" + in.key_id + "' v" + std::to_string(version.version) + " (" +
+                name.Describe() + ") is not in the HSM token, which serves the other keys: " +
+                objects.error().message() +
+                "; restore the object from the HSM's backup, or rotate or delete the key"));
+      }
+      // Else the token is unavailable or was replaced. Reconnect (C_Finalize/C_Initialize) so a
+      // token that comes back is seen again.
       reconnect = true;
       return tl::unexpected(MakeRefusal(
           503, "hsm.unavailable",
-          "key '" + in.key_id + "' v" + std::to_string(version->version) + " (" + name.Describe() +
+          "key '" + in.key_id + "' v" + std::to_string(version.version) + " (" + name.Describe() +
               ") is not available in the HSM token: " + objects.error().message() +
               "; the server reconnects to the HSM on the next request"));
     }
@@ -260,19 +281,29 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
     return std::move(*result);
   }();
   if (reconnect) hsm_.Reset();
-  if (!wrapped) return finish(tl::unexpected(wrapped.error()));
-  Released out;
-  out.key_id = in.key_id;
-  out.version = version->version;
-  out.wrap = std::move(*wrapped);
-  out.certificate_pem = version->cert_chain_pem;
-  out.attestation = *attested;
-  return finish(std::move(out));
+  return wrapped;
+}
+
+bool ReleaseService::OtherKeyVisible(p11::Session& session, const std::string& key_id) {
+  auto keys = store_.ListKeys();
+  if (!keys) return false;
+  // A few other keys decide: one found, the token works; all missing, treat the token as gone.
+  int tried = 0;
+  for (const auto& k : *keys) {
+    const store::KeyVersion* v = k.newest();
+    if (k.id == key_id || v == nullptr) continue;
+    if (key_handles_.Find(session, {v->hsm_label, v->hsm_id})) return true;
+    if (++tried == 3) break;
+  }
+  return false;
 }
 
 tl::expected<AttestationResult, Refusal> ReleaseService::Attest(const ReleaseInput& in) {
   AuditEntry entry = EntryFor(in, "attest");
   tl::expected<AttestationResult, Refusal> result = VerifyAndBind(in, &entry);
+  if (result && !in.nonce.empty()) {
+    if (auto refusal = CheckNonce(in, clock_.NowUnix())) result = tl::unexpected(*refusal);
+  }
   if (result) {
     entry.verdict = "ok";
   } else {
@@ -280,13 +311,6 @@ tl::expected<AttestationResult, Refusal> ReleaseService::Attest(const ReleaseInp
   }
   (void)audit_.Write(entry);
   return result;
-}
-
-Result<std::pair<std::vector<std::uint8_t>, std::int64_t>> ReleaseService::IssueNonce() {
-  KMRA_ASSIGN_OR_RETURN(auto nonce, crypto::RandomBytes(32));
-  std::int64_t expires = clock_.NowUnix() + settings_.nonce_lifetime;
-  KMRA_TRY(store_.PutNonce(nonce, store::NonceKind::kServerIssued, expires));
-  return std::make_pair(std::move(nonce), expires);
 }
 
 }  // namespace kmra::server

@@ -1,12 +1,18 @@
 // The release decision, shared by the KMRA API (/sgx/keys/export) and /v1 (/v1/keys/{id}/release):
-//   client allowed for the key -> quote verifies (DCAP) -> report data = SHA256(exponent || modulus ||
-//   nonce) -> nonce fresh and single use -> key policy -> HSM wrap -> audit record.
+//   key has a policy naming the enclave -> client allowed for the key -> quote verifies (DCAP) ->
+//   report data = SHA256(exponent || modulus || nonce) -> nonce fresh and unused -> key policy ->
+//   HSM wrap -> audit record written and nonce spent, in one store transaction.
 // Every decision, allowed or refused, leaves exactly one audit record; a refusal never carries key
-// material. Thread safe.
+// material. A nonce is spent only by a release that succeeds: a refused request or a 503 leaves it
+// usable (until it expires), so a client that fixes the cause can retry the same request. Thread
+// safe. A background thread purges expired nonces.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -17,6 +23,7 @@
 #include "server/audit.h"
 #include "server/json.h"
 #include "server/metrics.h"
+#include "server/nonce_limiter.h"
 #include "server/policy.h"
 #include "store/store.h"
 
@@ -26,7 +33,9 @@ struct ReleaseSettings {
   std::int64_t nonce_lifetime = 300;   // seconds
   std::int64_t nonce_clock_skew = 30;  // seconds a KMRA client nonce may be ahead of our clock
   std::vector<std::string> default_clients;
-  std::string default_policy_json;     // empty: Policy{} (UpToDate only, no debug, ...)
+  std::string default_policy_json;    // for keys without a policy; empty: they are never released
+  NonceLimiter::Limits nonce_limits;  // POST /v1/nonce per client
+  std::int64_t purge_interval = 60;   // seconds between purges of expired nonces
 };
 
 struct ReleaseInput {
@@ -34,11 +43,13 @@ struct ReleaseInput {
   std::string client_id;  // OU of the verified client certificate
   std::string remote;     // peer address, for the audit
   std::string key_id;
-  std::vector<std::uint8_t> exponent;  // big-endian, exactly the bytes the quote's report data hashed
+  std::vector<std::uint8_t>
+      exponent;  // big-endian, exactly the bytes the quote's report data hashed
   std::vector<std::uint8_t> modulus;
   std::vector<std::uint8_t> quote;
   std::vector<std::uint8_t> nonce;
-  bool server_nonce = false;  // true: the nonce must come from POST /v1/nonce; false: KMRA client nonce
+  bool server_nonce =
+      false;  // true: the nonce must come from POST /v1/nonce; false: KMRA client nonce
   p11::OaepChoice oaep = p11::OaepChoice::kSha1;
 };
 
@@ -48,32 +59,50 @@ struct Refusal {
   std::string code;
   std::string message;
   Json details = Json::object();
+  std::int64_t retry_after = 0;  // seconds; > 0 adds a Retry-After header (429, 503)
 };
+
+Refusal MakeRefusal(int status, std::string code, std::string message,
+                    Json details = Json::object());
 
 struct Released {
   std::string key_id;
   int version = 0;
   p11::ReleaseWrapResult wrap;
-  std::string certificate_pem;
+  std::string certificate_pem;          // the stored chain, leaf first
+  bool kmra_certificate_chain = false;  // the key's policy wants the chain on API 0.2, not the leaf
   AttestationResult attestation;
+};
+
+struct IssuedNonce {
+  std::vector<std::uint8_t> nonce;
+  std::int64_t expires_at = 0;
 };
 
 class ReleaseService {
  public:
   ReleaseService(store::Store& store, p11::SessionPool& hsm, Attestor& attestor, const Clock& clock,
                  Metrics& metrics, AuditWriter& audit, ReleaseSettings settings);
+  ~ReleaseService();
+  ReleaseService(const ReleaseService&) = delete;
+  ReleaseService& operator=(const ReleaseService&) = delete;
 
   tl::expected<Released, Refusal> Release(const ReleaseInput& input);
 
-  // KMRA /sgx/attest: verifies the quote and, when a public key and nonce are given, its binding.
-  // Does not consume the nonce. Audited as action "attest".
+  // KMRA /sgx/attest: verifies the quote, its binding to the public key and nonce, and that the
+  // nonce is fresh and unused. Does not use the nonce. Audited as action "attest".
   tl::expected<AttestationResult, Refusal> Attest(const ReleaseInput& input);
 
-  // A fresh server nonce (32 random bytes) valid for nonce_lifetime; returns it and its expiry.
-  Result<std::pair<std::vector<std::uint8_t>, std::int64_t>> IssueNonce();
+  // A fresh server nonce (32 random bytes) for `client`, valid for nonce_lifetime; 429 with
+  // retry_after beyond the client's rate or outstanding limit, 503 when the store fails.
+  tl::expected<IssuedNonce, Refusal> IssueNonce(const std::string& client);
 
-  // The policy that applies to a key (its own or the default).
+  // The policy that applies to a key: its own, else [policy] default. NotFound when it has neither;
+  // a policy that names no enclave (stored by an older version) is returned and refused by Release.
   Result<Policy> PolicyFor(const std::string& key_id);
+
+  // Deletes expired nonces now and updates the kmra_nonces gauge (the background thread's work).
+  void PurgeNonces();
 
   const ReleaseSettings& settings() const { return settings_; }
 
@@ -81,6 +110,18 @@ class ReleaseService {
   tl::expected<AttestationResult, Refusal> VerifyAndBind(const ReleaseInput& input,
                                                          AuditEntry* entry);
   Status CheckNonceTime(const std::vector<std::uint8_t>& nonce, std::int64_t now) const;
+  // Fresh and unused (not consumed): the nonce may serve this request.
+  std::optional<Refusal> CheckNonce(const ReleaseInput& input, std::int64_t now);
+  // The claim the release's audit record makes on its nonce.
+  store::NonceClaim ClaimFor(const ReleaseInput& input, std::int64_t now) const;
+  // The refusal for a nonce the store would not let the release claim.
+  Refusal NonceRefusal(const ReleaseInput& input, const Error& error) const;
+  tl::expected<p11::ReleaseWrapResult, Refusal> Wrap(const ReleaseInput& input,
+                                                     const store::KeyVersion& version);
+  // Whether the token shows the newest version of another registered key (so a missing object is
+  // that key's problem, not the token's).
+  bool OtherKeyVisible(p11::Session& session, const std::string& key_id);
+  void PurgeLoop();
 
   store::Store& store_;
   p11::SessionPool& hsm_;
@@ -91,6 +132,12 @@ class ReleaseService {
   Metrics& metrics_;
   AuditWriter& audit_;
   ReleaseSettings settings_;
+  NonceLimiter limiter_;
+
+  std::mutex purge_mu_;
+  std::condition_variable purge_cv_;
+  bool stopping_ = false;
+  std::thread purger_;  // last: started once everything above exists
 };
 
 }  // namespace kmra::server

@@ -1,6 +1,7 @@
-// The admin API (admin client certificate): keys (generate in the HSM or import, list, show, delete,
-// rotate), policies, CSRs signed inside the HSM, certificate attachment, and the audit log.
+// The admin API (admin client certificate): keys (generate in the HSM or import, list, show,
+// delete, rotate), policies, CSRs signed inside the HSM, certificate attachment, and the audit log.
 #include <openssl/pem.h>
+#include <spdlog/spdlog.h>
 
 #include "base/hex.h"
 #include "crypto/ossl.h"
@@ -12,18 +13,21 @@
 namespace kmra::server {
 namespace {
 
-constexpr size_t kMaxKeyIdBytes = 128;
+// Overwrites a string's bytes (a private key PEM in a request body or parsed JSON) before it is
+// freed.
+void Wipe(std::string& s) {
+  if (!s.empty()) SecureWipe(s.data(), s.size());
+  s.clear();
+}
 
-Status ValidKeyId(const std::string& id) {
-  if (id.empty() || id.size() > kMaxKeyIdBytes) {
-    return InvalidArgument("key id must be 1 to 128 characters");
+// Removes a version's objects from the HSM (undoing a creation that could not be registered).
+void DeleteHsmObjects(p11::SessionPool& hsm, const store::KeyVersion& v) {
+  auto lease = hsm.Acquire();
+  if (!lease) return;
+  if (auto deleted = p11::DeleteKey(**lease, {v.hsm_label, v.hsm_id}); !deleted) {
+    spdlog::error("HSM objects of '{}' could not be removed: {}", v.hsm_label,
+                  deleted.error().ToString());
   }
-  for (char c : id) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
-      return InvalidArgument("key id '" + id + "' may only use letters, digits, '-', '_' and '.'");
-    }
-  }
-  return OkStatus();
 }
 
 std::string HsmLabel(const std::string& id, int version) {
@@ -55,8 +59,20 @@ Json VersionJson(const store::KeyVersion& v) {
               {"created_at", v.created_at}};
 }
 
-Json KeyJson(const store::KeyRecord& k, bool all_versions) {
-  Json j{{"id", k.id}, {"description", k.description}, {"created_at", k.created_at}};
+// What the key's release policy allows, in one word for `kmra keys list`: "enclave" (names
+// MRENCLAVE/MRSIGNER), "any_enclave" (allow_any_enclave: released to any enclave that passes the
+// other checks), "missing" (never released), "invalid".
+std::string PolicyState(const Result<Policy>& policy) {
+  if (!policy) return policy.error().code() == Code::kNotFound ? "missing" : "invalid";
+  if (policy->allow_any_enclave) return "any_enclave";
+  return policy->NamesEnclave() ? "enclave" : "missing";
+}
+
+Json KeyJson(const store::KeyRecord& k, bool all_versions, const Result<Policy>& policy) {
+  Json j{{"id", k.id},
+         {"description", k.description},
+         {"created_at", k.created_at},
+         {"release_policy", PolicyState(policy)}};
   if (const auto* newest = k.newest()) {
     j["version"] = newest->version;
     j["type"] = newest->key_type;
@@ -74,11 +90,15 @@ Response Err(const Error& e) { return ErrorResponse(e); }
 
 }  // namespace
 
-// Creates one key version in the HSM (generated or imported), checking a given certificate against it.
+// Creates one key version in the HSM (generated or imported), checking a given certificate against
+// it. The PEM of an imported key is wiped from the parsed JSON as soon as it is copied out.
 static Result<store::KeyVersion> MakeVersion(p11::SessionPool& hsm, const std::string& id,
-                                             int version, const Json& body,
+                                             int version, Json& body,
                                              const std::string& default_type) {
   KMRA_ASSIGN_OR_RETURN(std::string pem, GetOptionalString(body, "private_key_pem"));
+  if (auto it = body.find("private_key_pem"); it != body.end() && it->is_string()) {
+    Wipe(it->get_ref<std::string&>());
+  }
   KMRA_ASSIGN_OR_RETURN(std::string type, GetOptionalString(body, "type", default_type));
   KMRA_ASSIGN_OR_RETURN(std::string chain, GetOptionalString(body, "certificate_pem"));
   auto lease = hsm.Acquire();
@@ -89,7 +109,8 @@ static Result<store::KeyVersion> MakeVersion(p11::SessionPool& hsm, const std::s
   if (!pem.empty()) {
     SecretBytes secret = SecretBytes::FromString(pem);
     SecureWipe(pem.data(), pem.size());
-    KMRA_ASSIGN_OR_RETURN(objects, p11::ImportPrivateKeyPem(**lease, secret.RevealAsString(), name));
+    KMRA_ASSIGN_OR_RETURN(objects,
+                          p11::ImportPrivateKeyPem(**lease, secret.RevealAsString(), name));
     v.origin = "imported";
   } else {
     KMRA_ASSIGN_OR_RETURN(auto spec, p11::KeySpec::Parse(type));
@@ -108,9 +129,8 @@ static Result<store::KeyVersion> MakeVersion(p11::SessionPool& hsm, const std::s
     auto pkey = p11::PublicKey(**lease, objects);
     if (pkey) {
       int bits = EVP_PKEY_get_bits(pkey->get());
-      type = EVP_PKEY_get_base_id(pkey->get()) == EVP_PKEY_RSA
-                 ? "rsa-" + std::to_string(bits)
-                 : "ec-p" + std::to_string(bits);
+      type = EVP_PKEY_get_base_id(pkey->get()) == EVP_PKEY_RSA ? "rsa-" + std::to_string(bits)
+                                                               : "ec-p" + std::to_string(bits);
     }
   }
   if (!chain.empty()) {
@@ -130,32 +150,50 @@ static Result<store::KeyVersion> MakeVersion(p11::SessionPool& hsm, const std::s
 
 void Service::AddAdminRoutes() {
   Add("POST", "/v1/keys", Role::kAdmin, [this](Request& req, const PathParams&) {
-    AuditEntry entry{.action = "key.create", .api = "admin", .client = req.client.organizational_unit,
+    AuditEntry entry{.action = "key.create",
+                     .api = "admin",
+                     .client = req.client.organizational_unit,
                      .remote = req.remote_address};
     auto run = [&]() -> Result<Json> {
-      KMRA_ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
+      auto parsed = ParseJsonObject(req.body);
+      Wipe(req.body);  // may hold private_key_pem
+      KMRA_ASSIGN_OR_RETURN(Json body, std::move(parsed));
       KMRA_ASSIGN_OR_RETURN(std::string id, GetString(body, "id"));
       entry.key_id = id;
-      KMRA_TRY(ValidKeyId(id));
+      KMRA_TRY(store::ValidateKeyId(id));
       KMRA_ASSIGN_OR_RETURN(std::string description, GetOptionalString(body, "description"));
-      std::string policy_json;
-      if (body.contains("policy")) {
-        KMRA_ASSIGN_OR_RETURN(Policy policy, ParsePolicy(DumpJson(body["policy"])));
-        policy_json = policy.ToJson();
+      // Deny by default: a key is created with the policy that says which enclave may have it.
+      if (!body.contains("policy")) {
+        return InvalidArgument("field 'policy' is missing: a key needs a release policy that " +
+                               PolicyHowTo());
       }
-      if (auto existing = deps_.store->GetKey(id); existing) {
+      KMRA_ASSIGN_OR_RETURN(Policy policy, ParsePolicy(DumpJson(body["policy"])));
+      const std::string policy_json = policy.ToJson();
+      // Atomic: the id is reserved in the store first, so of two concurrent creations only one
+      // makes HSM objects; any later failure removes what was made (HSM objects and registry).
+      const std::int64_t now = deps_.clock->NowUnix();
+      if (auto reserved = deps_.store->CreateKey({id, description, now}); !reserved) {
+        if (reserved.error().code() != Code::kAlreadyExists) {
+          return tl::unexpected(reserved.error());
+        }
         return AlreadyExists("key '" + id + "' exists; rotate it or delete it first");
       }
-      KMRA_ASSIGN_OR_RETURN(store::KeyVersion v, MakeVersion(*deps_.hsm, id, 1, body, "rsa-3072"));
-      v.created_at = deps_.clock->NowUnix();
-      KMRA_TRY(deps_.store->CreateKey({id, description, v.created_at}));
-      KMRA_ASSIGN_OR_RETURN(int version, deps_.store->AddKeyVersion(id, v));
-      entry.key_version = version;
-      if (!policy_json.empty()) {
-        KMRA_TRY(deps_.store->PutPolicy({id, policy_json, v.created_at}));
-      }
-      KMRA_ASSIGN_OR_RETURN(auto record, deps_.store->GetKey(id));
-      return KeyJson(record, true);
+      auto made = [&]() -> Result<Json> {
+        KMRA_TRY(deps_.store->PutPolicy({id, policy_json, now}));
+        KMRA_ASSIGN_OR_RETURN(store::KeyVersion v,
+                              MakeVersion(*deps_.hsm, id, 1, body, "rsa-3072"));
+        v.created_at = now;
+        auto version = deps_.store->AddKeyVersion(id, v);
+        if (!version) {
+          DeleteHsmObjects(*deps_.hsm, v);
+          return tl::unexpected(version.error());
+        }
+        entry.key_version = *version;
+        KMRA_ASSIGN_OR_RETURN(auto record, deps_.store->GetKey(id));
+        return KeyJson(record, true, policy);
+      }();
+      if (!made) (void)deps_.store->DeleteKey(id);
+      return made;
     };
     auto result = run();
     entry.verdict = result ? "ok" : "error";
@@ -168,30 +206,36 @@ void Service::AddAdminRoutes() {
     auto keys = deps_.store->ListKeys();
     if (!keys) return Err(keys.error());
     Json list = Json::array();
-    for (const auto& k : *keys) list.push_back(KeyJson(k, false));
+    for (const auto& k : *keys) list.push_back(KeyJson(k, false, release_->PolicyFor(k.id)));
     return JsonResponse(200, Json{{"keys", list}});
   });
 
   Add("GET", "/v1/keys/{id}", Role::kAdmin, [this](Request&, const PathParams& p) {
-    auto key = deps_.store->GetKey(p.at("id"));
+    auto id = KeyIdParam(p);
+    if (!id) return Err(id.error());
+    auto key = deps_.store->GetKey(*id);
     if (!key) return Err(key.error());
-    Json j = KeyJson(*key, true);
-    auto policy = release_->PolicyFor(p.at("id"));
+    auto policy = release_->PolicyFor(*id);
+    Json j = KeyJson(*key, true, policy);
     j["policy"] = policy ? Json::parse(policy->ToJson(), nullptr, false) : Json(nullptr);
     return JsonResponse(200, j);
   });
 
   Add("DELETE", "/v1/keys/{id}", Role::kAdmin, [this](Request& req, const PathParams& p) {
-    AuditEntry entry{.action = "key.delete", .api = "admin", .client = req.client.organizational_unit,
-                     .remote = req.remote_address, .key_id = p.at("id")};
+    AuditEntry entry{.action = "key.delete",
+                     .api = "admin",
+                     .client = req.client.organizational_unit,
+                     .remote = req.remote_address,
+                     .key_id = p.at("id")};
     auto run = [&]() -> Status {
-      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      KMRA_ASSIGN_OR_RETURN(entry.key_id, KeyIdParam(p));
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(entry.key_id));
       KMRA_ASSIGN_OR_RETURN(auto lease, deps_.hsm->Acquire());
       for (const auto& v : key.versions) {
         auto deleted = p11::DeleteKey(*lease, {v.hsm_label, v.hsm_id});
         if (!deleted && deleted.error().code() != Code::kNotFound) return deleted;
       }
-      return deps_.store->DeleteKey(p.at("id"));
+      return deps_.store->DeleteKey(key.id);
     };
     auto result = run();
     entry.verdict = result ? "ok" : "error";
@@ -201,14 +245,20 @@ void Service::AddAdminRoutes() {
   });
 
   Add("POST", "/v1/keys/{id}/rotate", Role::kAdmin, [this](Request& req, const PathParams& p) {
-    AuditEntry entry{.action = "key.rotate", .api = "admin", .client = req.client.organizational_unit,
-                     .remote = req.remote_address, .key_id = p.at("id")};
+    AuditEntry entry{.action = "key.rotate",
+                     .api = "admin",
+                     .client = req.client.organizational_unit,
+                     .remote = req.remote_address,
+                     .key_id = p.at("id")};
     auto run = [&]() -> Result<Json> {
       Json body = Json::object();
       if (!req.body.empty()) {
-        KMRA_ASSIGN_OR_RETURN(body, ParseJsonObject(req.body));
+        auto parsed = ParseJsonObject(req.body);
+        Wipe(req.body);  // may hold private_key_pem
+        KMRA_ASSIGN_OR_RETURN(body, std::move(parsed));
       }
-      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      KMRA_ASSIGN_OR_RETURN(entry.key_id, KeyIdParam(p));
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(entry.key_id));
       const auto* newest = key.newest();
       int next = newest ? newest->version + 1 : 1;
       std::string type = newest ? newest->key_type : "rsa-3072";
@@ -217,7 +267,7 @@ void Service::AddAdminRoutes() {
       KMRA_ASSIGN_OR_RETURN(int version, deps_.store->AddKeyVersion(key.id, v));
       entry.key_version = version;
       KMRA_ASSIGN_OR_RETURN(auto record, deps_.store->GetKey(key.id));
-      return KeyJson(record, true);
+      return KeyJson(record, true, release_->PolicyFor(key.id));
     };
     auto result = run();
     entry.verdict = result ? "ok" : "error";
@@ -227,11 +277,15 @@ void Service::AddAdminRoutes() {
   });
 
   Add("PUT", "/v1/keys/{id}/policy", Role::kAdmin, [this](Request& req, const PathParams& p) {
-    AuditEntry entry{.action = "policy.set", .api = "admin", .client = req.client.organizational_unit,
-                     .remote = req.remote_address, .key_id = p.at("id")};
+    AuditEntry entry{.action = "policy.set",
+                     .api = "admin",
+                     .client = req.client.organizational_unit,
+                     .remote = req.remote_address,
+                     .key_id = p.at("id")};
     auto run = [&]() -> Result<Json> {
+      KMRA_ASSIGN_OR_RETURN(entry.key_id, KeyIdParam(p));
       KMRA_ASSIGN_OR_RETURN(Policy policy, ParsePolicy(req.body));
-      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(entry.key_id));
       std::string canonical = policy.ToJson();
       KMRA_TRY(deps_.store->PutPolicy({key.id, canonical, deps_.clock->NowUnix()}));
       entry.detail = canonical;
@@ -241,16 +295,19 @@ void Service::AddAdminRoutes() {
     entry.verdict = result ? "ok" : "error";
     if (!result) entry.detail = result.error().message();
     (void)audit_.Write(entry);
-    return result ? JsonResponse(200, Json{{"key_id", p.at("id")}, {"policy", *result}})
+    return result ? JsonResponse(200, Json{{"key_id", entry.key_id}, {"policy", *result}})
                   : Err(result.error());
   });
 
   Add("GET", "/v1/keys/{id}/policy", Role::kAdmin, [this](Request&, const PathParams& p) {
-    auto key = deps_.store->GetKey(p.at("id"));
+    auto id = KeyIdParam(p);
+    if (!id) return Err(id.error());
+    auto key = deps_.store->GetKey(*id);
     if (!key) return Err(key.error());
-    auto policy = release_->PolicyFor(p.at("id"));
+    auto policy = release_->PolicyFor(*id);
     if (!policy) return Err(policy.error());
-    return JsonResponse(200, Json{{"key_id", p.at("id")},
+    return JsonResponse(200, Json{{"key_id", *id},
+                                  {"release_policy", PolicyState(policy)},
                                   {"policy", Json::parse(policy->ToJson(), nullptr, false)}});
   });
 
@@ -272,7 +329,8 @@ void Service::AddAdminRoutes() {
               .push_back(v.get<std::string>());
         }
       }
-      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      KMRA_ASSIGN_OR_RETURN(std::string id, KeyIdParam(p));
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(id));
       const auto* v = key.newest();
       if (!v) return FailedPrecondition("key '" + key.id + "' has no version");
       KMRA_ASSIGN_OR_RETURN(auto lease, deps_.hsm->Acquire());
@@ -285,13 +343,16 @@ void Service::AddAdminRoutes() {
   });
 
   Add("PUT", "/v1/keys/{id}/certificate", Role::kAdmin, [this](Request& req, const PathParams& p) {
-    AuditEntry entry{.action = "key.certificate", .api = "admin",
-                     .client = req.client.organizational_unit, .remote = req.remote_address,
+    AuditEntry entry{.action = "key.certificate",
+                     .api = "admin",
+                     .client = req.client.organizational_unit,
+                     .remote = req.remote_address,
                      .key_id = p.at("id")};
     auto run = [&]() -> Result<Json> {
       KMRA_ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
       KMRA_ASSIGN_OR_RETURN(std::string chain, GetString(body, "certificate_pem"));
-      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(p.at("id")));
+      KMRA_ASSIGN_OR_RETURN(entry.key_id, KeyIdParam(p));
+      KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(entry.key_id));
       const auto* v = key.newest();
       if (!v) return FailedPrecondition("key '" + key.id + "' has no version");
       entry.key_version = v->version;
@@ -329,8 +390,11 @@ void Service::AddAdminRoutes() {
     for (const auto& r : *records) {
       Json record = Json::parse(r.json, nullptr, false);
       if (record.is_discarded()) record = r.json;
-      list.push_back(Json{{"seq", r.seq}, {"time", r.time}, {"record", record},
-                          {"prev_hash", r.prev_hash}, {"hash", r.hash}});
+      list.push_back(Json{{"seq", r.seq},
+                          {"time", r.time},
+                          {"record", record},
+                          {"prev_hash", r.prev_hash},
+                          {"hash", r.hash}});
     }
     return JsonResponse(200, Json{{"records", list}});
   });
@@ -338,11 +402,10 @@ void Service::AddAdminRoutes() {
   Add("GET", "/v1/audit/verify", Role::kAdmin, [this](Request&, const PathParams&) {
     auto verdict = deps_.store->VerifyAuditChain();
     if (!verdict) return Err(verdict.error());
-    return JsonResponse(verdict->intact ? 200 : 409,
-                        Json{{"intact", verdict->intact},
-                             {"records", verdict->records},
-                             {"first_bad_seq", verdict->first_bad_seq},
-                             {"problem", verdict->problem}});
+    return JsonResponse(verdict->intact ? 200 : 409, Json{{"intact", verdict->intact},
+                                                          {"records", verdict->records},
+                                                          {"first_bad_seq", verdict->first_bad_seq},
+                                                          {"problem", verdict->problem}});
   });
 }
 

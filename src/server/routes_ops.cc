@@ -9,25 +9,6 @@
 #include "server/service.h"
 
 namespace kmra::server {
-namespace {
-
-// Percent-encodes a PEM chain for the PCCS issuer-chain headers (DCAP.md: URL-encoded PEM).
-std::string UrlEncode(std::string_view text) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 // The "collateral" check of /readyz: per known platform whether its collateral is fresh and from
 // where. Ready when at least one platform has usable collateral, or when a PCCS is configured and
@@ -37,7 +18,9 @@ Json Service::CollateralReadiness(std::int64_t now, bool* ok) {
   Json platforms = Json::array();
   bool any_usable = false;
   std::string first_problem;
-  for (const auto& e : pc.Known(now)) {
+  // Only what is there: /readyz answers anyone, so it never makes the server fetch (the background
+  // refresher of Service does).
+  for (const auto& e : pc.Snapshot()) {
     const bool usable = e->UsableAt(now, pc.max_age());
     any_usable |= usable;
     Json p{{"platform", e->key.ToString()}, {"fmspc", e->key.fmspc}, {"fresh", usable}};
@@ -88,6 +71,21 @@ Response Service::ReadyResponse() {
   checks["collateral"] = CollateralReadiness(now, &collateral_ok);
   ready = ready && collateral_ok;
   Json body{{"ready", ready}, {"checks", checks}};
+  // Keys whose policy allows any enclave (allow_any_enclave) are named only by number here: /readyz
+  // answers without a client certificate. `kmra keys list` names them.
+  if (auto keys = deps_.store->ListKeys()) {
+    std::int64_t any_enclave = 0;
+    for (const auto& k : *keys) {
+      auto policy = release_->PolicyFor(k.id);
+      any_enclave += policy && policy->allow_any_enclave ? 1 : 0;
+    }
+    body["keys_allowing_any_enclave"] = any_enclave;
+    if (any_enclave > 0) {
+      body["policy_warning"] = std::to_string(any_enclave) +
+                               " key(s) are released to any enclave (allow_any_enclave); "
+                               "`kmra keys list` names them";
+    }
+  }
   if (deps_.attestor->TrustsSimulatedRoot()) {
     body["warning"] =
         "TRUSTING THE SIMULATED SGX ROOT: quotes are not evidence of SGX hardware (development "

@@ -23,7 +23,8 @@ Result<std::vector<std::uint8_t>> B64Field(const Json& object, std::string_view 
 Result<const Json*> Object(const Json& parent, std::string_view field) {
   auto it = parent.find(field);
   if (it == parent.end()) return InvalidArgument("field '" + std::string(field) + "' is missing");
-  if (!it->is_object()) return InvalidArgument("field '" + std::string(field) + "' must be an object");
+  if (!it->is_object())
+    return InvalidArgument("field '" + std::string(field) + "' must be an object");
   return &*it;
 }
 
@@ -50,8 +51,8 @@ Status ParseKmraBody(const std::string& body, ReleaseInput* in) {
   KMRA_ASSIGN_OR_RETURN(auto exponent_len, GetInt(*rsa, "ExponentLen"));
   KMRA_ASSIGN_OR_RETURN(auto modulus_len, GetInt(*rsa, "ModulusLen"));
   if (exponent_len != static_cast<std::int64_t>(in->exponent.size())) {
-    return InvalidArgument("ExponentLen is " + std::to_string(exponent_len) + " but Exponent holds " +
-                           std::to_string(in->exponent.size()) + " bytes");
+    return InvalidArgument("ExponentLen is " + std::to_string(exponent_len) +
+                           " but Exponent holds " + std::to_string(in->exponent.size()) + " bytes");
   }
   if (modulus_len != static_cast<std::int64_t>(in->modulus.size())) {
     return InvalidArgument("ModulusLen is " + std::to_string(modulus_len) + " but Modulus holds " +
@@ -63,7 +64,17 @@ Status ParseKmraBody(const std::string& body, ReleaseInput* in) {
 }
 
 Response RefusalResponse(const Refusal& r) {
-  return ErrorResponse(r.status, r.code, r.message, r.details);
+  Response res = ErrorResponse(r.status, r.code, r.message, r.details);
+  if (r.retry_after > 0) res.headers.emplace_back("Retry-After", std::to_string(r.retry_after));
+  return res;
+}
+
+// The first certificate of a PEM chain (the leaf, stored first), with its END line.
+std::string LeafPem(const std::string& chain) {
+  static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  const size_t end = chain.find(kEnd);
+  if (end == std::string::npos) return chain;
+  return chain.substr(0, end + kEnd.size()) + "\n";
 }
 
 Json AttestationJson(const AttestationResult& a) {
@@ -82,7 +93,9 @@ Json AttestationJson(const AttestationResult& a) {
 
 void Service::AddKmraRoutes() {
   Add("GET", "/sys/version", Role::kClient, [](Request&, const PathParams&) {
+    // trusted-attestation-controller reads "version"; "server_version" is kept for our clients.
     return JsonResponse(200, Json{{"api_version", "0.2"},
+                                  {"version", KMRA_VERSION},
                                   {"server", "OpenKMRA"},
                                   {"server_version", KMRA_VERSION}});
   });
@@ -127,19 +140,23 @@ void Service::AddKmraRoutes() {
     }
     auto released = release_->Release(in);
     if (!released) return RefusalResponse(released.error());
-    return JsonResponse(200, Json{{"wrappedSWK", B64(released->wrap.wrapped_swk)},
-                                  {"wrappedKey", B64(released->wrap.wrapped_key)},
-                                  {"certificate", B64(released->certificate_pem)}});
+    // KMRA answers with its certificate_file, one certificate: trusted-certificate-issuer decodes
+    // exactly one PEM block. The chain only when the key's policy asks for it.
+    const std::string& chain = released->certificate_pem;
+    return JsonResponse(
+        200, Json{{"wrappedSWK", B64(released->wrap.wrapped_swk)},
+                  {"wrappedKey", B64(released->wrap.wrapped_key)},
+                  {"certificate", B64(released->kmra_certificate_chain ? chain : LeafPem(chain))}});
   });
 }
 
 void Service::AddV1Routes() {
-  Add("POST", "/v1/nonce", Role::kClient, [this](Request&, const PathParams&) {
-    auto nonce = release_->IssueNonce();
-    if (!nonce) return ErrorResponse(nonce.error());
-    return JsonResponse(200, Json{{"nonce", B64(nonce->first)},
-                                  {"expires_at", nonce->second},
-                                  {"expires", FormatRfc3339(nonce->second)}});
+  Add("POST", "/v1/nonce", Role::kClient, [this](Request& req, const PathParams&) {
+    auto nonce = release_->IssueNonce(req.client.organizational_unit);
+    if (!nonce) return RefusalResponse(nonce.error());
+    return JsonResponse(200, Json{{"nonce", B64(nonce->nonce)},
+                                  {"expires_at", nonce->expires_at},
+                                  {"expires", FormatRfc3339(nonce->expires_at)}});
   });
 
   Add("POST", "/v1/keys/{id}/release", Role::kClient, [this](Request& req, const PathParams& p) {
@@ -147,10 +164,10 @@ void Service::AddV1Routes() {
     in.api = "v1";
     in.client_id = req.client.organizational_unit;
     in.remote = req.remote_address;
-    in.key_id = p.at("id");
     in.server_nonce = true;
     in.oaep = p11::OaepChoice::kSha256ElseSha1;
     auto parse = [&]() -> Status {
+      KMRA_ASSIGN_OR_RETURN(in.key_id, KeyIdParam(p));
       KMRA_ASSIGN_OR_RETURN(Json j, ParseJsonObject(req.body));
       KMRA_ASSIGN_OR_RETURN(in.quote, B64Field(j, "quote"));
       KMRA_ASSIGN_OR_RETURN(in.nonce, B64Field(j, "nonce"));

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "base/base64.h"
+#include "collateral/internal/http.h"
 #include "server/json.h"
 
 namespace kmra::server {
@@ -12,6 +13,31 @@ namespace kmra::server {
 std::string B64(std::span<const std::uint8_t> bytes) { return Base64Encode(bytes); }
 std::string B64(std::string_view text) {
   return Base64Encode(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
+std::string UrlEncode(std::string_view text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+Result<std::string> KeyIdParam(const PathParams& params) {
+  auto decoded = collateral::internal::PercentDecode(params.at("id"));
+  if (!decoded) {
+    return InvalidArgument("the key id in the path is not percent-encoded correctly (" +
+                           decoded.error().message() + "); encode '/' as %2F");
+  }
+  KMRA_TRY(store::ValidateKeyId(*decoded));
+  return decoded;
 }
 
 Service::Service(ServiceDeps deps)
@@ -22,6 +48,9 @@ Service::Service(ServiceDeps deps)
   settings.nonce_clock_skew = deps_.config.nonce_clock_skew;
   settings.default_clients = deps_.config.clients;
   settings.default_policy_json = deps_.config.default_policy_json;
+  settings.nonce_limits = {deps_.config.nonce_max_outstanding, deps_.config.nonce_rate,
+                           deps_.config.nonce_burst};
+  settings.purge_interval = std::min<std::int64_t>(60, deps_.config.nonce_lifetime);
   release_ = std::make_unique<ReleaseService>(*deps_.store, *deps_.hsm, *deps_.attestor,
                                               *deps_.clock, metrics_, audit_, std::move(settings));
   metrics_.Describe("kmra_http_requests_total", Metrics::Type::kCounter,
@@ -35,6 +64,28 @@ Service::Service(ServiceDeps deps)
   AddV1Routes();
   AddAdminRoutes();
   AddOpsRoutes();
+  (void)deps_.attestor->collateral().Known(deps_.clock->NowUnix());
+  refresher_ = std::thread([this] { RefreshCollateralLoop(); });
+}
+
+Service::~Service() {
+  {
+    std::lock_guard<std::mutex> lock(refresh_mu_);
+    stopping_ = true;
+  }
+  refresh_cv_.notify_all();
+  if (refresher_.joinable()) refresher_.join();
+}
+
+// Known() refreshes each platform when it is due (collateral_recheck for usable entries, 10 s for
+// stale or failed ones); asking every few seconds keeps /readyz as current as when it fetched.
+void Service::RefreshCollateralLoop() {
+  std::unique_lock<std::mutex> lock(refresh_mu_);
+  while (!refresh_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) {
+    lock.unlock();
+    (void)deps_.attestor->collateral().Known(deps_.clock->NowUnix());
+    lock.lock();
+  }
 }
 
 void Service::Add(std::string method, std::string pattern, Role role, RouteHandler handler) {
@@ -62,10 +113,10 @@ std::optional<Response> Service::Authenticate(Request& req, Role role) {
   } else if (!req.client.verified) {
     entry.failed_check = "client_certificate.untrusted";
     entry.detail += "; subject " + req.client.subject + ": " + req.client.verify_error;
-    refusal = ErrorResponse(401, entry.failed_check,
-                            "the client certificate '" + req.client.subject +
-                                "' is not issued by this server's client CA: " +
-                                req.client.verify_error);
+    refusal =
+        ErrorResponse(401, entry.failed_check,
+                      "the client certificate '" + req.client.subject +
+                          "' is not issued by this server's client CA: " + req.client.verify_error);
   } else if (req.client.organizational_unit.empty()) {
     entry.failed_check = "client_certificate.no_ou";
     refusal = ErrorResponse(403, entry.failed_check,
@@ -94,8 +145,9 @@ Response Service::Handle(Request& req) {
   if (pattern.empty()) pattern = "unmatched";
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics_.Add("kmra_http_requests_total",
-               {{"route", pattern}, {"method", req.method}, {"status", std::to_string(res.status)}});
+  metrics_.Add(
+      "kmra_http_requests_total",
+      {{"route", pattern}, {"method", req.method}, {"status", std::to_string(res.status)}});
   metrics_.Observe("kmra_http_request_seconds", {{"route", pattern}}, seconds);
   return res;
 }

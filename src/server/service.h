@@ -1,11 +1,14 @@
 // The key server's HTTP application: authentication by client certificate, the KMRA AppHSM API 0.2,
-// /v1 (release, nonces, admin, audit), PCCS-compatible collateral paths, /metrics, /healthz, /readyz.
-// Service::Handle is the listener's handler. Thread safe.
+// /v1 (release, nonces, admin, audit), PCCS-compatible collateral paths, /metrics, /healthz,
+// /readyz. Service::Handle is the listener's handler. Thread safe.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "base/clock.h"
 #include "p11/session_pool.h"
@@ -30,7 +33,12 @@ struct ServiceDeps {
 
 class Service {
  public:
+  // Refreshes the collateral of every known platform once, then keeps doing so in a background
+  // thread (so /readyz, which anyone may call, only reads what is there).
   explicit Service(ServiceDeps deps);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
 
   // Handles one request: authenticates, routes, counts. Never throws.
   Response Handle(Request& request);
@@ -55,12 +63,26 @@ class Service {
   Json CollateralReadiness(std::int64_t now, bool* ok);
   Result<std::shared_ptr<const PlatformEntry>> TcbEntry(const std::string& fmspc);
 
+  void RefreshCollateralLoop();
+
   ServiceDeps deps_;
   Metrics metrics_;
   AuditWriter audit_;
   std::unique_ptr<ReleaseService> release_;
   Router router_;
+
+  std::mutex refresh_mu_;
+  std::condition_variable refresh_cv_;
+  bool stopping_ = false;
+  std::thread refresher_;  // last: started once everything above exists
 };
+
+// Percent-encodes everything but RFC 3986 unreserved characters (a path segment, a header value).
+std::string UrlEncode(std::string_view text);
+
+// The {id} path parameter, percent-decoded ("a%2Fb" -> "a/b": key ids may hold '/') and checked
+// with store::ValidateKeyId.
+Result<std::string> KeyIdParam(const PathParams& params);
 
 // Standard base64 of bytes / PEM text, as the KMRA API carries them.
 std::string B64(std::span<const std::uint8_t> bytes);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "store/internal/audit_chain.h"
+#include "store/internal/nonce_rules.h"
 
 namespace kmra::store {
 namespace {
@@ -53,7 +54,9 @@ struct Param {
 };
 Param P(std::string_view s) { return Param{std::string(s), false, false}; }
 Param P(int64_t v) { return Param{std::to_string(v), false, false}; }
-Param Bytes(std::span<const uint8_t> b) { return Param{std::string(b.begin(), b.end()), true, false}; }
+Param Bytes(std::span<const uint8_t> b) {
+  return Param{std::string(b.begin(), b.end()), true, false};
+}
 Param Null() { return Param{"", false, true}; }
 
 struct ResultFree {
@@ -142,9 +145,12 @@ class PostgresStore final : public Store {
   }
 
   static std::string Text(const PgResult& r, int row, int col) {
-    return std::string(PQgetvalue(r.get(), row, col), static_cast<size_t>(PQgetlength(r.get(), row, col)));
+    return std::string(PQgetvalue(r.get(), row, col),
+                       static_cast<size_t>(PQgetlength(r.get(), row, col)));
   }
-  static int64_t Int(const PgResult& r, int row, int col) { return internal::ParseInt(Text(r, row, col)); }
+  static int64_t Int(const PgResult& r, int row, int col) {
+    return internal::ParseInt(Text(r, row, col));
+  }
   static int64_t Affected(const PgResult& r) {
     const char* n = PQcmdTuples(r.get());
     return n && *n ? internal::ParseInt(n) : 0;
@@ -162,17 +168,19 @@ class PostgresStore final : public Store {
     }
     (void)Exec(kSchemaUnlock);
     if (!error.empty()) return Internal(fmt::format("cannot create the kmra tables: {}", error));
-    KMRA_ASSIGN_OR_RETURN(auto v, Exec("SELECT value FROM kmra_meta WHERE name = 'schema_version'"));
+    KMRA_ASSIGN_OR_RETURN(auto v,
+                          Exec("SELECT value FROM kmra_meta WHERE name = 'schema_version'"));
     if (PQntuples(v.get()) != 1 || Text(v, 0, 0) != std::to_string(kSchemaVersion)) {
-      return FailedPrecondition(fmt::format("the PostgreSQL state store has schema version {}; this kmra "
-                                            "understands version {}",
-                                            PQntuples(v.get()) ? Text(v, 0, 0) : "?", kSchemaVersion));
+      return FailedPrecondition(
+          fmt::format("the PostgreSQL state store has schema version {}; this kmra "
+                      "understands version {}",
+                      PQntuples(v.get()) ? Text(v, 0, 0) : "?", kSchemaVersion));
     }
     return OkStatus();
   }
 
   Status CreateKey(const NewKey& key) override {
-    if (key.id.empty() || key.id.size() > 128) return InvalidArgument("a key id must be 1 to 128 bytes long");
+    KMRA_TRY(ValidateKeyId(key.id));
     std::lock_guard<std::mutex> lock(mu_);
     auto r = Exec("INSERT INTO kmra_keys(id, description, created_at) VALUES ($1, $2, $3)",
                   {P(key.id), P(key.description), P(key.created_at)});
@@ -187,38 +195,51 @@ class PostgresStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     return Tx([&]() -> Result<int> {
       // Lock the key row so two replicas adding versions at once get 1 and 2, not a conflict.
-      KMRA_ASSIGN_OR_RETURN(auto k, Exec("SELECT 1 FROM kmra_keys WHERE id = $1 FOR UPDATE", {P(key_id)}));
-      if (PQntuples(k.get()) == 0) return NotFound(fmt::format("no key '{}' in the registry", key_id));
+      KMRA_ASSIGN_OR_RETURN(auto k,
+                            Exec("SELECT 1 FROM kmra_keys WHERE id = $1 FOR UPDATE", {P(key_id)}));
+      if (PQntuples(k.get()) == 0)
+        return NotFound(fmt::format("no key '{}' in the registry", key_id));
       KMRA_ASSIGN_OR_RETURN(auto m, Exec("SELECT COALESCE(MAX(version), 0) FROM kmra_key_versions "
-                                         "WHERE key_id = $1", {P(key_id)}));
+                                         "WHERE key_id = $1",
+                                         {P(key_id)}));
       int next = static_cast<int>(Int(m, 0, 0)) + 1;
-      KMRA_TRY(Exec("INSERT INTO kmra_key_versions(key_id, version, hsm_label, hsm_id, key_type, origin, "
-                    "cert_chain_pem, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    {P(key_id), P(static_cast<int64_t>(next)), P(v.hsm_label), Bytes(v.hsm_id), P(v.key_type),
-                     P(v.origin), P(v.cert_chain_pem), P(v.created_at)}));
+      KMRA_TRY(Exec(
+          "INSERT INTO kmra_key_versions(key_id, version, hsm_label, hsm_id, key_type, origin, "
+          "cert_chain_pem, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+          {P(key_id), P(static_cast<int64_t>(next)), P(v.hsm_label), Bytes(v.hsm_id), P(v.key_type),
+           P(v.origin), P(v.cert_chain_pem), P(v.created_at)}));
       return next;
     });
   }
 
-  Status SetCertificateChain(const std::string& key_id, int version, const std::string& pem) override {
+  Status SetCertificateChain(const std::string& key_id, int version,
+                             const std::string& pem) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto r, Exec("UPDATE kmra_key_versions SET cert_chain_pem = $3 WHERE key_id = $1 "
-                                       "AND version = $2", {P(key_id), P(static_cast<int64_t>(version)), P(pem)}));
-    if (Affected(r) == 0) return NotFound(fmt::format("key '{}' has no version {}", key_id, version));
+    KMRA_ASSIGN_OR_RETURN(auto r,
+                          Exec("UPDATE kmra_key_versions SET cert_chain_pem = $3 WHERE key_id = $1 "
+                               "AND version = $2",
+                               {P(key_id), P(static_cast<int64_t>(version)), P(pem)}));
+    if (Affected(r) == 0)
+      return NotFound(fmt::format("key '{}' has no version {}", key_id, version));
     return OkStatus();
   }
 
   Result<KeyRecord> LoadKey(const std::string& key_id) {
-    KMRA_ASSIGN_OR_RETURN(auto k, Exec("SELECT id, description, created_at FROM kmra_keys WHERE id = $1",
-                                       {P(key_id)}));
-    if (PQntuples(k.get()) == 0) return NotFound(fmt::format("no key '{}' in the registry", key_id));
+    KMRA_ASSIGN_OR_RETURN(
+        auto k,
+        Exec("SELECT id, description, created_at FROM kmra_keys WHERE id = $1", {P(key_id)}));
+    if (PQntuples(k.get()) == 0)
+      return NotFound(fmt::format("no key '{}' in the registry", key_id));
     KeyRecord rec{Text(k, 0, 0), Text(k, 0, 1), Int(k, 0, 2), {}};
-    KMRA_ASSIGN_OR_RETURN(auto v, Exec("SELECT version, hsm_label, encode(hsm_id, 'hex'), key_type, origin, "
-                                       "cert_chain_pem, created_at FROM kmra_key_versions WHERE key_id = $1 "
-                                       "ORDER BY version", {P(key_id)}));
+    KMRA_ASSIGN_OR_RETURN(
+        auto v, Exec("SELECT version, hsm_label, encode(hsm_id, 'hex'), key_type, origin, "
+                     "cert_chain_pem, created_at FROM kmra_key_versions WHERE key_id = $1 "
+                     "ORDER BY version",
+                     {P(key_id)}));
     for (int i = 0; i < PQntuples(v.get()); ++i) {
-      rec.versions.push_back(KeyVersion{static_cast<int>(Int(v, i, 0)), Text(v, i, 1), HexToBytes(Text(v, i, 2)),
-                                        Text(v, i, 3), Text(v, i, 4), Text(v, i, 5), Int(v, i, 6)});
+      rec.versions.push_back(KeyVersion{static_cast<int>(Int(v, i, 0)), Text(v, i, 1),
+                                        HexToBytes(Text(v, i, 2)), Text(v, i, 3), Text(v, i, 4),
+                                        Text(v, i, 5), Int(v, i, 6)});
     }
     return rec;
   }
@@ -250,11 +271,14 @@ class PostgresStore final : public Store {
 
   Status PutPolicy(const PolicyRecord& policy) override {
     std::lock_guard<std::mutex> lock(mu_);
-    auto r = Exec("INSERT INTO kmra_policies(key_id, json, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key_id) "
-                  "DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
-                  {P(policy.key_id), P(policy.json), P(policy.updated_at)});
+    auto r = Exec(
+        "INSERT INTO kmra_policies(key_id, json, updated_at) VALUES ($1, $2, $3) ON CONFLICT "
+        "(key_id) "
+        "DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
+        {P(policy.key_id), P(policy.json), P(policy.updated_at)});
     if (!r && r.error().code() == Code::kNotFound) {
-      return NotFound(fmt::format("no key '{}' in the registry to attach a policy to", policy.key_id));
+      return NotFound(
+          fmt::format("no key '{}' in the registry to attach a policy to", policy.key_id));
     }
     KMRA_TRY(r);
     return OkStatus();
@@ -262,21 +286,25 @@ class PostgresStore final : public Store {
 
   Result<PolicyRecord> GetPolicy(const std::string& key_id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto r, Exec("SELECT json, updated_at FROM kmra_policies WHERE key_id = $1", {P(key_id)}));
+    KMRA_ASSIGN_OR_RETURN(
+        auto r, Exec("SELECT json, updated_at FROM kmra_policies WHERE key_id = $1", {P(key_id)}));
     if (PQntuples(r.get()) == 0) return NotFound(fmt::format("key '{}' has no policy", key_id));
     return PolicyRecord{key_id, Text(r, 0, 0), Int(r, 0, 1)};
   }
 
   Status PutNonce(std::span<const uint8_t> nonce, NonceKind kind, int64_t expires_at) override {
-    if (nonce.empty() || nonce.size() > 256) return InvalidArgument("a nonce must be 1 to 256 bytes");
+    if (nonce.empty() || nonce.size() > 256)
+      return InvalidArgument("a nonce must be 1 to 256 bytes");
     std::lock_guard<std::mutex> lock(mu_);
     bool client = kind == NonceKind::kClientSeen;
-    auto r = Exec("INSERT INTO kmra_nonces(nonce, kind, expires_at, consumed_at) VALUES ($1, $2, $3, $4)",
-                  {Bytes(nonce), P(static_cast<int64_t>(client ? 1 : 0)), P(expires_at),
-                   client ? P(expires_at) : Null()});
+    auto r = Exec(
+        "INSERT INTO kmra_nonces(nonce, kind, expires_at, consumed_at) VALUES ($1, $2, $3, $4)",
+        {Bytes(nonce), P(static_cast<int64_t>(client ? 1 : 0)), P(expires_at),
+         client ? P(expires_at) : Null()});
     if (!r && r.error().code() == Code::kAlreadyExists) {
-      return AlreadyExists(client ? "nonce replay: this client nonce was already used in an earlier request"
-                                  : "nonce collision: the generated nonce already exists");
+      return AlreadyExists(
+          client ? "nonce replay: this client nonce was already used in an earlier request"
+                 : "nonce collision: the generated nonce already exists");
     }
     KMRA_TRY(r);
     return OkStatus();
@@ -284,20 +312,18 @@ class PostgresStore final : public Store {
 
   Status ConsumeNonce(std::span<const uint8_t> nonce, int64_t now) override {
     std::lock_guard<std::mutex> lock(mu_);
-    // One UPDATE decides atomically across replicas (row lock + recheck under READ COMMITTED).
-    KMRA_ASSIGN_OR_RETURN(auto u, Exec("UPDATE kmra_nonces SET consumed_at = $2 WHERE nonce = $1 AND kind = 0 "
-                                       "AND consumed_at IS NULL AND expires_at >= $2", {Bytes(nonce), P(now)}));
-    if (Affected(u) == 1) return OkStatus();
-    KMRA_ASSIGN_OR_RETURN(auto s, Exec("SELECT kind, expires_at, consumed_at IS NULL FROM kmra_nonces "
-                                       "WHERE nonce = $1", {Bytes(nonce)}));
-    if (PQntuples(s.get()) == 0) {
-      return NotFound("unknown nonce: this server never issued it (or it expired and was purged); "
-                      "request a fresh one with POST /v1/nonce");
-    }
-    if (Int(s, 0, 0) != 0 || Text(s, 0, 2) != "t") {
-      return FailedPrecondition("nonce already used: each nonce is accepted once; request a fresh one");
-    }
-    return FailedPrecondition(fmt::format("nonce expired {} s ago; request a fresh one", now - Int(s, 0, 1)));
+    return ClaimNonceLocked({nonce, NonceKind::kServerIssued, now, 0});
+  }
+
+  Status CheckNonce(std::span<const uint8_t> nonce, NonceKind kind, int64_t now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return CheckNonceLocked(nonce, kind, now);
+  }
+
+  Result<int64_t> CountNonces() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto r, Exec("SELECT COUNT(*) FROM kmra_nonces"));
+    return Int(r, 0, 0);
   }
 
   Result<int64_t> PurgeExpiredNonces(int64_t now) override {
@@ -307,53 +333,59 @@ class PostgresStore final : public Store {
   }
 
   Result<AuditRecord> AppendAudit(const std::string& json, int64_t time) override {
-    if (json.empty() || json.front() != '{' || json.back() != '}') {
-      return InvalidArgument("an audit record must be a JSON object");
-    }
+    KMRA_TRY(internal::CheckAuditJson(json));
+    std::lock_guard<std::mutex> lock(mu_);
+    return Tx([&] { return AppendAuditLocked(json, time); });
+  }
+
+  Result<AuditRecord> AppendAuditClaimingNonce(const std::string& json, int64_t time,
+                                               const NonceClaim& claim) override {
+    KMRA_TRY(internal::CheckAuditJson(json));
     std::lock_guard<std::mutex> lock(mu_);
     return Tx([&]() -> Result<AuditRecord> {
-      // The row lock on the head serialises appends from every replica.
-      KMRA_ASSIGN_OR_RETURN(auto h, Exec("SELECT name, value FROM kmra_meta WHERE name IN ('audit_head_seq', "
-                                         "'audit_head_hash') ORDER BY name FOR UPDATE"));
-      if (PQntuples(h.get()) != 2) return DataLoss("the audit chain head is missing from kmra_meta");
-      AuditRecord rec;
-      rec.prev_hash = Text(h, 0, 1);  // audit_head_hash sorts first
-      KMRA_ASSIGN_OR_RETURN(int64_t last_seq, internal::ParseHeadSeq(Text(h, 1, 1)));
-      rec.seq = last_seq + 1;
-      rec.time = time;
-      rec.json = json;
-      rec.hash = AuditHash(rec.prev_hash, rec.seq, rec.time, rec.json);
-      KMRA_TRY(Exec("INSERT INTO kmra_audit(seq, time, json, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)",
-                    {P(rec.seq), P(rec.time), P(rec.json), P(rec.prev_hash), P(rec.hash)}));
-      KMRA_TRY(Exec("UPDATE kmra_meta SET value = $1 WHERE name = 'audit_head_seq'", {P(rec.seq)}));
-      KMRA_TRY(Exec("UPDATE kmra_meta SET value = $1 WHERE name = 'audit_head_hash'", {P(rec.hash)}));
-      return rec;
+      KMRA_TRY(ClaimNonceLocked(claim));
+      return AppendAuditLocked(json, time);
     });
   }
 
   Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& q) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto r, Exec("SELECT seq, time, json, prev_hash, hash FROM kmra_audit WHERE seq > $1 "
-                                       "AND time >= $2 ORDER BY seq LIMIT $3",
-                                       {P(q.after_seq), P(q.since_time), P(static_cast<int64_t>(q.limit))}));
+    KMRA_ASSIGN_OR_RETURN(
+        auto r, Exec("SELECT seq, time, json, prev_hash, hash FROM kmra_audit WHERE seq > $1 "
+                     "AND time >= $2 ORDER BY seq LIMIT $3",
+                     {P(q.after_seq), P(q.since_time), P(static_cast<int64_t>(q.limit))}));
     std::vector<AuditRecord> out;
     for (int i = 0; i < PQntuples(r.get()); ++i) {
-      out.push_back(AuditRecord{Int(r, i, 0), Int(r, i, 1), Text(r, i, 2), Text(r, i, 3), Text(r, i, 4)});
+      out.push_back(
+          AuditRecord{Int(r, i, 0), Int(r, i, 1), Text(r, i, 2), Text(r, i, 3), Text(r, i, 4)});
     }
     return out;
   }
 
   Result<ChainVerdict> VerifyAuditChain() override {
+    // Its own connection and snapshot: a verify of a long log does not hold this store's
+    // connection (and mutex), so releases go on beside it.
+    PostgresStore reader(conninfo_);
+    KMRA_TRY(reader.Connect());
+    return reader.VerifySnapshot();
+  }
+
+ private:
+  Result<ChainVerdict> VerifySnapshot() {
     std::lock_guard<std::mutex> lock(mu_);
     KMRA_TRY(Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
     auto verdict = [&]() -> Result<ChainVerdict> {
-      KMRA_ASSIGN_OR_RETURN(auto h, Exec("SELECT name, value FROM kmra_meta WHERE name IN ('audit_head_seq', "
-                                         "'audit_head_hash') ORDER BY name"));
-      if (PQntuples(h.get()) != 2) return DataLoss("the audit chain head is missing from kmra_meta");
-      KMRA_ASSIGN_OR_RETURN(auto r, Exec("SELECT seq, time, json, prev_hash, hash FROM kmra_audit ORDER BY seq"));
+      KMRA_ASSIGN_OR_RETURN(
+          auto h, Exec("SELECT name, value FROM kmra_meta WHERE name IN ('audit_head_seq', "
+                       "'audit_head_hash') ORDER BY name"));
+      if (PQntuples(h.get()) != 2)
+        return DataLoss("the audit chain head is missing from kmra_meta");
+      KMRA_ASSIGN_OR_RETURN(
+          auto r, Exec("SELECT seq, time, json, prev_hash, hash FROM kmra_audit ORDER BY seq"));
       internal::ChainChecker checker;
       for (int i = 0; i < PQntuples(r.get()); ++i) {
-        if (!checker.Add(AuditRecord{Int(r, i, 0), Int(r, i, 1), Text(r, i, 2), Text(r, i, 3), Text(r, i, 4)})) {
+        if (!checker.Add(AuditRecord{Int(r, i, 0), Int(r, i, 1), Text(r, i, 2), Text(r, i, 3),
+                                     Text(r, i, 4)})) {
           break;
         }
       }
@@ -364,19 +396,23 @@ class PostgresStore final : public Store {
     return verdict;
   }
 
+ public:
   Status PutCollateral(const CollateralEntry& e) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_TRY(Exec("INSERT INTO kmra_collateral(key, value, fetched_at, next_update) VALUES ($1, $2, $3, $4) "
-                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value, fetched_at = excluded.fetched_at, "
-                  "next_update = excluded.next_update",
-                  {P(e.key), Bytes(e.value), P(e.fetched_at), P(e.next_update)}));
+    KMRA_TRY(Exec(
+        "INSERT INTO kmra_collateral(key, value, fetched_at, next_update) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, fetched_at = excluded.fetched_at, "
+        "next_update = excluded.next_update",
+        {P(e.key), Bytes(e.value), P(e.fetched_at), P(e.next_update)}));
     return OkStatus();
   }
 
   Result<CollateralEntry> GetCollateral(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto r, Exec("SELECT encode(value, 'hex'), fetched_at, next_update FROM kmra_collateral "
-                                       "WHERE key = $1", {P(key)}));
+    KMRA_ASSIGN_OR_RETURN(
+        auto r, Exec("SELECT encode(value, 'hex'), fetched_at, next_update FROM kmra_collateral "
+                     "WHERE key = $1",
+                     {P(key)}));
     if (PQntuples(r.get()) == 0) return NotFound(fmt::format("no cached collateral '{}'", key));
     return CollateralEntry{key, HexToBytes(Text(r, 0, 0)), Int(r, 0, 1), Int(r, 0, 2)};
   }
@@ -388,6 +424,62 @@ class PostgresStore final : public Store {
   }
 
  private:
+  // The audit append, inside the caller's transaction (mu_ held).
+  Result<AuditRecord> AppendAuditLocked(const std::string& json, int64_t time) {
+    // The row lock on the head serialises appends from every replica.
+    KMRA_ASSIGN_OR_RETURN(auto h,
+                          Exec("SELECT name, value FROM kmra_meta WHERE name IN ('audit_head_seq', "
+                               "'audit_head_hash') ORDER BY name FOR UPDATE"));
+    if (PQntuples(h.get()) != 2) return DataLoss("the audit chain head is missing from kmra_meta");
+    AuditRecord rec;
+    rec.prev_hash = Text(h, 0, 1);  // audit_head_hash sorts first
+    KMRA_ASSIGN_OR_RETURN(int64_t last_seq, internal::ParseHeadSeq(Text(h, 1, 1)));
+    rec.seq = last_seq + 1;
+    rec.time = time;
+    rec.json = json;
+    rec.hash = AuditHash(rec.prev_hash, rec.seq, rec.time, rec.json);
+    KMRA_TRY(
+        Exec("INSERT INTO kmra_audit(seq, time, json, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)",
+             {P(rec.seq), P(rec.time), P(rec.json), P(rec.prev_hash), P(rec.hash)}));
+    KMRA_TRY(Exec("UPDATE kmra_meta SET value = $1 WHERE name = 'audit_head_seq'", {P(rec.seq)}));
+    KMRA_TRY(Exec("UPDATE kmra_meta SET value = $1 WHERE name = 'audit_head_hash'", {P(rec.hash)}));
+    return rec;
+  }
+
+  Status CheckNonceLocked(std::span<const uint8_t> nonce, NonceKind kind, int64_t now) {
+    KMRA_ASSIGN_OR_RETURN(auto s,
+                          Exec("SELECT kind, expires_at, consumed_at IS NOT NULL FROM kmra_nonces "
+                               "WHERE nonce = $1",
+                               {Bytes(nonce)}));
+    std::optional<internal::NonceRow> row;
+    if (PQntuples(s.get()) > 0)
+      row = internal::NonceRow{Int(s, 0, 0) != 0, Int(s, 0, 1), Text(s, 0, 2) == "t"};
+    return internal::NonceVerdict(kind, now, row);
+  }
+
+  // Marks the nonce used (server) or records it (client), inside the caller's transaction. The
+  // UPDATE takes the row lock, so two replicas cannot both claim one server nonce.
+  Status ClaimNonceLocked(const NonceClaim& c) {
+    if (c.kind == NonceKind::kServerIssued) {
+      KMRA_ASSIGN_OR_RETURN(
+          auto u, Exec("UPDATE kmra_nonces SET consumed_at = $2 WHERE nonce = $1 AND kind = 0 "
+                       "AND consumed_at IS NULL AND expires_at >= $2",
+                       {Bytes(c.nonce), P(c.now)}));
+      if (Affected(u) == 1) return OkStatus();
+      KMRA_TRY(CheckNonceLocked(c.nonce, c.kind, c.now));
+      return FailedPrecondition("the nonce could not be claimed");
+    }
+    if (c.nonce.empty() || c.nonce.size() > 256)
+      return InvalidArgument("a nonce must be 1 to 256 bytes");
+    auto r =
+        Exec("INSERT INTO kmra_nonces(nonce, kind, expires_at, consumed_at) VALUES ($1, 1, $2, $3)",
+             {Bytes(c.nonce), P(c.expires_at), P(c.now)});
+    if (!r && r.error().code() == Code::kAlreadyExists)
+      return tl::unexpected(internal::NonceReplayed());
+    KMRA_TRY(r);
+    return OkStatus();
+  }
+
   std::mutex mu_;
   std::string conninfo_;
   PGconn* conn_ = nullptr;

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "store/internal/audit_chain.h"
+#include "store/internal/nonce_rules.h"
 #include "store/internal/sqlite.h"
 #include "store/store.h"
 
@@ -64,14 +65,16 @@ INSERT OR IGNORE INTO meta(name, value) VALUES ('audit_head_hash',
   '0000000000000000000000000000000000000000000000000000000000000000');
 )sql";
 
-// Creates the file 0600 (and a missing parent directory 0700) before SQLite opens it, so state never
-// exists with looser permissions; SQLite gives its -wal/-shm files the database file's mode.
+// Creates the file 0600 (and a missing parent directory 0700) before SQLite opens it, so state
+// never exists with looser permissions; SQLite gives its -wal/-shm files the database file's mode.
 Status PrepareFile(const std::string& path) {
   std::error_code ec;
   std::filesystem::path p(path);
   if (p.has_parent_path() && !std::filesystem::exists(p.parent_path(), ec)) {
     std::filesystem::create_directories(p.parent_path(), ec);
-    if (ec) return Unavailable(fmt::format("cannot create directory {}: {}", p.parent_path().string(), ec.message()));
+    if (ec)
+      return Unavailable(
+          fmt::format("cannot create directory {}: {}", p.parent_path().string(), ec.message()));
     ::chmod(p.parent_path().c_str(), 0700);
   }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -80,7 +83,8 @@ Status PrepareFile(const std::string& path) {
 }
 
 Result<KeyRecord> LoadKey(Db& db, const std::string& key_id) {
-  KMRA_ASSIGN_OR_RETURN(auto k, db.Prepare("SELECT id, description, created_at FROM keys WHERE id = ?1"));
+  KMRA_ASSIGN_OR_RETURN(auto k,
+                        db.Prepare("SELECT id, description, created_at FROM keys WHERE id = ?1"));
   KMRA_TRY(k.Bind(1, key_id));
   KMRA_ASSIGN_OR_RETURN(bool found, k.Step());
   if (!found) return NotFound(fmt::format("no key '{}' in the registry", key_id));
@@ -88,9 +92,10 @@ Result<KeyRecord> LoadKey(Db& db, const std::string& key_id) {
   rec.id = k.Text(0);
   rec.description = k.Text(1);
   rec.created_at = k.Int(2);
-  KMRA_ASSIGN_OR_RETURN(auto v, db.Prepare(
-      "SELECT version, hsm_label, hsm_id, key_type, origin, cert_chain_pem, created_at "
-      "FROM key_versions WHERE key_id = ?1 ORDER BY version"));
+  KMRA_ASSIGN_OR_RETURN(
+      auto v,
+      db.Prepare("SELECT version, hsm_label, hsm_id, key_type, origin, cert_chain_pem, created_at "
+                 "FROM key_versions WHERE key_id = ?1 ORDER BY version"));
   KMRA_TRY(v.Bind(1, key_id));
   for (;;) {
     KMRA_ASSIGN_OR_RETURN(bool row, v.Step());
@@ -117,7 +122,8 @@ Result<std::string> GetMeta(Db& db, const char* name) {
 }
 
 Status SetMeta(Db& db, const char* name, const std::string& value) {
-  KMRA_ASSIGN_OR_RETURN(auto s, db.Prepare("INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)"));
+  KMRA_ASSIGN_OR_RETURN(auto s,
+                        db.Prepare("INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)"));
   KMRA_TRY(s.Bind(1, std::string_view(name)));
   KMRA_TRY(s.Bind(2, value));
   return s.Run();
@@ -125,31 +131,33 @@ Status SetMeta(Db& db, const char* name, const std::string& value) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(Db db) : db_(std::move(db)) {}
+  SqliteStore(Db db, int busy_timeout_ms) : db_(std::move(db)), busy_timeout_ms_(busy_timeout_ms) {}
 
   Status Init() {
-    // WAL lets readers run beside the writer; secure_delete overwrites deleted rows (consumed nonces,
-    // deleted keys' metadata); foreign keys make DeleteKey cascade.
-    KMRA_TRY(db_.Exec("PRAGMA journal_mode=WAL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON; "
-                      "PRAGMA synchronous=NORMAL;"));
+    // WAL lets readers run beside the writer; secure_delete overwrites deleted rows (consumed
+    // nonces, deleted keys' metadata); foreign keys make DeleteKey cascade.
+    KMRA_TRY(
+        db_.Exec("PRAGMA journal_mode=WAL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON; "
+                 "PRAGMA synchronous=NORMAL;"));
     return InTransaction(db_, [&]() -> Status {
       KMRA_TRY(db_.Exec(kSchema));
       auto version = GetMeta(db_, "schema_version");
       if (!version) return SetMeta(db_, "schema_version", std::to_string(kSchemaVersion));
       if (*version != std::to_string(kSchemaVersion)) {
-        return FailedPrecondition(fmt::format("state database {} has schema version {}; this kmra "
-                                              "understands version {}", db_.path(), *version, kSchemaVersion));
+        return FailedPrecondition(
+            fmt::format("state database {} has schema version {}; this kmra "
+                        "understands version {}",
+                        db_.path(), *version, kSchemaVersion));
       }
       return OkStatus();
     });
   }
 
   Status CreateKey(const NewKey& key) override {
-    if (key.id.empty() || key.id.size() > 128) {
-      return InvalidArgument("a key id must be 1 to 128 bytes long");
-    }
+    KMRA_TRY(ValidateKeyId(key.id));
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("INSERT INTO keys(id, description, created_at) VALUES (?1, ?2, ?3)"));
+    KMRA_ASSIGN_OR_RETURN(
+        auto s, db_.Prepare("INSERT INTO keys(id, description, created_at) VALUES (?1, ?2, ?3)"));
     KMRA_TRY(s.Bind(1, key.id));
     KMRA_TRY(s.Bind(2, key.description));
     KMRA_TRY(s.Bind(3, key.created_at));
@@ -167,14 +175,17 @@ class SqliteStore final : public Store {
       KMRA_TRY(k.Bind(1, key_id));
       KMRA_ASSIGN_OR_RETURN(bool exists, k.Step());
       if (!exists) return NotFound(fmt::format("no key '{}' in the registry", key_id));
-      KMRA_ASSIGN_OR_RETURN(auto m, db_.Prepare(
-          "SELECT COALESCE(MAX(version), 0) FROM key_versions WHERE key_id = ?1"));
+      KMRA_ASSIGN_OR_RETURN(
+          auto m,
+          db_.Prepare("SELECT COALESCE(MAX(version), 0) FROM key_versions WHERE key_id = ?1"));
       KMRA_TRY(m.Bind(1, key_id));
       KMRA_TRY(m.Step());
       int next = static_cast<int>(m.Int(0)) + 1;
-      KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
-          "INSERT INTO key_versions(key_id, version, hsm_label, hsm_id, key_type, origin, "
-          "cert_chain_pem, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+      KMRA_ASSIGN_OR_RETURN(
+          auto s,
+          db_.Prepare(
+              "INSERT INTO key_versions(key_id, version, hsm_label, hsm_id, key_type, origin, "
+              "cert_chain_pem, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
       KMRA_TRY(s.Bind(1, key_id));
       KMRA_TRY(s.Bind(2, static_cast<int64_t>(next)));
       KMRA_TRY(s.Bind(3, v.hsm_label));
@@ -188,15 +199,19 @@ class SqliteStore final : public Store {
     });
   }
 
-  Status SetCertificateChain(const std::string& key_id, int version, const std::string& pem) override {
+  Status SetCertificateChain(const std::string& key_id, int version,
+                             const std::string& pem) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
-        "UPDATE key_versions SET cert_chain_pem = ?3 WHERE key_id = ?1 AND version = ?2"));
+    KMRA_ASSIGN_OR_RETURN(
+        auto s,
+        db_.Prepare(
+            "UPDATE key_versions SET cert_chain_pem = ?3 WHERE key_id = ?1 AND version = ?2"));
     KMRA_TRY(s.Bind(1, key_id));
     KMRA_TRY(s.Bind(2, static_cast<int64_t>(version)));
     KMRA_TRY(s.Bind(3, pem));
     KMRA_TRY(s.Run());
-    if (db_.Changes() == 0) return NotFound(fmt::format("key '{}' has no version {}", key_id, version));
+    if (db_.Changes() == 0)
+      return NotFound(fmt::format("key '{}' has no version {}", key_id, version));
     return OkStatus();
   }
 
@@ -235,22 +250,25 @@ class SqliteStore final : public Store {
 
   Status PutPolicy(const PolicyRecord& policy) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
-        "INSERT INTO policies(key_id, json, updated_at) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT(key_id) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at"));
+    KMRA_ASSIGN_OR_RETURN(
+        auto s, db_.Prepare("INSERT INTO policies(key_id, json, updated_at) VALUES (?1, ?2, ?3) "
+                            "ON CONFLICT(key_id) DO UPDATE SET json = excluded.json, updated_at = "
+                            "excluded.updated_at"));
     KMRA_TRY(s.Bind(1, policy.key_id));
     KMRA_TRY(s.Bind(2, policy.json));
     KMRA_TRY(s.Bind(3, policy.updated_at));
     auto run = s.Run();
     if (!run && run.error().code() == Code::kAlreadyExists) {  // the foreign key failed
-      return NotFound(fmt::format("no key '{}' in the registry to attach a policy to", policy.key_id));
+      return NotFound(
+          fmt::format("no key '{}' in the registry to attach a policy to", policy.key_id));
     }
     return run;
   }
 
   Result<PolicyRecord> GetPolicy(const std::string& key_id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("SELECT json, updated_at FROM policies WHERE key_id = ?1"));
+    KMRA_ASSIGN_OR_RETURN(auto s,
+                          db_.Prepare("SELECT json, updated_at FROM policies WHERE key_id = ?1"));
     KMRA_TRY(s.Bind(1, key_id));
     KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return NotFound(fmt::format("key '{}' has no policy", key_id));
@@ -258,10 +276,13 @@ class SqliteStore final : public Store {
   }
 
   Status PutNonce(std::span<const uint8_t> nonce, NonceKind kind, int64_t expires_at) override {
-    if (nonce.empty() || nonce.size() > 256) return InvalidArgument("a nonce must be 1 to 256 bytes");
+    if (nonce.empty() || nonce.size() > 256)
+      return InvalidArgument("a nonce must be 1 to 256 bytes");
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
-        "INSERT INTO nonces(nonce, kind, expires_at, consumed_at) VALUES (?1, ?2, ?3, ?4)"));
+    KMRA_ASSIGN_OR_RETURN(
+        auto s,
+        db_.Prepare(
+            "INSERT INTO nonces(nonce, kind, expires_at, consumed_at) VALUES (?1, ?2, ?3, ?4)"));
     KMRA_TRY(s.Bind(1, nonce));
     KMRA_TRY(s.Bind(2, static_cast<int64_t>(kind == NonceKind::kServerIssued ? 0 : 1)));
     KMRA_TRY(s.Bind(3, expires_at));
@@ -273,9 +294,10 @@ class SqliteStore final : public Store {
     }
     auto run = s.Run();
     if (!run && run.error().code() == Code::kAlreadyExists) {
-      return AlreadyExists(kind == NonceKind::kClientSeen
-                               ? "nonce replay: this client nonce was already used in an earlier request"
-                               : "nonce collision: the generated nonce already exists");
+      return AlreadyExists(
+          kind == NonceKind::kClientSeen
+              ? "nonce replay: this client nonce was already used in an earlier request"
+              : "nonce collision: the generated nonce already exists");
     }
     return run;
   }
@@ -283,24 +305,19 @@ class SqliteStore final : public Store {
   Status ConsumeNonce(std::span<const uint8_t> nonce, int64_t now) override {
     std::lock_guard<std::mutex> lock(mu_);
     // One UPDATE decides atomically, also across processes sharing the file.
-    KMRA_ASSIGN_OR_RETURN(auto u, db_.Prepare(
-        "UPDATE nonces SET consumed_at = ?2 WHERE nonce = ?1 AND kind = 0 AND consumed_at IS NULL "
-        "AND expires_at >= ?2"));
-    KMRA_TRY(u.Bind(1, nonce));
-    KMRA_TRY(u.Bind(2, now));
-    KMRA_TRY(u.Run());
-    if (db_.Changes() == 1) return OkStatus();
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("SELECT kind, expires_at, consumed_at FROM nonces WHERE nonce = ?1"));
-    KMRA_TRY(s.Bind(1, nonce));
-    KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return NotFound("unknown nonce: this server never issued it (or it expired and was purged); "
-                      "request a fresh one with POST /v1/nonce");
-    }
-    if (s.Int(0) != 0 || !s.IsNull(2)) {
-      return FailedPrecondition("nonce already used: each nonce is accepted once; request a fresh one");
-    }
-    return FailedPrecondition(fmt::format("nonce expired {} s ago; request a fresh one", now - s.Int(1)));
+    return ClaimNonceLocked({nonce, NonceKind::kServerIssued, now, 0});
+  }
+
+  Status CheckNonce(std::span<const uint8_t> nonce, NonceKind kind, int64_t now) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return CheckNonceLocked(nonce, kind, now);
+  }
+
+  Result<int64_t> CountNonces() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("SELECT COUNT(*) FROM nonces"));
+    KMRA_TRY(s.Step());
+    return s.Int(0);
   }
 
   Result<int64_t> PurgeExpiredNonces(int64_t now) override {
@@ -312,40 +329,28 @@ class SqliteStore final : public Store {
   }
 
   Result<AuditRecord> AppendAudit(const std::string& json, int64_t time) override {
-    if (json.empty() || json.front() != '{' || json.back() != '}') {
-      return InvalidArgument("an audit record must be a JSON object");
-    }
+    KMRA_TRY(internal::CheckAuditJson(json));
+    std::lock_guard<std::mutex> lock(mu_);
+    return InTransaction(db_, [&] { return AppendAuditLocked(json, time); });
+  }
+
+  Result<AuditRecord> AppendAuditClaimingNonce(const std::string& json, int64_t time,
+                                               const NonceClaim& claim) override {
+    KMRA_TRY(internal::CheckAuditJson(json));
     std::lock_guard<std::mutex> lock(mu_);
     return InTransaction(db_, [&]() -> Result<AuditRecord> {
-      // Chain to the stored head, not to the last row: a deleted tail then stays detectable.
-      KMRA_ASSIGN_OR_RETURN(auto head_seq, GetMeta(db_, "audit_head_seq"));
-      KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db_, "audit_head_hash"));
-      AuditRecord rec;
-      KMRA_ASSIGN_OR_RETURN(int64_t last_seq, internal::ParseHeadSeq(head_seq));
-      rec.seq = last_seq + 1;
-      rec.time = time;
-      rec.json = json;
-      rec.prev_hash = head_hash;
-      rec.hash = AuditHash(rec.prev_hash, rec.seq, rec.time, rec.json);
-      KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
-          "INSERT INTO audit(seq, time, json, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)"));
-      KMRA_TRY(s.Bind(1, rec.seq));
-      KMRA_TRY(s.Bind(2, rec.time));
-      KMRA_TRY(s.Bind(3, rec.json));
-      KMRA_TRY(s.Bind(4, rec.prev_hash));
-      KMRA_TRY(s.Bind(5, rec.hash));
-      KMRA_TRY(s.Run());
-      KMRA_TRY(SetMeta(db_, "audit_head_seq", std::to_string(rec.seq)));
-      KMRA_TRY(SetMeta(db_, "audit_head_hash", rec.hash));
-      return rec;
+      KMRA_TRY(ClaimNonceLocked(claim));
+      return AppendAuditLocked(json, time);
     });
   }
 
   Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& q) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
-        "SELECT seq, time, json, prev_hash, hash FROM audit WHERE seq > ?1 AND time >= ?2 "
-        "ORDER BY seq LIMIT ?3"));
+    KMRA_ASSIGN_OR_RETURN(
+        auto s,
+        db_.Prepare(
+            "SELECT seq, time, json, prev_hash, hash FROM audit WHERE seq > ?1 AND time >= ?2 "
+            "ORDER BY seq LIMIT ?3"));
     KMRA_TRY(s.Bind(1, q.after_seq));
     KMRA_TRY(s.Bind(2, q.since_time));
     KMRA_TRY(s.Bind(3, static_cast<int64_t>(q.limit)));
@@ -362,8 +367,8 @@ class SqliteStore final : public Store {
 
   Status PutCollateral(const CollateralEntry& e) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
-        "INSERT OR REPLACE INTO collateral(key, value, fetched_at, next_update) VALUES (?1, ?2, ?3, ?4)"));
+    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("INSERT OR REPLACE INTO collateral(key, value, "
+                                              "fetched_at, next_update) VALUES (?1, ?2, ?3, ?4)"));
     KMRA_TRY(s.Bind(1, e.key));
     KMRA_TRY(s.Bind(2, std::span<const uint8_t>(e.value)));
     KMRA_TRY(s.Bind(3, e.fetched_at));
@@ -373,8 +378,9 @@ class SqliteStore final : public Store {
 
   Result<CollateralEntry> GetCollateral(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare(
-        "SELECT value, fetched_at, next_update FROM collateral WHERE key = ?1"));
+    KMRA_ASSIGN_OR_RETURN(
+        auto s,
+        db_.Prepare("SELECT value, fetched_at, next_update FROM collateral WHERE key = ?1"));
     KMRA_TRY(s.Bind(1, key));
     KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return NotFound(fmt::format("no cached collateral '{}'", key));
@@ -389,21 +395,91 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The audit append, inside the caller's transaction (mu_ held).
+  Result<AuditRecord> AppendAuditLocked(const std::string& json, int64_t time) {
+    // Chain to the stored head, not to the last row: a deleted tail then stays detectable.
+    KMRA_ASSIGN_OR_RETURN(auto head_seq, GetMeta(db_, "audit_head_seq"));
+    KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db_, "audit_head_hash"));
+    AuditRecord rec;
+    KMRA_ASSIGN_OR_RETURN(int64_t last_seq, internal::ParseHeadSeq(head_seq));
+    rec.seq = last_seq + 1;
+    rec.time = time;
+    rec.json = json;
+    rec.prev_hash = head_hash;
+    rec.hash = AuditHash(rec.prev_hash, rec.seq, rec.time, rec.json);
+    KMRA_ASSIGN_OR_RETURN(
+        auto s,
+        db_.Prepare(
+            "INSERT INTO audit(seq, time, json, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    KMRA_TRY(s.Bind(1, rec.seq));
+    KMRA_TRY(s.Bind(2, rec.time));
+    KMRA_TRY(s.Bind(3, rec.json));
+    KMRA_TRY(s.Bind(4, rec.prev_hash));
+    KMRA_TRY(s.Bind(5, rec.hash));
+    KMRA_TRY(s.Run());
+    KMRA_TRY(SetMeta(db_, "audit_head_seq", std::to_string(rec.seq)));
+    KMRA_TRY(SetMeta(db_, "audit_head_hash", rec.hash));
+    return rec;
+  }
+
+  Status CheckNonceLocked(std::span<const uint8_t> nonce, NonceKind kind, int64_t now) {
+    KMRA_ASSIGN_OR_RETURN(
+        auto s, db_.Prepare("SELECT kind, expires_at, consumed_at FROM nonces WHERE nonce = ?1"));
+    KMRA_TRY(s.Bind(1, nonce));
+    KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
+    return internal::NonceVerdict(kind, now,
+                                  row ? std::optional<internal::NonceRow>(internal::NonceRow{
+                                            s.Int(0) != 0, s.Int(1), !s.IsNull(2)})
+                                      : std::nullopt);
+  }
+
+  // Marks the nonce used (server) or records it (client), inside the caller's transaction.
+  Status ClaimNonceLocked(const NonceClaim& c) {
+    if (c.kind == NonceKind::kServerIssued) {
+      KMRA_ASSIGN_OR_RETURN(auto u, db_.Prepare("UPDATE nonces SET consumed_at = ?2 WHERE nonce = "
+                                                "?1 AND kind = 0 AND consumed_at IS NULL "
+                                                "AND expires_at >= ?2"));
+      KMRA_TRY(u.Bind(1, c.nonce));
+      KMRA_TRY(u.Bind(2, c.now));
+      KMRA_TRY(u.Run());
+      if (db_.Changes() == 1) return OkStatus();
+      KMRA_TRY(CheckNonceLocked(c.nonce, c.kind, c.now));
+      return FailedPrecondition("the nonce could not be claimed");
+    }
+    if (c.nonce.empty() || c.nonce.size() > 256)
+      return InvalidArgument("a nonce must be 1 to 256 bytes");
+    KMRA_ASSIGN_OR_RETURN(
+        auto s,
+        db_.Prepare(
+            "INSERT INTO nonces(nonce, kind, expires_at, consumed_at) VALUES (?1, 1, ?2, ?3)"));
+    KMRA_TRY(s.Bind(1, c.nonce));
+    KMRA_TRY(s.Bind(2, c.expires_at));
+    KMRA_TRY(s.Bind(3, c.now));
+    auto run = s.Run();
+    if (!run && run.error().code() == Code::kAlreadyExists)
+      return tl::unexpected(internal::NonceReplayed());
+    return run;
+  }
+
   std::mutex mu_;
   Db db_;
+  const int busy_timeout_ms_;
 };
 
 Result<ChainVerdict> SqliteStore::VerifyAuditChain() {
-  std::lock_guard<std::mutex> lock(mu_);
+  // Its own connection and snapshot, without mu_: a verify of a long log does not stall the
+  // releases appending beside it (WAL lets readers run beside the one writer).
+  KMRA_ASSIGN_OR_RETURN(Db db, Db::Open(db_.path(), /*create=*/false, busy_timeout_ms_));
   // Read the head and the rows in one snapshot.
-  KMRA_TRY(db_.Exec("BEGIN"));
+  KMRA_TRY(db.Exec("BEGIN"));
   struct Rollback {
     Db& db;
     ~Rollback() { (void)db.Exec("ROLLBACK"); }
-  } rollback{db_};
-  KMRA_ASSIGN_OR_RETURN(auto head_seq, GetMeta(db_, "audit_head_seq"));
-  KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db_, "audit_head_hash"));
-  KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("SELECT seq, time, json, prev_hash, hash FROM audit ORDER BY seq"));
+  } rollback{db};
+  KMRA_ASSIGN_OR_RETURN(auto head_seq, GetMeta(db, "audit_head_seq"));
+  KMRA_ASSIGN_OR_RETURN(auto head_hash, GetMeta(db, "audit_head_hash"));
+  KMRA_ASSIGN_OR_RETURN(
+      auto s, db.Prepare("SELECT seq, time, json, prev_hash, hash FROM audit ORDER BY seq"));
   internal::ChainChecker checker;
   for (;;) {
     KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -416,13 +492,15 @@ Result<ChainVerdict> SqliteStore::VerifyAuditChain() {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, const SqliteOptions& options) {
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               const SqliteOptions& options) {
   if (path.empty()) return InvalidArgument("no state database path given");
   if (options.create) KMRA_TRY(PrepareFile(path));
   KMRA_ASSIGN_OR_RETURN(auto db, Db::Open(path, options.create, options.busy_timeout_ms));
-  auto store = std::make_unique<SqliteStore>(std::move(db));
+  auto store = std::make_unique<SqliteStore>(std::move(db), options.busy_timeout_ms);
   auto init = store->Init();
-  if (!init) return tl::unexpected(init.error().WithContext(fmt::format("state database {}", path)));
+  if (!init)
+    return tl::unexpected(init.error().WithContext(fmt::format("state database {}", path)));
   return std::unique_ptr<Store>(std::move(store));
 }
 

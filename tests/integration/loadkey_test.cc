@@ -1,12 +1,14 @@
-// The whole compute-node flow with the real parts: `kmra server --dev` (SoftHSM2 as the HSM, simulated
-// SGX PKI trusted explicitly), our token (libkmra-pkcs11.so on the simulated platform), `kmra loadkey`,
-// nginx + the libp11 engine in process and behind `p11-kit server`, curl and openssl as clients.
+// The whole compute-node flow with the real parts: `kmra server --dev` (SoftHSM2 as the HSM,
+// simulated SGX PKI trusted explicitly), our token (libkmra-pkcs11.so on the simulated platform),
+// `kmra loadkey`, nginx + the libp11 engine in process and behind `p11-kit server`, curl and
+// openssl as clients.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "integration/harness.h"
@@ -33,40 +35,45 @@ class KeyServer {
   std::string dir() const { return dir_.path() + "/srv"; }
   std::string ca() const { return dir() + "/tls/ca.pem"; }
 
-  // `kmra keys create ID --import KEY --certificate CERT [--policy FILE]` through the admin API.
+  // `kmra keys create ID --import KEY --certificate CERT --policy FILE` through the admin API;
+  // without `policy`, the demo key's policy, which `kmra server --dev` wrote for the token module
+  // this test loads (its MRENCLAVE and the PKI's MRSIGNER).
   RunResult ImportKey(const std::string& id, const TestKey& key, const std::string& policy = "") {
-    std::vector<std::string> argv{KmraBin(), "keys", "create", id, "--dir", dir(), "--import",
-                                  key.key_file, "--certificate", key.cert_file};
-    if (!policy.empty()) {
-      std::string file = dir_ / (id + ".policy.json");
-      WriteFile(file, policy);
-      argv.insert(argv.end(), {"--policy", file});
-    }
-    return RunCmd(argv);
+    std::string file = dir_ / (id + ".policy.json");
+    WriteFile(file, policy.empty() ? dev_policy_ : policy);
+    return RunCmd({KmraBin(), "keys", "create", id, "--dir", dir(), "--import", key.key_file,
+                   "--certificate", key.cert_file, "--policy", file});
   }
 
  private:
   KeyServer() {
     if (RunCmd({KmraBin(), "server", "--help"}).exit_code != 0) {
-      why_ = "this build has no `kmra server`";
+      why_ = "this build's kmra has no `server` command";
       return;
     }
-    RunResult pki = RunCmd({KmraBin(), "pki", "init", "--dir", dir(), "--platforms", "2",
-                            "--revoke-pck", "2"});
+    RunResult pki =
+        RunCmd({KmraBin(), "pki", "init", "--dir", dir(), "--platforms", "2", "--revoke-pck", "2"});
     if (pki.exit_code != 0) {
       why_ = "kmra pki init failed: " + pki.output;
       return;
     }
     // The dev config writes the bound port to DIR/server.port, where `kmra keys --dir` reads it.
     std::string port_file = dir() + "/server.port";
-    server_ = std::make_unique<Process>(
-        std::vector<std::string>{KmraBin(), "server", "--dev", "--dir", dir(), "--listen",
-                                 "127.0.0.1:0"},
-        Env{}, dir_ / "server.log");
+    server_ =
+        std::make_unique<Process>(std::vector<std::string>{KmraBin(), "server", "--dev", "--dir",
+                                                           dir(), "--listen", "127.0.0.1:0"},
+                                  Env{}, dir_ / "server.log");
     for (int i = 0; i < 1200 && server_->Running(); ++i) {
       std::string port = ReadFile(port_file);
       if (!port.empty() && port.back() == '\n') port.pop_back();
       if (!port.empty()) {
+        RunResult policy = RunCmd({KmraBin(), "policy", "get", "demo", "--dir", dir()});
+        auto j = nlohmann::json::parse(policy.output, nullptr, false);
+        if (policy.exit_code != 0 || j.is_discarded() || !j.contains("policy")) {
+          why_ = "kmra policy get demo failed: " + policy.output;
+          return;
+        }
+        dev_policy_ = j["policy"].dump();
         url_ = "https://127.0.0.1:" + port;
         return;
       }
@@ -79,7 +86,21 @@ class KeyServer {
   std::unique_ptr<Process> server_;
   std::string url_;
   std::string why_;
+  std::string dev_policy_;
 };
+
+// The suite needs nginx itself (the one thing a machine may lack); everything else it needs is
+// built here, so a server or PKI that cannot start is a failure, never a skip.
+bool NginxInstalled() {
+  static const bool installed = RunCmd({"nginx", "-v"}).exit_code == 0;
+  return installed;
+}
+
+#define KMRA_REQUIRE_KEY_SERVER()                                                    \
+  do {                                                                               \
+    if (!NginxInstalled()) GTEST_SKIP() << "nginx is not installed (Debian: nginx)"; \
+    ASSERT_TRUE(KeyServer::Get()->up()) << KeyServer::Get()->why();                  \
+  } while (0)
 
 // A fresh token on simulated platform `platform` of the server's PKI.
 struct Token {
@@ -102,10 +123,17 @@ RunResult LoadKey(const Token& token, const std::string& key_id, const std::stri
                   const std::string& url, const std::string& cert_out,
                   const std::vector<std::string>& extra = {}, const Env& extra_env = {}) {
   const std::string srv = KeyServer::Get()->dir();
-  std::vector<std::string> argv{KmraBin(), "loadkey", "-t", "web", "-p", "1234", "-u", key_id,
-                                "--server", url, "--api", api, "--ca", srv + "/tls/ca.pem",
-                                "--cert", srv + "/tls/client.pem", "--key", srv + "/tls/client.key",
-                                "--module", Module(), "--cert-out", cert_out};
+  std::vector<std::string> argv{KmraBin(),    "loadkey",
+                                "-t",         "web",
+                                "-p",         "1234",
+                                "-u",         key_id,
+                                "--server",   url,
+                                "--api",      api,
+                                "--ca",       srv + "/tls/ca.pem",
+                                "--cert",     srv + "/tls/client.pem",
+                                "--key",      srv + "/tls/client.key",
+                                "--module",   Module(),
+                                "--cert-out", cert_out};
   argv.insert(argv.end(), extra.begin(), extra.end());
   Env env = token.env();
   env.insert(extra_env.begin(), extra_env.end());
@@ -114,32 +142,37 @@ RunResult LoadKey(const Token& token, const std::string& key_id, const std::stri
 
 // pkcs11-tool's listing of the token's objects (logged in).
 std::string ListObjects(const Token& token) {
-  return RunCmd({"pkcs11-tool", "--module", Module(), "--login", "--pin", "1234",
-                 "--list-objects"}, token.env()).output;
+  return RunCmd({"pkcs11-tool", "--module", Module(), "--login", "--pin", "1234", "--list-objects"},
+                token.env())
+      .output;
 }
 
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1)) ++n;
+  for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1))
+    ++n;
   return n;
 }
 
 class LoadKeyFlow : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (!KeyServer::Get()->up()) GTEST_SKIP() << KeyServer::Get()->why();
+    KMRA_REQUIRE_KEY_SERVER();
     key_ = MakeTestKey(dir_.path(), GetParam());
     id_ = "site-" + GetParam() + "-" + std::to_string(getpid()) + "-" +
           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    for (char& c : id_) if (c == '/') c = '-';
+    for (char& c : id_)
+      if (c == '/') c = '-';
     RunResult r = KeyServer::Get()->ImportKey(id_, key_);
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   // RSA goes through the KMRA API 0.2, EC through /v1: both APIs, both key types.
   std::string Api() const { return GetParam() == "rsa" ? "kmra" : "v1"; }
   std::vector<std::string> SiteArgs() const {
-    return {"--key-uri", "pkcs11:token=web;object=" + id_, "--cert", dir_ / "served.pem",
-            "--module", Module(), "--pin-file", dir_ / "pin"};
+    return {"--key-uri",  "pkcs11:token=web;object=" + id_,
+            "--cert",     dir_ / "served.pem",
+            "--module",   Module(),
+            "--pin-file", dir_ / "pin"};
   }
 
   TempDir dir_;
@@ -203,7 +236,8 @@ TEST_P(LoadKeyFlow, IsolationKeepsTheKeyBytesOutOfEveryNginxProcess) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::string sock = dir_ / "p11kit.sock";
   Process p11kit({"p11-kit", "server", "--foreground", "--name", sock, "--provider", Module(),
-                  "pkcs11:token=web"}, token.env(), dir_ / "p11kit.log");
+                  "pkcs11:token=web"},
+                 token.env(), dir_ / "p11kit.log");
   for (int i = 0; i < 100 && access(sock.c_str(), F_OK) != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -261,12 +295,12 @@ TEST_P(LoadKeyFlow, SameVersionIsLeftAloneAndANewVersionReplacesIt) {
 
 INSTANTIATE_TEST_SUITE_P(Keys, LoadKeyFlow, ::testing::Values("rsa", "ec"));
 
-// Refusals: loadkey fails with a message naming the cause, the token stays empty, and nginx configured
-// for the key does not start.
+// Refusals: loadkey fails with a message naming the cause, the token stays empty, and nginx
+// configured for the key does not start.
 class Refusal : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!KeyServer::Get()->up()) GTEST_SKIP() << KeyServer::Get()->why();
+    KMRA_REQUIRE_KEY_SERVER();
     key_ = MakeTestKey(dir_.path(), "rsa");
   }
   void ExpectNginxDoesNotStart(const Token& token, const std::string& id) {
@@ -284,8 +318,8 @@ class Refusal : public ::testing::Test {
 
 TEST_F(Refusal, WrongMrenclavePolicy) {
   std::string id = "pinned-" + std::to_string(getpid());
-  RunResult imp = KeyServer::Get()->ImportKey(
-      id, key_, "{\"mrenclave\":[\"" + std::string(64, '0') + "\"]}");
+  RunResult imp =
+      KeyServer::Get()->ImportKey(id, key_, "{\"mrenclave\":[\"" + std::string(64, '0') + "\"]}");
   ASSERT_EQ(imp.exit_code, 0) << imp.output;
   Token token(dir_.path(), 1);
   ASSERT_TRUE(token.ok) << token.output;
@@ -324,7 +358,8 @@ TEST_F(Refusal, WrongTokenPinSaysSo) {
   Token token(dir_.path(), 1);
   ASSERT_TRUE(token.ok) << token.output;
   RunResult r = RunCmd({KmraBin(), "loadkey", "-t", "web", "-p", "0000", "-u", "x", "--server",
-                        KeyServer::Get()->url(), "--module", Module()}, token.env());
+                        KeyServer::Get()->url(), "--module", Module()},
+                       token.env());
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("PIN given with -p is wrong"), std::string::npos) << r.output;
 }

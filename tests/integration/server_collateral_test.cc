@@ -11,11 +11,11 @@
 #include <thread>
 
 #include "base/base64.h"
-#include "crypto/hash.h"
 #include "crypto/key.h"
 #include "crypto/rsa.h"
 #include "enclave/factory.h"
 #include "enclave/pki/tls_pki.h"
+#include "integration/dev_server.h"
 #include "integration/harness.h"
 #include "unit/collateral/pccs_fixture.h"
 #include "unit/server/test_util.h"
@@ -93,15 +93,13 @@ class Deployment {
     auto nonce = *Base64Decode(Json::parse(nonce_res.body)["nonce"].get<std::string>());
     static const crypto::PrivateKey key = *crypto::GenerateRsaKey(2048);
     auto pub = *crypto::RsaPublicNumbersOf(*key.PublicKey());
-    std::vector<uint8_t> bound = pub.exponent;
-    bound.insert(bound.end(), pub.modulus.begin(), pub.modulus.end());
-    bound.insert(bound.end(), nonce.begin(), nonce.end());
-    auto digest = crypto::Sha256(bound);
-    std::array<uint8_t, 64> report_data{};
-    std::copy(digest.begin(), digest.end(), report_data.begin());
+    const auto report_data = integration::ReleaseReportData(pub.exponent, pub.modulus, nonce);
     enclave::PlatformConfig pc;
     pc.kind = "sim";
     pc.platform_dir = D() + "/sgx/platform-1";
+    // Quote as the dev token does: the demo key's policy (kmra server --dev) names the MRENCLAVE
+    // of the token module, the SHA-256 of its file.
+    pc.mrenclave_of = std::string(KMRA_BINARY_DIR) + "/src/token/libkmra-pkcs11.so";
     auto platform = enclave::OpenPlatform(pc);
     EXPECT_TRUE(platform.has_value()) << platform.error().ToString();
     auto quote = (*platform)->Quote(report_data);

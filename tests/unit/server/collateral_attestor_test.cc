@@ -302,3 +302,32 @@ TEST(CollateralAttestorTest, NoSourceAndBadFilesAreNamed) {
 
 }  // namespace
 }  // namespace kmra::server
+
+namespace kmra::server {
+namespace {
+
+// Quotes whose PCK certificates claim ever new FMSPCs cannot grow the server's collateral map
+// without bound: past max_entries the least recently used platform is forgotten, and the real
+// platform's quotes still verify.
+TEST(CollateralAttestorTest, ForgedFmspcsLeaveTheCollateralMapBounded) {
+  Pki pki;
+  TempDir state;
+  ServerConfig config;
+  config.collateral_dir = pki.dir.path() + "/collateral";
+  Server server(pki, config, state.path() + "/state.db");
+  ASSERT_TRUE(server.Check(pki.quote).verified);
+  const std::size_t kForged = 300;  // PlatformCollateralOptions::max_entries is 256
+  for (std::size_t i = 0; i < kForged; ++i) {
+    char fmspc[13];
+    std::snprintf(fmspc, sizeof(fmspc), "%012zX", 0xF00000000000 + i);
+    auto key = collateral::CollateralKey::Make(fmspc, "SGX", "platform");
+    ASSERT_TRUE(key.has_value());
+    EXPECT_FALSE(server.setup.collateral->For(*key, server.clock.NowUnix()).has_value());
+  }
+  EXPECT_LE(server.setup.collateral->Snapshot().size(), PlatformCollateralOptions{}.max_entries);
+  AttestationResult again = server.Check(pki.quote);
+  EXPECT_TRUE(again.verified) << Failures(again);
+}
+
+}  // namespace
+}  // namespace kmra::server

@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "base/file.h"
 #include "server/config.h"
 #include "server/policy.h"
 
@@ -87,6 +92,62 @@ TEST(ConfigTest, MergesKmraApphsmConf) {
   EXPECT_NE(perm.error().message().find("maybe"), std::string::npos);
 }
 
+TEST(ConfigTest, PolicyDefaultIsCheckedAtLoadAndNamesTheField) {
+  auto open = ParseServerConfig("[policy]\ndefault = '{}'\n", "/");
+  ASSERT_FALSE(open.has_value());
+  EXPECT_NE(open.error().message().find("[policy] default"), std::string::npos);
+  EXPECT_NE(open.error().message().find("names no enclave"), std::string::npos);
+  auto typo = ParseServerConfig("[policy]\ndefault = '{\"mrsigner\":[\"zz\"]}'\n", "/");
+  ASSERT_FALSE(typo.has_value());
+  EXPECT_NE(typo.error().message().find("mrsigner"), std::string::npos);
+  auto ok = ParseServerConfig(
+      "[policy]\ndefault = '{\"mrsigner\":[\"" + std::string(64, 'b') + "\"]}'\n", "/");
+  ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
+}
+
+TEST(ConfigTest, NonceSettingsAreBoundedInTomlAndApphsmConf) {
+  for (const char* bad :
+       {"nonce_lifetime = 0", "nonce_lifetime = 9223372036854775807", "nonce_clock_skew = 3601",
+        "nonce_max_outstanding = 0", "nonce_rate = 0"}) {
+    auto c = ParseServerConfig(std::string("[attestation]\n") + bad + "\n", "/");
+    ASSERT_FALSE(c.has_value()) << bad;
+    EXPECT_NE(c.error().message().find("must be from"), std::string::npos) << c.error().message();
+  }
+  ServerConfig c;
+  auto huge = MergeApphsmConfText(R"({"nonce_lifetime": 9223372036854775807})", "/", &c);
+  ASSERT_FALSE(huge.has_value());
+  EXPECT_NE(huge.error().message().find("apphsm.conf nonce_lifetime"), std::string::npos);
+}
+
+TEST(ConfigTest, ApphsmConfKeyIdsAreOpaqueButPrintable) {
+  ServerConfig c;
+  ASSERT_TRUE(MergeApphsmConfText(
+      R"({"keys":[{"id":"tcsissuer.tcs.intel.com/sandbox.external-ca","key_name":"k"}]})", "/",
+      &c));
+  EXPECT_EQ(c.static_keys.at(0).id, "tcsissuer.tcs.intel.com/sandbox.external-ca");
+  auto bad = MergeApphsmConfText(R"({"keys":[{"id":"a\u0007b","key_name":"k"}]})", "/", &c);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("printable ASCII"), std::string::npos) << bad.error().ToString();
+}
+
+TEST(ConfigTest, SecretFilesReadableByOthersAreRefusedWithTheChmod) {
+  char tmpl[] = "/tmp/kmra-config-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string pin = dir + "/pin";
+  ASSERT_TRUE(WriteFileAtomic(pin, "1234\n", 0644));
+  ASSERT_TRUE(WriteFileAtomic(dir + "/kmra.toml", "[hsm]\npin_file = \"pin\"\n", 0600));
+  auto loose = LoadServerConfig(dir + "/kmra.toml");
+  ASSERT_FALSE(loose.has_value());
+  EXPECT_NE(loose.error().message().find("[hsm] pin_file"), std::string::npos);
+  EXPECT_NE(loose.error().message().find("mode 0644"), std::string::npos);
+  EXPECT_NE(loose.error().message().find("chmod 600 " + pin), std::string::npos);
+  ASSERT_EQ(::chmod(pin.c_str(), 0600), 0);
+  auto tight = LoadServerConfig(dir + "/kmra.toml");
+  EXPECT_TRUE(tight.has_value()) << tight.error().ToString();
+  std::filesystem::remove_all(dir);
+}
+
 AttestationResult Facts() {
   AttestationResult f;
   f.verified = true;
@@ -143,10 +204,39 @@ TEST(PolicyTest, ClientsFallBackToServerListAndJsonRoundTrips) {
   EXPECT_EQ(CheckClient(p, {"a"}, "b")->code, "policy.client");
   p.clients = {"c"};
   EXPECT_TRUE(CheckClient(p, {"b"}, "b").has_value());
+  p.allow_any_enclave = true;
+  p.kmra_certificate_chain = true;
   auto back = ParsePolicy(p.ToJson());
-  ASSERT_TRUE(back.has_value());
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
   EXPECT_EQ(back->clients, p.clients);
   EXPECT_EQ(back->tcb_statuses, p.tcb_statuses);
+  EXPECT_TRUE(back->allow_any_enclave);
+  EXPECT_TRUE(back->kmra_certificate_chain);
+}
+
+// Deny by default: a policy has to say which enclave may have the key, or say "any" explicitly.
+TEST(PolicyTest, APolicyThatNamesNoEnclaveIsRefusedUnlessItSaysAnyEnclave) {
+  for (const char* text : {"{}", R"({"mrenclave":[],"mrsigner":[]})", R"({"allow_debug":false})",
+                           R"({"allow_any_enclave":false})"}) {
+    auto p = ParsePolicy(text);
+    ASSERT_FALSE(p.has_value()) << text;
+    EXPECT_NE(p.error().message().find("names no enclave"), std::string::npos) << text;
+    EXPECT_NE(p.error().message().find("allow_any_enclave"), std::string::npos) << text;
+  }
+  auto any = ParsePolicy(R"({"allow_any_enclave":true})");
+  ASSERT_TRUE(any.has_value()) << any.error().ToString();
+  EXPECT_TRUE(any->NamesEnclave());
+  auto signer = ParsePolicy(R"({"mrsigner":[")" + std::string(64, 'b') + R"("]})");
+  ASSERT_TRUE(signer.has_value()) << signer.error().ToString();
+  // Contradictory: "any" and a list.
+  auto both =
+      ParsePolicy(R"({"allow_any_enclave":true,"mrsigner":[")" + std::string(64, 'b') + R"("]})");
+  ASSERT_FALSE(both.has_value());
+  EXPECT_NE(both.error().message().find("one or the other"), std::string::npos);
+  // Policies stored by older versions can still be read, to be refused by the release check.
+  auto legacy = ParsePolicy("{}", /*allow_unnamed_enclave=*/true);
+  ASSERT_TRUE(legacy.has_value());
+  EXPECT_FALSE(legacy->NamesEnclave());
 }
 
 TEST(PolicyTest, TyposAndBadValuesAreRefusedByName) {
@@ -156,6 +246,7 @@ TEST(PolicyTest, TyposAndBadValuesAreRefusedByName) {
   EXPECT_FALSE(ParsePolicy(R"({"mrenclave":["abcd"]})").has_value());
   EXPECT_FALSE(ParsePolicy(R"({"min_isv_svn":-1})").has_value());
   EXPECT_FALSE(ParsePolicy(R"({"allow_debug":"yes"})").has_value());
+  EXPECT_FALSE(ParsePolicy(R"({"allow_any_enclave":"yes"})").has_value());
   EXPECT_FALSE(ParsePolicy("[]").has_value());
 }
 

@@ -1,5 +1,6 @@
-// The PostgreSQL store against a real PostgreSQL server started in a temporary directory (Unix socket
-// only, no TCP port). Skipped, saying why, when the PostgreSQL server binaries are not installed.
+// The PostgreSQL store against a real PostgreSQL server started in a temporary directory (Unix
+// socket only, no TCP port). Skipped, saying why, when the PostgreSQL server binaries are not
+// installed.
 #include "store/postgres_store.h"
 
 #include <gmock/gmock.h>
@@ -11,6 +12,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
+
+#include "store_contract.h"
 
 namespace kmra::store {
 namespace {
@@ -32,20 +35,25 @@ class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string bin = FindPgBin();
-    if (bin.empty()) GTEST_SKIP() << "PostgreSQL server not installed (Debian package postgresql-15)";
+    if (bin.empty())
+      GTEST_SKIP() << "PostgreSQL server not installed (Debian package postgresql-15)";
     char tmpl[] = "/tmp/kmra-pg-test-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     // PostgreSQL refuses to run as root: run it as the 'postgres' user then.
     std::string as;
     if (::geteuid() == 0) {
       passwd* pw = ::getpwnam("postgres");
-      if (pw == nullptr) GTEST_SKIP() << "running as root and there is no 'postgres' user to run the server";
+      if (pw == nullptr)
+        GTEST_SKIP() << "running as root and there is no 'postgres' user to run the server";
       ASSERT_EQ(::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid), 0);
       as = "setpriv --reuid=postgres --regid=postgres --clear-groups -- ";
     }
     pg_ctl_ = as + bin + "/pg_ctl -D " + dir_ + "/data";
-    ASSERT_EQ(std::system((as + bin + "/initdb -D " + dir_ + "/data -A trust -U kmra --no-sync -E UTF8 > " +
-                           dir_ + "/initdb.log 2>&1").c_str()), 0);
+    ASSERT_EQ(
+        std::system((as + bin + "/initdb -D " + dir_ +
+                     "/data -A trust -U kmra --no-sync -E UTF8 > " + dir_ + "/initdb.log 2>&1")
+                        .c_str()),
+        0);
     start_ = pg_ctl_ + " -w -l " + dir_ + "/server.log -o \"-k " + dir_ +
              " -c listen_addresses= -p 5432 -c fsync=off\" start > /dev/null";
     ASSERT_EQ(std::system(start_.c_str()), 0);
@@ -92,7 +100,8 @@ class PostgresStoreTest : public ::testing::Test {
   void NoncesAreSingleUseAcrossReplicas() {
     std::vector<uint8_t> client(32, 0x44);
     ASSERT_TRUE(store_->PutNonce(client, NonceKind::kClientSeen, 2000));
-    EXPECT_EQ(store_->PutNonce(client, NonceKind::kClientSeen, 2000).error().code(), Code::kAlreadyExists);
+    EXPECT_EQ(store_->PutNonce(client, NonceKind::kClientSeen, 2000).error().code(),
+              Code::kAlreadyExists);
     std::vector<uint8_t> late(16, 0x55);
     ASSERT_TRUE(store_->PutNonce(late, NonceKind::kServerIssued, 100));
     EXPECT_THAT(store_->ConsumeNonce(late, 110).error().message(), HasSubstr("expired 10 s ago"));
@@ -129,7 +138,8 @@ class PostgresStoreTest : public ::testing::Test {
     for (int t = 0; t < 4; ++t) {
       Store* s = t % 2 == 0 ? store_.get() : other->get();
       threads.emplace_back([s, t] {
-        for (int i = 0; i < 5; ++i) (void)s->AppendAudit(R"({"t":)" + std::to_string(t) + "}", 1000 + i);
+        for (int i = 0; i < 5; ++i)
+          (void)s->AppendAudit(R"({"t":)" + std::to_string(t) + "}", 1000 + i);
       });
     }
     for (auto& th : threads) th.join();
@@ -140,7 +150,8 @@ class PostgresStoreTest : public ::testing::Test {
 
     auto admin = OpenPostgresStore(conninfo_);  // someone with database access
     ASSERT_TRUE(admin);
-    std::string sql = "psql -q \"" + conninfo_ + "\" -c \"UPDATE kmra_audit SET json = '{}' WHERE seq = 7\"";
+    std::string sql =
+        "psql -q \"" + conninfo_ + "\" -c \"UPDATE kmra_audit SET json = '{}' WHERE seq = 7\"";
     ASSERT_EQ(std::system(sql.c_str()), 0);
     auto broken = store_->VerifyAuditChain();
     ASSERT_TRUE(broken);
@@ -177,10 +188,6 @@ class PostgresStoreTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-
-
-
-
 // Each test starts its own server (about 2 s), so related checks share one.
 TEST_F(PostgresStoreTest, RegistryPoliciesCollateralAndOutages) {
   KeysPoliciesAndCollateral();
@@ -190,6 +197,12 @@ TEST_F(PostgresStoreTest, RegistryPoliciesCollateralAndOutages) {
 TEST_F(PostgresStoreTest, NoncesAndAuditAcrossReplicas) {
   NoncesAreSingleUseAcrossReplicas();
   AuditChainIsLinearAcrossReplicasAndTamperingIsNamed();
+}
+
+TEST_F(PostgresStoreTest, NonceSpentOnlyWithItsAuditRecordAndOpaqueKeyIds) {
+  testing::NonceIsSpentOnlyWithItsAuditRecord(*store_);
+  testing::KeyIdsAreOpaquePrintableAscii(*store_);
+  testing::VerifyRunsBesideAppends(*store_);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "store/store.h"
+#include "store_contract.h"
 
 namespace kmra::store {
 namespace {
@@ -159,6 +160,16 @@ TEST_F(StoreTest, ClientNoncesAreNeverAcceptedTwice) {
   EXPECT_FALSE(store_->ConsumeNonce(kmra_nonce, 1000));
 }
 
+TEST_F(StoreTest, NonceIsSpentOnlyWithItsAuditRecord) {
+  testing::NonceIsSpentOnlyWithItsAuditRecord(*store_);
+}
+
+TEST_F(StoreTest, KeyIdsAreOpaquePrintableAscii) {
+  testing::KeyIdsAreOpaquePrintableAscii(*store_);
+}
+
+TEST_F(StoreTest, VerifyRunsBesideAppends) { testing::VerifyRunsBesideAppends(*store_); }
+
 TEST_F(StoreTest, ExactlyOneOfManyConcurrentConsumersWins) {
   // Two connections to one file (as two server replicas would have) and several threads on each.
   auto other = OpenSqliteStore(path_);
@@ -181,7 +192,8 @@ TEST_F(StoreTest, ExactlyOneOfManyConcurrentConsumersWins) {
 
 TEST_F(StoreTest, AuditChainVerifiesAndSurvivesReopen) {
   for (int i = 1; i <= 5; ++i) {
-    auto rec = store_->AppendAudit(R"({"event":"release","n":)" + std::to_string(i) + "}", 1000 + i);
+    auto rec =
+        store_->AppendAudit(R"({"event":"release","n":)" + std::to_string(i) + "}", 1000 + i);
     ASSERT_TRUE(rec) << rec.error().ToString();
     EXPECT_EQ(rec->seq, i);
   }
@@ -205,7 +217,8 @@ class AuditTamperTest : public StoreTest {
   void SetUp() override {
     StoreTest::SetUp();
     for (int i = 1; i <= 5; ++i) {
-      ASSERT_TRUE(store_->AppendAudit(R"({"verdict":"allow","n":)" + std::to_string(i) + "}", 1000 + i));
+      ASSERT_TRUE(
+          store_->AppendAudit(R"({"verdict":"allow","n":)" + std::to_string(i) + "}", 1000 + i));
     }
   }
   ChainVerdict Verify() {
@@ -284,7 +297,8 @@ TEST(StoreOpenTest, UnusablePathsAreExplained) {
   auto not_db = OpenSqliteStore("/etc/passwd", {.busy_timeout_ms = 100, .create = false});
   ASSERT_FALSE(not_db);
   EXPECT_THAT(not_db.error().message(), HasSubstr("/etc/passwd"));
-  auto missing = OpenSqliteStore("/nonexistent-dir/x.db", {.busy_timeout_ms = 100, .create = false});
+  auto missing =
+      OpenSqliteStore("/nonexistent-dir/x.db", {.busy_timeout_ms = 100, .create = false});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), Code::kUnavailable);
 }

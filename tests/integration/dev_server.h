@@ -1,0 +1,62 @@
+// `kmra server --dev --dir DIR --listen 127.0.0.1:0` for the key server's end-to-end and security
+// tests, and the report data a client's enclave quotes (ARCHITECTURE.md step 3).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "integration/harness.h"
+
+namespace kmra::integration {
+
+class DevServer {
+ public:
+  // Starts the server on `dir` (made by `kmra pki init`) and waits for DIR/server.port. started()
+  // says whether it came up; error() has its log otherwise.
+  explicit DevServer(std::string dir);
+  bool started() const { return !url_.empty(); }
+  const std::string& error() const { return error_; }
+  // https://127.0.0.1:PORT
+  const std::string& url() const { return url_; }
+  // Stops the process (SIGTERM) and forgets DIR/server.port, so the server can be started again.
+  void Stop();
+
+ private:
+  std::string dir_;
+  std::unique_ptr<Process> process_;
+  std::string url_;
+  std::string error_;
+};
+
+// SHA-256(exponent || modulus || nonce) || 32 zero bytes: the report data that binds a release
+// request's public key and nonce to the quote.
+std::array<std::uint8_t, 64> ReleaseReportData(const std::vector<std::uint8_t>& exponent,
+                                               const std::vector<std::uint8_t>& modulus,
+                                               const std::vector<std::uint8_t>& nonce);
+
+// A test with its own directory: `kmra pki init` into it (InitPki), then a dev server (StartServer)
+// reachable at base_.
+class DevServerTest : public ::testing::Test {
+ protected:
+  void InitPki() {
+    auto init = RunCmd({EnvOr("KMRA_BIN", "kmra"), "pki", "init", "--dir", D()});
+    ASSERT_EQ(init.exit_code, 0) << init.output;
+  }
+  void StartServer() {
+    server_ = std::make_unique<DevServer>(D());
+    ASSERT_TRUE(server_->started()) << server_->error();
+    base_ = server_->url();
+  }
+  std::string D() const { return dir_.path(); }
+
+  TempDir dir_;
+  std::unique_ptr<DevServer> server_;
+  std::string base_;
+};
+
+}  // namespace kmra::integration
