@@ -1,6 +1,10 @@
 // `kmra quote dump|verify` as a user runs them: exit codes and JSON keys.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -121,6 +125,104 @@ TEST(QuoteCliTest, SimulatedRootGoesThroughTheSameChecks) {
                          CaseDir("IntelSGXRootCA.pem") + " --format json");
   EXPECT_EQ(intel.exit_code, 2);
   EXPECT_NE(intel.out.find("pck_chain.untrusted"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(QuoteCliTest, NoTcbLevelMetExitsTwoAndNamesTheCode) {
+  Output o = RunKmra(Verify("oasis_tdx_out_of_date", "1687091776", "--format json"));
+  EXPECT_EQ(o.exit_code, 2);
+  auto j = nlohmann::json::parse(o.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.out;
+  EXPECT_EQ(j["verified"], false);
+  EXPECT_EQ(j["tcb_status"], "TCBLevelNotSupported");
+  bool named = false;
+  for (const auto& e : j["errors"]) named |= e["code"] == "tcb.level_not_supported";
+  EXPECT_TRUE(named) << o.out;
+  EXPECT_EQ(RunKmra(Verify("dcap-qvl_tdx", "1752919234")).exit_code, 0);
+}
+
+TEST(QuoteCliTest, UnevaluatedStatusIsNullAndIssueDateHonoursClockSkew) {
+  char tmpl[] = "/tmp/kmra-dcap-junk-XXXXXX";
+  const int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "not a quote, not a quote, not a quote", 38), 38);
+  close(fd);
+  Output junk = RunKmra("quote verify " + std::string(tmpl) + " --collateral " +
+                        CaseDir("dcap-qvl_sgx") + " --at 1752919277 --format json");
+  std::remove(tmpl);
+  EXPECT_EQ(junk.exit_code, 2);
+  auto j = nlohmann::json::parse(junk.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << junk.out;
+  EXPECT_TRUE(j["tcb_status"].is_null()) << junk.out;
+  EXPECT_TRUE(j["qe_identity_status"].is_null());
+  // The TCB info was issued at 1750330571: a second earlier it is not yet valid, unless a clock
+  // skew of at least that second is allowed.
+  Output early = RunKmra(Verify("dcap-qvl_sgx", "1750330570", "--format json"));
+  EXPECT_EQ(early.exit_code, 2);
+  EXPECT_NE(early.out.find("tcb_info.not_yet_valid"), std::string::npos) << early.out;
+  EXPECT_EQ(RunKmra(Verify("dcap-qvl_sgx", "1750330570", "--clock-skew 5")).exit_code, 0);
+  EXPECT_EQ(RunKmra(Verify("dcap-qvl_sgx", "1750330570", "--clock-skew -5")).exit_code, 1);
+}
+
+std::string Fingerprint(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  X509_digest(cert, EVP_sha256(), md, &n);
+  std::string out;
+  char hex[4];
+  for (unsigned int i = 0; i < n; ++i) {
+    std::snprintf(hex, sizeof(hex), i == 0 ? "%02X" : ":%02X", md[i]);
+    out += hex;
+  }
+  return out;
+}
+
+// A root re-issued with the same key, name and serial but another validity (as Intel's 2018-2033
+// root and its 2018-2049 re-issue): refused, and the message shows what differs.
+TEST(QuoteCliTest, ReissuedRootWithTheSameKeyIsRefusedAndTheDifferenceShown) {
+  char tmpl[] = "/tmp/kmra-dcap-reissue-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_EQ(RunKmra("pki init --dir " + dir).exit_code, 0);
+  ASSERT_EQ(RunKmra("quote generate --platform-dir " + dir +
+                    "/sgx/platform-1 --report-data 00 --out " + dir + "/q.bin")
+                .exit_code,
+            0);
+  FILE* f = std::fopen((dir + "/sgx/root.pem").c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  X509* root = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  f = std::fopen((dir + "/sgx/private/root_key.pem").c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  ASSERT_TRUE(root && key);
+  X509* reissued = X509_dup(root);
+  ASSERT_NE(X509_gmtime_adj(X509_getm_notAfter(reissued), 3650L * 86400 + 7), nullptr);
+  ASSERT_GT(X509_sign(reissued, key, EVP_sha256()), 0);
+  f = std::fopen((dir + "/reissued.pem").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  PEM_write_X509(f, reissued);
+  std::fclose(f);
+  const std::string in_quote = Fingerprint(root), trusted = Fingerprint(reissued);
+  ASSERT_NE(in_quote, trusted);
+  X509_free(root);
+  X509_free(reissued);
+  EVP_PKEY_free(key);
+  std::string collateral;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/collateral")) {
+    collateral = e.path().string();
+  }
+  const std::string verify = "quote verify " + dir + "/q.bin --collateral " + collateral;
+  Output o = RunKmra(verify + " --root " + dir + "/reissued.pem");
+  EXPECT_EQ(o.exit_code, 2);
+  const size_t line = o.out.find("pck_chain.trusted_root:");
+  ASSERT_NE(line, std::string::npos) << o.out;
+  const std::string detail = o.out.substr(line, o.out.find('\n', line) - line);
+  EXPECT_NE(detail.find(in_quote), std::string::npos) << detail;
+  EXPECT_NE(detail.find(trusted), std::string::npos) << detail;
+  EXPECT_NE(detail.find("same public key"), std::string::npos) << detail;
+  EXPECT_EQ(RunKmra(verify + " --root " + dir + "/sgx/root.pem").exit_code, 0);
   std::filesystem::remove_all(dir);
 }
 

@@ -3,8 +3,11 @@
 // the Attestor. The clock then moves past the PCCS's death, into the refresh window, and past
 // nextUpdate.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "base/file.h"
@@ -47,13 +50,14 @@ struct Pki {
   std::string fmspc;
   std::vector<std::uint8_t> quote;
 
-  explicit Pki(bool expired = false) {
+  explicit Pki(bool expired = false,
+               enclave::pki::TcbProfile tcb = enclave::pki::TcbProfile::kUpToDate) {
     enclave::pki::PkiInitOptions o;
     o.dir = dir.path();
     // TLS certificates are checked by libcurl at the real time; SGX ones by us at the fake time.
     o.tls.now = SystemClock::Get().NowUnix();
     o.sgx.now = kPkiTime;
-    o.sgx.platforms.assign(1, enclave::pki::SimPlatformSpec{});
+    o.sgx.platforms.assign(1, enclave::pki::SimPlatformSpec{tcb, false});
     o.sgx.expired_collateral = expired;
     auto s = enclave::pki::PkiInit(o);
     EXPECT_TRUE(s) << s.error().ToString();
@@ -234,6 +238,79 @@ TEST(CollateralAttestorTest, OfflineBundlePastNextUpdateIsRefusedAndSaysWhy) {
   ASSERT_EQ(known.size(), 1u);
   EXPECT_EQ(known[0]->key.fmspc, pki.fmspc);
   EXPECT_FALSE(known[0]->UsableAt(server.clock.NowUnix(), 0));
+}
+
+// Rewrites DIR/collateral/<fmspc>/tcbInfo.json with only the TCB levels whose status is in `keep`,
+// signed again with the simulated TCB Signing key, as Intel would sign such a document.
+void KeepTcbLevels(const Pki& pki, const std::vector<std::string>& keep) {
+  const std::string path = pki.CollateralDir() + "/tcbInfo.json";
+  auto doc = nlohmann::ordered_json::parse(*ReadFileText(path));
+  nlohmann::ordered_json info = doc["tcbInfo"];
+  nlohmann::ordered_json levels = nlohmann::ordered_json::array();
+  for (const auto& l : info["tcbLevels"]) {
+    if (std::find(keep.begin(), keep.end(), l["tcbStatus"]) != keep.end()) levels.push_back(l);
+  }
+  info["tcbLevels"] = levels;
+  const std::string body = info.dump();
+  FILE* f = std::fopen((pki.dir.path() + "/sgx/private/tcb_signing_key.pem").c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  ASSERT_NE(key, nullptr);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  unsigned char der[80];
+  size_t der_len = sizeof(der);
+  ASSERT_EQ(EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key), 1);
+  ASSERT_EQ(EVP_DigestSign(ctx, der, &der_len, reinterpret_cast<const unsigned char*>(body.data()),
+                           body.size()),
+            1);
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(key);
+  const unsigned char* p = der;
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len));
+  ASSERT_NE(sig, nullptr);
+  unsigned char rs[64];
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32);
+  ECDSA_SIG_free(sig);
+  std::string hex;
+  char byte[3];
+  for (unsigned char b : rs) {
+    std::snprintf(byte, sizeof(byte), "%02x", b);
+    hex += byte;
+  }
+  f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  const std::string text = "{\"tcbInfo\":" + body + ",\"signature\":\"" + hex + "\"}";
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fclose(f);
+}
+
+// No TCB level of the TCB info is met: Intel's QVL fails the verification (TCB_NOT_SUPPORTED), so
+// the Attestor reports it unverified with that code first, which the release path answers with
+// 403 tcb.level_not_supported (and the audit record's failed check).
+TEST(CollateralAttestorTest, NoTcbLevelMetIsNotVerified) {
+  Pki pki(/*expired=*/false, enclave::pki::TcbProfile::kOutOfDate);
+  ServerConfig config;
+  config.collateral_dir = pki.dir.path() + "/collateral";
+  {
+    // The same signing path with the platform's level kept: verified, status OutOfDate.
+    KeepTcbLevels(pki, {"UpToDate", "SWHardeningNeeded", "OutOfDate", "Revoked"});
+    TempDir state;
+    Server server(pki, config, state.path() + "/state.db");
+    AttestationResult r = server.Check(pki.quote);
+    EXPECT_TRUE(r.verified) << Failures(r);
+    EXPECT_EQ(r.tcb_status, "OutOfDate");
+  }
+  KeepTcbLevels(pki, {"UpToDate", "SWHardeningNeeded"});
+  TempDir state;
+  Server server(pki, config, state.path() + "/state.db");
+  AttestationResult r = server.Check(pki.quote);
+  EXPECT_FALSE(r.verified);
+  EXPECT_EQ(r.tcb_status, "TCBLevelNotSupported");
+  ASSERT_EQ(r.failures.size(), 1u) << Failures(r);
+  EXPECT_EQ(r.failures[0].code, "tcb.level_not_supported");
+  EXPECT_NE(r.failures[0].message.find("no TCB level"), std::string::npos) << Failures(r);
 }
 
 TEST(CollateralAttestorTest, MaxAgeRefusesCollateralFetchedTooLongAgo) {
