@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "resign_tcb_info.h"
 #include "test_data.h"
 
 namespace kmra::dcap {
@@ -139,6 +140,42 @@ TEST(QuoteCliTest, NoTcbLevelMetExitsTwoAndNamesTheCode) {
   for (const auto& e : j["errors"]) named |= e["code"] == "tcb.level_not_supported";
   EXPECT_TRUE(named) << o.out;
   EXPECT_EQ(RunKmra(Verify("dcap-qvl_tdx", "1752919234")).exit_code, 0);
+}
+
+// A simulated platform at the OutOfDate level, against TCB info without that level (and the lower
+// ones): no level is met, and that alone makes the quote not verified.
+TEST(QuoteCliTest, PlatformBelowEveryTcbLevelIsNotVerified) {
+  char tmpl[] = "/tmp/kmra-dcap-nolevel-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_EQ(RunKmra("pki init --dir " + dir + " --tcb 1=outofdate").exit_code, 0);
+  ASSERT_EQ(RunKmra("quote generate --platform-dir " + dir +
+                    "/sgx/platform-1 --report-data 00 --out " + dir + "/q.bin")
+                .exit_code,
+            0);
+  std::string collateral;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/collateral")) {
+    collateral = e.path().string();
+  }
+  const std::string verify = "quote verify " + dir + "/q.bin --collateral " + collateral +
+                             " --root " + dir + "/sgx/root.pem --format json";
+  const std::string key = dir + "/sgx/private/tcb_signing_key.pem";
+  // Re-signed with every level: the platform meets OutOfDate, verified (accepted by default).
+  ASSERT_EQ(testing::KeepTcbLevels(collateral, key,
+                                   {"UpToDate", "SWHardeningNeeded", "OutOfDate", "Revoked"}),
+            "");
+  Output met = RunKmra(verify);
+  EXPECT_EQ(met.exit_code, 0) << met.out;
+  ASSERT_EQ(testing::KeepTcbLevels(collateral, key, {"UpToDate", "SWHardeningNeeded"}), "");
+  Output o = RunKmra(verify);
+  EXPECT_EQ(o.exit_code, 2) << o.out;
+  auto j = nlohmann::json::parse(o.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << o.out;
+  EXPECT_EQ(j["verified"], false);
+  EXPECT_EQ(j["tcb_status"], "TCBLevelNotSupported");
+  ASSERT_EQ(j["errors"].size(), 1u) << o.out;
+  EXPECT_EQ(j["errors"][0]["code"], "tcb.level_not_supported");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(QuoteCliTest, UnevaluatedStatusIsNullAndIssueDateHonoursClockSkew) {

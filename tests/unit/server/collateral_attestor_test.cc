@@ -3,11 +3,8 @@
 // the Attestor. The clock then moves past the PCCS's death, into the refresh window, and past
 // nextUpdate.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "base/file.h"
@@ -18,6 +15,7 @@
 #include "server/collateral_chain.h"
 #include "store/store.h"
 #include "unit/collateral/pccs_fixture.h"
+#include "unit/dcap/resign_tcb_info.h"
 
 namespace kmra::server {
 namespace {
@@ -240,50 +238,11 @@ TEST(CollateralAttestorTest, OfflineBundlePastNextUpdateIsRefusedAndSaysWhy) {
   EXPECT_FALSE(known[0]->UsableAt(server.clock.NowUnix(), 0));
 }
 
-// Rewrites DIR/collateral/<fmspc>/tcbInfo.json with only the TCB levels whose status is in `keep`,
-// signed again with the simulated TCB Signing key, as Intel would sign such a document.
+// Keeps the TCB levels of the PKI's TCB info whose status is in `keep`, signed again.
 void KeepTcbLevels(const Pki& pki, const std::vector<std::string>& keep) {
-  const std::string path = pki.CollateralDir() + "/tcbInfo.json";
-  auto doc = nlohmann::ordered_json::parse(*ReadFileText(path));
-  nlohmann::ordered_json info = doc["tcbInfo"];
-  nlohmann::ordered_json levels = nlohmann::ordered_json::array();
-  for (const auto& l : info["tcbLevels"]) {
-    if (std::find(keep.begin(), keep.end(), l["tcbStatus"]) != keep.end()) levels.push_back(l);
-  }
-  info["tcbLevels"] = levels;
-  const std::string body = info.dump();
-  FILE* f = std::fopen((pki.dir.path() + "/sgx/private/tcb_signing_key.pem").c_str(), "r");
-  ASSERT_NE(f, nullptr);
-  EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
-  std::fclose(f);
-  ASSERT_NE(key, nullptr);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  unsigned char der[80];
-  size_t der_len = sizeof(der);
-  ASSERT_EQ(EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key), 1);
-  ASSERT_EQ(EVP_DigestSign(ctx, der, &der_len, reinterpret_cast<const unsigned char*>(body.data()),
-                           body.size()),
-            1);
-  EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(key);
-  const unsigned char* p = der;
-  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len));
-  ASSERT_NE(sig, nullptr);
-  unsigned char rs[64];
-  BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32);
-  BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32);
-  ECDSA_SIG_free(sig);
-  std::string hex;
-  char byte[3];
-  for (unsigned char b : rs) {
-    std::snprintf(byte, sizeof(byte), "%02x", b);
-    hex += byte;
-  }
-  f = std::fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  const std::string text = "{\"tcbInfo\":" + body + ",\"signature\":\"" + hex + "\"}";
-  std::fwrite(text.data(), 1, text.size(), f);
-  std::fclose(f);
+  EXPECT_EQ(dcap::testing::KeepTcbLevels(pki.CollateralDir(),
+                                         pki.dir.path() + "/sgx/private/tcb_signing_key.pem", keep),
+            "");
 }
 
 // No TCB level of the TCB info is met: Intel's QVL fails the verification (TCB_NOT_SUPPORTED), so
