@@ -98,35 +98,53 @@ TEST(QuoteCliTest, UsageAndIoErrorsExitOne) {
             1);
 }
 
+// `kmra pki init --dir TMP ARGS` and a quote of its platform 1 (report data 00ff) in TMP/q.bin;
+// TMP is removed at the end. `dir` stays empty when a step failed.
+struct SimPki {
+  std::string dir;
+  std::string collateral;  // DIR/collateral/<fmspc>/, the one pki init wrote
+
+  explicit SimPki(const std::string& init_args = "") {
+    char tmpl[] = "/tmp/kmra-dcap-sim-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return;
+    const std::string d = tmpl;
+    if (RunKmra("pki init --dir " + d + " " + init_args).exit_code == 0 &&
+        RunKmra("quote generate --platform-dir " + d + "/sgx/platform-1 --report-data 00ff --out " +
+                d + "/q.bin")
+                .exit_code == 0) {
+      for (const auto& e : std::filesystem::directory_iterator(d + "/collateral")) {
+        collateral = e.path().string();
+      }
+    }
+    if (collateral.empty()) {
+      std::filesystem::remove_all(d);
+      return;
+    }
+    dir = d;
+  }
+  ~SimPki() {
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+  std::string Verify(const std::string& root) const {
+    return "quote verify " + dir + "/q.bin --collateral " + collateral + " --root " + root;
+  }
+};
+
 TEST(QuoteCliTest, SimulatedRootGoesThroughTheSameChecks) {
   // `kmra pki init` makes an "OpenKMRA Simulated SGX Root CA" PKI and collateral; its quotes verify
   // only against that root.
-  char tmpl[] = "/tmp/kmra-dcap-sim-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  ASSERT_EQ(RunKmra("pki init --dir " + dir).exit_code, 0);
-  ASSERT_EQ(RunKmra("quote generate --platform-dir " + dir + "/sgx/platform-1 --report-data 00ff --out " +
-                    dir + "/q.bin")
-                .exit_code,
-            0);
-  std::string collateral;  // DIR/collateral/<fmspc>/, the one pki init wrote
-  for (const auto& e : std::filesystem::directory_iterator(dir + "/collateral")) {
-    collateral = e.path().string();
-  }
-  ASSERT_FALSE(collateral.empty());
-  Output ok = RunKmra("quote verify " + dir + "/q.bin --collateral " + collateral + " --root " + dir +
-                      "/sgx/root.pem --format json");
+  SimPki sim;
+  ASSERT_FALSE(sim.dir.empty());
+  Output ok = RunKmra(sim.Verify(sim.dir + "/sgx/root.pem") + " --format json");
   EXPECT_EQ(ok.exit_code, 0) << ok.out;
   auto j = nlohmann::json::parse(ok.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << ok.out;
   EXPECT_EQ(j["verified"], true);
   EXPECT_EQ(j["tcb_status"], "UpToDate");
   EXPECT_EQ(j["report_data"].get<std::string>().substr(0, 4), "00ff");
-  Output intel = RunKmra("quote verify " + dir + "/q.bin --collateral " + collateral + " --root " +
-                         CaseDir("IntelSGXRootCA.pem") + " --format json");
+  Output intel = RunKmra(sim.Verify(CaseDir("IntelSGXRootCA.pem")) + " --format json");
   EXPECT_EQ(intel.exit_code, 2);
   EXPECT_NE(intel.out.find("pck_chain.untrusted"), std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(QuoteCliTest, NoTcbLevelMetExitsTwoAndNamesTheCode) {
@@ -145,21 +163,11 @@ TEST(QuoteCliTest, NoTcbLevelMetExitsTwoAndNamesTheCode) {
 // A simulated platform at the OutOfDate level, against TCB info without that level (and the lower
 // ones): no level is met, and that alone makes the quote not verified.
 TEST(QuoteCliTest, PlatformBelowEveryTcbLevelIsNotVerified) {
-  char tmpl[] = "/tmp/kmra-dcap-nolevel-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  ASSERT_EQ(RunKmra("pki init --dir " + dir + " --tcb 1=outofdate").exit_code, 0);
-  ASSERT_EQ(RunKmra("quote generate --platform-dir " + dir +
-                    "/sgx/platform-1 --report-data 00 --out " + dir + "/q.bin")
-                .exit_code,
-            0);
-  std::string collateral;
-  for (const auto& e : std::filesystem::directory_iterator(dir + "/collateral")) {
-    collateral = e.path().string();
-  }
-  const std::string verify = "quote verify " + dir + "/q.bin --collateral " + collateral +
-                             " --root " + dir + "/sgx/root.pem --format json";
-  const std::string key = dir + "/sgx/private/tcb_signing_key.pem";
+  SimPki sim("--tcb 1=outofdate");
+  ASSERT_FALSE(sim.dir.empty());
+  const std::string& collateral = sim.collateral;
+  const std::string verify = sim.Verify(sim.dir + "/sgx/root.pem") + " --format json";
+  const std::string key = sim.dir + "/sgx/private/tcb_signing_key.pem";
   // Re-signed with every level: the platform meets OutOfDate, verified (accepted by default).
   ASSERT_EQ(testing::KeepTcbLevels(collateral, key,
                                    {"UpToDate", "SWHardeningNeeded", "OutOfDate", "Revoked"}),
@@ -175,7 +183,6 @@ TEST(QuoteCliTest, PlatformBelowEveryTcbLevelIsNotVerified) {
   EXPECT_EQ(j["tcb_status"], "TCBLevelNotSupported");
   ASSERT_EQ(j["errors"].size(), 1u) << o.out;
   EXPECT_EQ(j["errors"][0]["code"], "tcb.level_not_supported");
-  std::filesystem::remove_all(dir);
 }
 
 TEST(QuoteCliTest, UnevaluatedStatusIsNullAndIssueDateHonoursClockSkew) {
@@ -217,14 +224,9 @@ std::string Fingerprint(X509* cert) {
 // A root re-issued with the same key, name and serial but another validity (as Intel's 2018-2033
 // root and its 2018-2049 re-issue): refused, and the message shows what differs.
 TEST(QuoteCliTest, ReissuedRootWithTheSameKeyIsRefusedAndTheDifferenceShown) {
-  char tmpl[] = "/tmp/kmra-dcap-reissue-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  ASSERT_EQ(RunKmra("pki init --dir " + dir).exit_code, 0);
-  ASSERT_EQ(RunKmra("quote generate --platform-dir " + dir +
-                    "/sgx/platform-1 --report-data 00 --out " + dir + "/q.bin")
-                .exit_code,
-            0);
+  SimPki sim;
+  ASSERT_FALSE(sim.dir.empty());
+  const std::string& dir = sim.dir;
   FILE* f = std::fopen((dir + "/sgx/root.pem").c_str(), "r");
   ASSERT_NE(f, nullptr);
   X509* root = PEM_read_X509(f, nullptr, nullptr, nullptr);
@@ -246,12 +248,7 @@ TEST(QuoteCliTest, ReissuedRootWithTheSameKeyIsRefusedAndTheDifferenceShown) {
   X509_free(root);
   X509_free(reissued);
   EVP_PKEY_free(key);
-  std::string collateral;
-  for (const auto& e : std::filesystem::directory_iterator(dir + "/collateral")) {
-    collateral = e.path().string();
-  }
-  const std::string verify = "quote verify " + dir + "/q.bin --collateral " + collateral;
-  Output o = RunKmra(verify + " --root " + dir + "/reissued.pem");
+  Output o = RunKmra(sim.Verify(dir + "/reissued.pem"));
   EXPECT_EQ(o.exit_code, 2);
   const size_t line = o.out.find("pck_chain.trusted_root:");
   ASSERT_NE(line, std::string::npos) << o.out;
@@ -259,8 +256,7 @@ TEST(QuoteCliTest, ReissuedRootWithTheSameKeyIsRefusedAndTheDifferenceShown) {
   EXPECT_NE(detail.find(in_quote), std::string::npos) << detail;
   EXPECT_NE(detail.find(trusted), std::string::npos) << detail;
   EXPECT_NE(detail.find("same public key"), std::string::npos) << detail;
-  EXPECT_EQ(RunKmra(verify + " --root " + dir + "/sgx/root.pem").exit_code, 0);
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(RunKmra(sim.Verify(dir + "/sgx/root.pem")).exit_code, 0);
 }
 
 TEST(QuoteCliTest, DumpPrintsFieldsAndRejectsJunk) {
