@@ -1,7 +1,8 @@
 // `kmra quote dump` and `kmra quote verify`: inspect a DCAP quote and verify it against collateral.
 //
 // Exit status of verify: 0 verified and TCB status accepted, 3 verified but status not accepted,
-// 2 not verified, 1 usage or I/O error. dump: 0 parsed, 2 malformed or unsupported quote, 1 I/O error.
+// 2 not verified (TCBLevelNotSupported included), 1 usage or I/O error. dump: 0 parsed,
+// 2 malformed or unsupported quote, 1 I/O error.
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -61,9 +62,10 @@ struct VerifyArgs {
   std::string at;
   std::string format = "text";
   std::string accept;
+  int64_t clock_skew = 0;
 };
 
-// Default accepted statuses: every status but Revoked and TCBLevelNotSupported.
+// Default accepted statuses: every status but Revoked (TCBLevelNotSupported is never verified).
 std::vector<std::string> DefaultAccepted() {
   return {"UpToDate",  "SWHardeningNeeded",
           "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded",
@@ -105,6 +107,7 @@ int RunVerify(const VerifyArgs& args) {
   if (!collateral) return fail(collateral.error().message());
   dcap::VerifierOptions options;
   options.enable_cache = false;  // one quote: nothing to reuse
+  options.clock_skew_seconds = args.clock_skew;
   if (!args.root.empty()) {
     auto root = ReadFileText(args.root);
     if (!root) return fail("--root: " + root.error().message());
@@ -168,9 +171,14 @@ void RegisterQuoteCommands(CLI::App& app) {
   verify->add_option("--at", va->at, "Verification time: unix seconds or RFC 3339 (default: now)");
   verify->add_option("--format", va->format, "Output format")
       ->check(CLI::IsMember({"text", "json"}));
+  verify
+      ->add_option("--clock-skew", va->clock_skew,
+                   "Seconds an issueDate or thisUpdate may lie after the verification time "
+                   "(default 0)")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400}));
   verify->add_option("--accept", va->accept,
-                     "Accepted TCB statuses, comma separated (default: all but Revoked and "
-                     "TCBLevelNotSupported)");
+                     "Accepted TCB statuses, comma separated (default: all but Revoked; "
+                     "TCBLevelNotSupported is never verified)");
   verify->callback([va]() { SetExitCode(RunVerify(*va)); });
 }
 

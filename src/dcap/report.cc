@@ -24,11 +24,14 @@ json VerificationReport::ToJsonValue() const {
   auto time_or_null = [](int64_t t) -> json {
     return t == 0 ? json(nullptr) : json(internal::FormatUtc(t));
   };
+  auto string_or_null = [](const std::string& s) -> json {
+    return s.empty() ? json(nullptr) : json(s);
+  };
   json j;
   j["verified"] = verified;
-  j["tcb_status"] = tcb_status;
+  j["tcb_status"] = string_or_null(tcb_status);  // null: not evaluated
   j["advisory_ids"] = advisory_ids;
-  j["qe_identity_status"] = qe_identity_status;
+  j["qe_identity_status"] = string_or_null(qe_identity_status);
   if (!tdx_module_status.empty()) j["tdx_module_status"] = tdx_module_status;
   j["tee"] = tee;
   j["fmspc"] = fmspc;

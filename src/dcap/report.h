@@ -32,8 +32,9 @@ struct TdIdentity {
 };
 
 struct VerificationReport {
-  // Every signature, chain, CRL and collateral check passed. The TCB status is judged separately
-  // (by policy or `kmra quote verify --accept`).
+  // Every check passed, a TCB level met among them (TCBLevelNotSupported is not verified, as in
+  // QVL). The TCB status is judged separately (by policy or `kmra quote verify --accept`).
+  // tcb_status and qe_identity_status are "" (JSON null) when not evaluated.
   bool verified = false;
   std::string tcb_status;          // Intel's string, "TCBLevelNotSupported", or "" if not evaluated
   std::vector<std::string> advisory_ids;  // of the chosen TCB level, the QE level and module level

@@ -29,7 +29,7 @@ struct AttestationKey {
 // Appends checks and errors in order; `code` is recorded only when the check fails.
 class Builder {
  public:
-  explicit Builder(VerificationReport* r) : r_(r) {}
+  Builder(VerificationReport* r, int64_t clock_skew) : r_(r), skew_(clock_skew) {}
   bool Add(std::string name, bool ok, std::string detail, std::string_view code) {
     if (!ok) r_->errors.push_back({std::string(code), name + ": " + detail});
     r_->checks.push_back({std::move(name), ok, std::move(detail)});
@@ -38,32 +38,42 @@ class Builder {
   bool Add(std::string name, const internal::Fact& f, std::string_view code) {
     return Add(std::move(name), f.ok, f.detail, code);
   }
-  // A time check: not_after inclusive, like QVL.
-  bool NotExpired(std::string name, const std::string& what, int64_t not_after, int64_t at,
-                  std::string_view code) {
+  // A signature fact: `unchecked_code` when it could not be checked (its chain is not trusted).
+  bool Signature(std::string name, const internal::Fact& f, std::string_view invalid_code,
+                 std::string_view unchecked_code) {
+    return Add(std::move(name), f.ok, f.detail, f.checked ? invalid_code : unchecked_code);
+  }
+  // A document valid from `not_before` (its `start_field`, less the clock skew allowance) to
+  // `not_after` inclusive, like QVL's nextUpdate check.
+  bool Validity(std::string name, const std::string& what, const char* start_field,
+                int64_t not_before, int64_t not_after, int64_t at, std::string_view early_code,
+                std::string_view late_code) {
+    if (at + skew_ < not_before) {
+      return Add(std::move(name), false,
+                 what + " is not valid before " + FormatUtc(not_before) + " (" + start_field +
+                     "); verification time is " + FormatUtc(at) +
+                     (skew_ > 0 ? " (clock skew allowance " + std::to_string(skew_) + " s)" : ""),
+                 early_code);
+    }
     const bool ok = at <= not_after;
+    const std::string from = what + " (" + start_field + " " + FormatUtc(not_before) + ")";
     return Add(std::move(name), ok,
-               ok ? what + " valid until " + FormatUtc(not_after)
-                  : what + " expired at " + FormatUtc(not_after) + "; verification time is " +
+               ok ? from + " valid until " + FormatUtc(not_after)
+                  : from + " expired at " + FormatUtc(not_after) + "; verification time is " +
                         FormatUtc(at),
-               code);
+               late_code);
   }
   bool CrlValid(std::string name, const std::string& what, const internal::Crl& crl, int64_t at) {
     if (crl.next_update == 0) {
       return Add(std::move(name), false, what + " has no nextUpdate", "crl.expired");
     }
-    if (at < crl.this_update) {
-      return Add(std::move(name), false,
-                 what + " is not valid before " + FormatUtc(crl.this_update) +
-                     " (thisUpdate); verification time is " + FormatUtc(at),
-                 "crl.not_yet_valid");
-    }
-    return NotExpired(std::move(name), what + " (thisUpdate " + FormatUtc(crl.this_update) + ")",
-                      crl.next_update, at, "crl.expired");
+    return Validity(std::move(name), what, "thisUpdate", crl.this_update, crl.next_update, at,
+                    "crl.not_yet_valid", "crl.expired");
   }
 
  private:
   VerificationReport* r_;
+  int64_t skew_;
 };
 
 std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
@@ -253,7 +263,7 @@ VerificationReport Verifier::Impl::Run(std::span<const uint8_t> bytes,
                                        std::string_view pck_chain_pem) {
   VerificationReport r;
   r.verified_at = at;
-  Builder b(&r);
+  Builder b(&r, options.clock_skew_seconds);
 
   // 1. Parse and validate the quote (QVL step 1).
   auto parsed = ParseQuote(bytes);
@@ -316,6 +326,7 @@ VerificationReport Verifier::Impl::Run(std::span<const uint8_t> bytes,
     b.Add("root_ca_crl.parse", false, cf->root_crl.parse_error, "crl.issuer_mismatch");
   } else {
     b.Add("root_ca_crl.issuer", cf->root_crl_issuer, "crl.issuer_mismatch");
+    b.Add("root_ca_crl.extensions", cf->root_crl.extensions, "crl.profile_invalid");
   }
   if (!b.Add("pck_crl.present", cf->pck_crl.present,
              cf->pck_crl.present ? "provided" : "the PCK CRL (pckCrl.der) is missing; revocation "
@@ -323,8 +334,11 @@ VerificationReport Verifier::Impl::Run(std::span<const uint8_t> bytes,
              "collateral.missing")) {
   } else if (!cf->pck_crl.crl) {
     b.Add("pck_crl.parse", false, cf->pck_crl.parse_error, "crl.issuer_mismatch");
-  } else if (chain && chain->pck_crl_issuer) {
-    b.Add("pck_crl.issuer", *chain->pck_crl_issuer, "crl.issuer_mismatch");
+  } else {
+    if (chain && chain->pck_crl_issuer) {
+      b.Add("pck_crl.issuer", *chain->pck_crl_issuer, "crl.issuer_mismatch");
+    }
+    b.Add("pck_crl.extensions", cf->pck_crl.extensions, "crl.profile_invalid");
   }
   if (chain && chain->intermediate_not_revoked) {
     b.Add("pck_ca.not_revoked", *chain->intermediate_not_revoked, "pck.revoked");
@@ -386,10 +400,10 @@ VerificationReport Verifier::Impl::Run(std::span<const uint8_t> bytes,
       b.Add("tcb_info.parse", false, cf->tcb_info_parse_error, "tcb_info.malformed");
     } else {
       tcb_info = &cf->tcb_info->value;
-      b.Add("tcb_info.signature", cf->tcb_info_signature, "tcb_info.signature_invalid");
-      b.NotExpired("tcb_info.validity",
-                   "the TCB info (issued " + FormatUtc(tcb_info->issue_date) + ")",
-                   tcb_info->next_update, at, "tcb_info.expired");
+      b.Signature("tcb_info.signature", cf->tcb_info_signature, "tcb_info.signature_invalid",
+                  "tcb_info.signature_unchecked");
+      b.Validity("tcb_info.validity", "the TCB info", "issueDate", tcb_info->issue_date,
+                 tcb_info->next_update, at, "tcb_info.not_yet_valid", "tcb_info.expired");
     }
   }
 
@@ -402,10 +416,10 @@ VerificationReport Verifier::Impl::Run(std::span<const uint8_t> bytes,
       b.Add("qe_identity.parse", false, cf->qe_identity_parse_error, "qe_identity.malformed");
     } else {
       qe_identity = &cf->qe_identity->value;
-      b.Add("qe_identity.signature", cf->qe_identity_signature, "qe_identity.signature_invalid");
-      b.NotExpired("qe_identity.validity",
-                   "the QE identity (issued " + FormatUtc(qe_identity->issue_date) + ")",
-                   qe_identity->next_update, at, "qe_identity.expired");
+      b.Signature("qe_identity.signature", cf->qe_identity_signature,
+                  "qe_identity.signature_invalid", "qe_identity.signature_unchecked");
+      b.Validity("qe_identity.validity", "the QE identity", "issueDate", qe_identity->issue_date,
+                 qe_identity->next_update, at, "qe_identity.not_yet_valid", "qe_identity.expired");
     }
   }
 
@@ -579,9 +593,9 @@ VerificationReport Verifier::Impl::Run(std::span<const uint8_t> bytes,
   if (cf->root_crl.crl) window(cf->root_crl.crl->this_update, cf->root_crl.crl->next_update, "root_ca_crl");
   if (cf->pck_crl.crl) window(cf->pck_crl.crl->this_update, cf->pck_crl.crl->next_update, "pck_crl");
 
-  r.verified = std::all_of(r.checks.begin(), r.checks.end(), [](const CheckOutcome& c) {
-    return c.ok || c.name == "tcb.level";
-  });
+  // No TCB level met is a failed verification, as in QVL (TCB_NOT_SUPPORTED).
+  r.verified =
+      std::all_of(r.checks.begin(), r.checks.end(), [](const CheckOutcome& c) { return c.ok; });
   return r;
 }
 
@@ -598,7 +612,14 @@ Result<QuotePlatform> InspectQuote(std::span<const uint8_t> bytes, std::string_v
   const size_t end = pem.find("-----END CERTIFICATE-----");
   if (end != std::string_view::npos) pem = pem.substr(0, end + 25);
   KMRA_ASSIGN_OR_RETURN(auto certs, internal::ParsePemChain(pem, "the PCK certificate chain"));
-  KMRA_ASSIGN_OR_RETURN(PckExtension ext, PckExtensionOf(certs[0].x509.get()));
+  X509* leaf = certs[0].x509.get();
+  if (X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(leaf)) == 0) {
+    return InvalidArgument("the PCK certificate chain starts with the self-issued \"" +
+                           certs[0].subject_cn +
+                           "\": give it leaf first (PCK certificate, PCK CA, root), as Intel's "
+                           "PCS and the quote's certification data do");
+  }
+  KMRA_ASSIGN_OR_RETURN(PckExtension ext, PckExtensionOf(leaf));
   QuotePlatform p;
   p.tee_type = q.header.tee_type;  // only the leaf is decoded below
   p.tee = TeeName(q.header.tee_type);

@@ -32,6 +32,10 @@ struct VerifierOptions {
   std::string trusted_root_pem;
   bool enable_cache = true;
   size_t cache_entries = 256;  // per cache
+  // Seconds a document's start (TCB info and QE identity issueDate, CRL thisUpdate) may lie after
+  // the verification time and still be accepted: the allowance for a verifier clock behind Intel's.
+  // 0 (the default) is as strict as the nextUpdate checks.
+  int64_t clock_skew_seconds = 0;
 };
 
 struct CacheStats {

@@ -24,6 +24,7 @@
 #include "integration/dev_server.h"
 #include "integration/harness.h"
 #include "store/store.h"
+#include "unit/dcap/resign_tcb_info.h"
 #include "unit/server/test_util.h"
 
 namespace kmra {
@@ -67,9 +68,16 @@ class ServerReleaseTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new integration::TempDir();
-    auto init = RunCmd({Kmra(), "pki", "init", "--dir", D(), "--platforms", "3", "--tcb",
-                        "2=outofdate", "--revoke-pck", "3"});
+    auto init = RunCmd({Kmra(), "pki", "init", "--dir", D(), "--platforms", "4", "--tcb",
+                        "2=outofdate", "--tcb", "4=revoked", "--revoke-pck", "3"});
     ASSERT_EQ(init.exit_code, 0) << init.output;
+    // Without its Revoked level, the TCB info has no level platform 4 meets (TCBLevelNotSupported).
+    for (const auto& d : std::filesystem::directory_iterator(D() + "/collateral")) {
+      ASSERT_EQ(
+          dcap::testing::KeepTcbLevels(d.path().string(), D() + "/sgx/private/tcb_signing_key.pem",
+                                       {"UpToDate", "SWHardeningNeeded", "OutOfDate"}),
+          "");
+    }
     server_ = new integration::Process(
         {Kmra(), "server", "--dev", "--dir", D(), "--listen", "127.0.0.1:0"}, {},
         D() + "/server.log");
@@ -515,7 +523,7 @@ class Scenarios : public ServerReleaseTest {
     EXPECT_TRUE((*store)->DeleteKey("legacy"));
   }
 
-  void RefusesAnOutOfDateTcbARevokedPckAndADebugEnclave() {
+  void RefusesAnOutOfDateTcbARevokedPckNoTcbLevelAndADebugEnclave() {
     Client& outdated = MakeClient(2);
     auto n1 = KmraNonce(Now());
     int64_t seq = LastSeq();
@@ -529,6 +537,14 @@ class Scenarios : public ServerReleaseTest {
     auto res = Https(Call("POST", "/sgx/keys/export",
                           KmraBody("demo", revoked.pub, revoked.QuoteFor(n2), n2).dump()));
     ExpectRefused(res, seq, 403, "pck.revoked");
+
+    // No TCB level met: not verified (as Intel's QVL), refused before any policy.
+    Client& below = MakeClient(4);
+    auto n4 = KmraNonce(Now());
+    seq = LastSeq();
+    ExpectRefused(Https(Call("POST", "/sgx/keys/export",
+                             KmraBody("demo", below.pub, below.QuoteFor(n4), n4).dump())),
+                  seq, 403, "tcb.level_not_supported");
 
     Client& debug = MakeClient(1, /*debug=*/true);
     auto n3 = KmraNonce(Now());
@@ -658,8 +674,8 @@ TEST_F(Scenarios, RefusalsLeaveAnAuditRecordAndNoKey) {
     RefusesReusedAndExpiredNonces();
   }
   {
-    SCOPED_TRACE("RefusesAnOutOfDateTcbARevokedPckAndADebugEnclave");
-    RefusesAnOutOfDateTcbARevokedPckAndADebugEnclave();
+    SCOPED_TRACE("RefusesAnOutOfDateTcbARevokedPckNoTcbLevelAndADebugEnclave");
+    RefusesAnOutOfDateTcbARevokedPckNoTcbLevelAndADebugEnclave();
   }
   {
     SCOPED_TRACE("MalformedAndOversizedJsonGetClearErrors");

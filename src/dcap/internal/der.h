@@ -12,7 +12,8 @@ struct Tlv {
 };
 
 // Reads one TLV from the front of `in` and advances it. False on truncation, indefinite or
-// over-long lengths, or multi-byte tags (none occur in the SGX extension).
+// over-long lengths, lengths not in DER's minimal form (long form below 128, or a leading zero
+// length byte), or multi-byte tags (none occur in the SGX extension).
 inline bool ReadTlv(std::span<const uint8_t>& in, Tlv* out) {
   if (in.size() < 2) return false;
   const uint8_t tag = in[0];
@@ -21,9 +22,10 @@ inline bool ReadTlv(std::span<const uint8_t>& in, Tlv* out) {
   size_t pos = 2;
   if (len & 0x80) {
     const size_t n = len & 0x7f;
-    if (n == 0 || n > 4 || in.size() < 2 + n) return false;
+    if (n == 0 || n > 4 || in.size() < 2 + n || in[2] == 0) return false;
     len = 0;
     for (size_t i = 0; i < n; ++i) len = len << 8 | in[2 + i];
+    if (len < 0x80) return false;
     pos += n;
   }
   if (in.size() - pos < len) return false;

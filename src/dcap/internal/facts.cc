@@ -20,6 +20,9 @@ CrlFacts LoadCrl(const std::vector<uint8_t>& der, const char* what) {
     f.parse_error = crl.error().message();
   } else {
     f.crl = std::move(*crl);
+    f.extensions.detail = CrlProfileProblem(f.crl->crl.get());
+    f.extensions.ok = f.extensions.detail.empty();
+    if (f.extensions.ok) f.extensions.detail = "CRL Number and Authority Key Identifier present";
   }
   return f;
 }
@@ -56,12 +59,18 @@ void CheckChain(const std::vector<Cert>& chain, const TrustedRoot& root, Fact* s
   }
   if (signatures->ok) signatures->detail = std::to_string(chain.size()) + " signatures verify";
   root_fact->ok = is_root;
-  root_fact->detail = root_fact->ok
-                          ? "the chain ends in the trusted root " + Quoted(root.cert.subject_cn)
-                          : "the chain ends in " + Quoted(last.subject_cn) + " (serial " +
-                                last.serial_hex + "), which is not byte-identical to the trusted "
-                                "root " + Quoted(root.cert.subject_cn) + " (serial " +
-                                root.cert.serial_hex + ")";
+  if (is_root) {
+    root_fact->detail = "the chain ends in the trusted root " + Quoted(root.cert.subject_cn);
+  } else {
+    const bool same_key = EVP_PKEY_eq(X509_get0_pubkey(last.x509.get()), root.key()) == 1;
+    ERR_clear_error();
+    root_fact->detail =
+        "the chain ends in " + DescribeCert(last) +
+        ", which is not byte-identical to the trusted root " + DescribeCert(root.cert) +
+        (same_key ? "; both have the same public key: another issue of that root, still not the "
+                    "certificate trusted (the root is compared byte for byte, as in QVL)"
+                  : "; their public keys differ");
+  }
 }
 
 Fact NotRevoked(const CrlFacts& crl, const Cert& cert) {
@@ -77,7 +86,15 @@ Fact SignedJsonFact(const std::string& body, const std::array<uint8_t, 64>& sig,
                     const CollateralFacts& c, const char* what) {
   Fact f;
   if (!c.tcb_chain_usable()) {
-    f.detail = std::string("cannot check the ") + what + " signature: the TCB signing chain is not trusted";
+    f.checked = false;
+    const char* why = !c.tcb_chain_present               ? "is missing"
+                      : !c.tcb_chain_parse_error.empty() ? "does not parse"
+                      : !c.tcb_chain_names.ok            ? "has unexpected certificate names"
+                      : !c.tcb_chain_signatures.ok       ? "has a signature that does not verify"
+                                                         : "does not end in the trusted root";
+    f.detail = std::string("not checked: the TCB signing chain ") + why +
+               " (see tcb_signing_chain.*), so its key cannot vouch for the " + what +
+               "; nothing shows the signature itself is bad";
     return f;
   }
   EVP_PKEY* key = X509_get0_pubkey(c.tcb_chain[0].x509.get());
@@ -117,6 +134,8 @@ std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
     auto chain = ParsePemChain(c.tcb_signing_chain_pem, "the TCB signing chain", &root.cert);
     if (!chain) {
       f->tcb_chain_parse_error = chain.error().message();
+    } else if (auto order = RootFirstProblem(*chain, "the TCB signing chain"); !order.empty()) {
+      f->tcb_chain_parse_error = order;
     } else {
       f->tcb_chain = std::move(*chain);
       const auto& ch = f->tcb_chain;
@@ -170,6 +189,8 @@ std::shared_ptr<const PckChainFacts> PreparePckChain(std::string_view pem, const
     f->parse_error = chain.error().message();
     return f;
   }
+  f->parse_error = RootFirstProblem(*chain, "the PCK certificate chain");
+  if (!f->parse_error.empty()) return f;
   f->certs = std::move(*chain);
   const auto& ch = f->certs;
   // QVL PckCertVerifier: root CN has "SGX Root CA", intermediate "CA", leaf "SGX PCK Certificate".

@@ -17,10 +17,12 @@
 
 namespace kmra::dcap::internal {
 
-// A time-independent check outcome: empty `failure` means it passed; `detail` describes it.
+// A time-independent check outcome; `detail` describes it. `checked` is false when the check could
+// not run (a signature whose signing chain is not trusted): not ok, but not shown to be bad either.
 struct Fact {
   bool ok = false;
   std::string detail;
+  bool checked = true;
 };
 
 // The trusted root, parsed once per verifier.
@@ -34,6 +36,7 @@ struct CrlFacts {
   bool present = false;
   std::string parse_error;
   std::optional<Crl> crl;
+  Fact extensions;  // Intel's CRL profile: CRL Number and Authority Key Identifier, once each
 };
 
 struct CollateralFacts {

@@ -1,6 +1,8 @@
 #include "dcap/internal/x509.h"
 
 #include <openssl/core_names.h>
+#include <openssl/sha.h>
+#include <openssl/x509v3.h>
 
 #include <cstring>
 #include <ctime>
@@ -117,6 +119,67 @@ Result<Crl> ParseCrl(std::span<const uint8_t> der, std::string_view what) {
   c.this_update = ToUnix(X509_CRL_get0_lastUpdate(c.crl.get()));
   c.next_update = ToUnix(X509_CRL_get0_nextUpdate(c.crl.get()));
   return c;
+}
+
+std::string CrlProfileProblem(X509_CRL* crl) {
+  std::string problems;
+  auto note = [&problems](const std::string& problem) {
+    problems += (problems.empty() ? "the CRL " : "; it ") + problem;
+  };
+  auto absent = [](int crit, const char* name) {
+    return crit == -1   ? std::string("has no ") + name + " extension"
+           : crit == -2 ? std::string("has more than one ") + name + " extension"
+                        : std::string("has a ") + name + " extension that does not decode";
+  };
+  int crit = 0;
+  auto* number =
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, &crit, nullptr));
+  if (number == nullptr) note(absent(crit, "CRL Number"));
+  ASN1_INTEGER_free(number);
+  auto* aki = static_cast<AUTHORITY_KEYID*>(
+      X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, &crit, nullptr));
+  if (aki == nullptr) {
+    note(absent(crit, "Authority Key Identifier"));
+  } else if (aki->keyid == nullptr) {
+    note("has an Authority Key Identifier extension without a key identifier");
+  }
+  AUTHORITY_KEYID_free(aki);
+  ERR_clear_error();
+  if (problems.empty()) return problems;
+  return problems + " (Intel's CRL profile requires CRL Number and Authority Key Identifier)";
+}
+
+std::string Sha256Fingerprint(const Cert& cert) {
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(cert.der.data(), cert.der.size(), digest);
+  const std::string hex = HexUpper(std::span<const uint8_t>(digest, sizeof(digest)));
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    if (i != 0) out += ':';
+    out.append(hex, i, 2);
+  }
+  return out;
+}
+
+std::string DescribeCert(const Cert& cert) {
+  return "\"" + cert.subject_cn + "\" (serial " + cert.serial_hex + ", SHA-256 " +
+         Sha256Fingerprint(cert) + ", valid " + FormatUtc(cert.not_before) + " .. " +
+         FormatUtc(cert.not_after) + ")";
+}
+
+std::string RootFirstProblem(const std::vector<Cert>& chain, std::string_view what) {
+  if (chain.size() < 2) return "";
+  auto issued = [&chain](size_t cert, size_t issuer) {
+    return X509_NAME_cmp(X509_get_issuer_name(chain[cert].x509.get()),
+                         X509_get_subject_name(chain[issuer].x509.get())) == 0;
+  };
+  for (size_t i = 0; i + 1 < chain.size(); ++i) {
+    if (issued(i, i + 1) || !issued(i + 1, i)) return "";
+  }
+  return std::string(what) + " is given root first (certificate 1 is \"" + chain[0].subject_cn +
+         "\", the issuer of certificate 2 \"" + chain[1].subject_cn +
+         "\"); give it leaf first, each certificate followed by its issuer and the root last, as "
+         "Intel's PCS and the quote's certification data do";
 }
 
 bool SignedBy(X509* cert, EVP_PKEY* issuer_key) {

@@ -48,6 +48,20 @@ struct Crl {
 // Parses a DER CRL. InvalidArgument when it does not parse exactly.
 Result<Crl> ParseCrl(std::span<const uint8_t> der, std::string_view what);
 
+// Empty when the CRL carries what Intel's CRL profile requires: one CRL Number and one Authority
+// Key Identifier (with a key identifier) extension, both decodable. Otherwise what is wrong.
+std::string CrlProfileProblem(X509_CRL* crl);
+
+// SHA-256 of the certificate's DER, upper-case hex with colons (as `openssl x509 -fingerprint`).
+std::string Sha256Fingerprint(const Cert& cert);
+
+// Name, serial, SHA-256 fingerprint and validity period, to tell two certificates apart.
+std::string DescribeCert(const Cert& cert);
+
+// Empty unless the certificates are given in reverse (each one issued the one before it, e.g.
+// root first); then a message naming `what` and saying to order it leaf first.
+std::string RootFirstProblem(const std::vector<Cert>& chain, std::string_view what);
+
 // Unix seconds of an ASN1_TIME; 0 when unreadable.
 int64_t ToUnix(const ASN1_TIME* t);
 

@@ -7,28 +7,20 @@
 #include <algorithm>
 #include <thread>
 
+#include "case.h"
 #include "dcap/intel_root.h"
 #include "test_data.h"
 
 namespace kmra::dcap {
 namespace {
 
+using testing::Case;
 using testing::CaseDir;
+using testing::Load;
 using testing::ReadBytes;
 using testing::ReadText;
 
 constexpr int64_t kSgxTime = 1752919277;
-
-struct Case {
-  Collateral collateral;
-  std::vector<uint8_t> quote;
-};
-
-Case Load(const std::string& name) {
-  auto c = LoadCollateralDir(CaseDir(name));
-  EXPECT_TRUE(c) << c.error().message();
-  return {*c, ReadBytes(CaseDir(name) + "/quote.bin")};
-}
 
 std::unique_ptr<Verifier> MakeVerifier(const std::string& root_pem = "", bool cache = true) {
   VerifierOptions o;

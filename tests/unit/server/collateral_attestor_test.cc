@@ -15,6 +15,7 @@
 #include "server/collateral_chain.h"
 #include "store/store.h"
 #include "unit/collateral/pccs_fixture.h"
+#include "unit/dcap/resign_tcb_info.h"
 
 namespace kmra::server {
 namespace {
@@ -47,13 +48,14 @@ struct Pki {
   std::string fmspc;
   std::vector<std::uint8_t> quote;
 
-  explicit Pki(bool expired = false) {
+  explicit Pki(bool expired = false,
+               enclave::pki::TcbProfile tcb = enclave::pki::TcbProfile::kUpToDate) {
     enclave::pki::PkiInitOptions o;
     o.dir = dir.path();
     // TLS certificates are checked by libcurl at the real time; SGX ones by us at the fake time.
     o.tls.now = SystemClock::Get().NowUnix();
     o.sgx.now = kPkiTime;
-    o.sgx.platforms.assign(1, enclave::pki::SimPlatformSpec{});
+    o.sgx.platforms.assign(1, enclave::pki::SimPlatformSpec{tcb, false});
     o.sgx.expired_collateral = expired;
     auto s = enclave::pki::PkiInit(o);
     EXPECT_TRUE(s) << s.error().ToString();
@@ -234,6 +236,40 @@ TEST(CollateralAttestorTest, OfflineBundlePastNextUpdateIsRefusedAndSaysWhy) {
   ASSERT_EQ(known.size(), 1u);
   EXPECT_EQ(known[0]->key.fmspc, pki.fmspc);
   EXPECT_FALSE(known[0]->UsableAt(server.clock.NowUnix(), 0));
+}
+
+// Keeps the TCB levels of the PKI's TCB info whose status is in `keep`, signed again.
+void KeepTcbLevels(const Pki& pki, const std::vector<std::string>& keep) {
+  EXPECT_EQ(dcap::testing::KeepTcbLevels(pki.CollateralDir(),
+                                         pki.dir.path() + "/sgx/private/tcb_signing_key.pem", keep),
+            "");
+}
+
+// No TCB level of the TCB info is met: Intel's QVL fails the verification (TCB_NOT_SUPPORTED), so
+// the Attestor reports it unverified with that code first, which the release path answers with
+// 403 tcb.level_not_supported (and the audit record's failed check).
+TEST(CollateralAttestorTest, NoTcbLevelMetIsNotVerified) {
+  Pki pki(/*expired=*/false, enclave::pki::TcbProfile::kOutOfDate);
+  ServerConfig config;
+  config.collateral_dir = pki.dir.path() + "/collateral";
+  {
+    // The same signing path with the platform's level kept: verified, status OutOfDate.
+    KeepTcbLevels(pki, {"UpToDate", "SWHardeningNeeded", "OutOfDate", "Revoked"});
+    TempDir state;
+    Server server(pki, config, state.path() + "/state.db");
+    AttestationResult r = server.Check(pki.quote);
+    EXPECT_TRUE(r.verified) << Failures(r);
+    EXPECT_EQ(r.tcb_status, "OutOfDate");
+  }
+  KeepTcbLevels(pki, {"UpToDate", "SWHardeningNeeded"});
+  TempDir state;
+  Server server(pki, config, state.path() + "/state.db");
+  AttestationResult r = server.Check(pki.quote);
+  EXPECT_FALSE(r.verified);
+  EXPECT_EQ(r.tcb_status, "TCBLevelNotSupported");
+  ASSERT_EQ(r.failures.size(), 1u) << Failures(r);
+  EXPECT_EQ(r.failures[0].code, "tcb.level_not_supported");
+  EXPECT_NE(r.failures[0].message.find("no TCB level"), std::string::npos) << Failures(r);
 }
 
 TEST(CollateralAttestorTest, MaxAgeRefusesCollateralFetchedTooLongAgo) {
