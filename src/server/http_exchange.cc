@@ -1,6 +1,10 @@
 // Only Beast's basic_parser is used (no basic_fields: its insert throws std::length_error for a
 // field value of 64 KiB or more, which is how a chunked trailer used to kill the process).
+// clang-format off
 // <utility> must come before any Asio header with GCC 12 + Boost 1.74 (chriskohlhoff/asio#944).
+#include <utility>
+// clang-format on
+
 #include "server/http_exchange.h"
 
 #include <boost/asio/buffer.hpp>
@@ -9,7 +13,6 @@
 #include <cctype>
 #include <limits>
 #include <new>
-#include <utility>
 
 #include "server/json.h"
 
@@ -115,12 +118,27 @@ HttpExchange::~HttpExchange() = default;
 
 bool HttpExchange::MidRequest() const { return !pending_.empty() || parser_ != nullptr; }
 
-ExchangeOutput HttpExchange::Fail(int status, std::string_view code, const std::string& message,
-                                  std::string_view reason) {
-  ExchangeOutput out;
-  out.bytes = SerializeResponse(ErrorResponse(status, code, message), false, 11, false);
+ExchangeOutput HttpExchange::Fail(ExchangeOutput out, Failure failure, std::string_view detail) {
+  Response response;
+  switch (failure) {
+    case Failure::kBodyTooLarge:
+      out.error = "body_too_large";
+      response = ErrorResponse(
+          413, out.error, "request body exceeds " + std::to_string(limits_.body_limit) + " bytes");
+      break;
+    case Failure::kHeadersTooLarge:
+      out.error = "headers_too_large";
+      response = ErrorResponse(
+          431, out.error,
+          "request headers or trailers exceed " + std::to_string(limits_.header_limit) + " bytes");
+      break;
+    case Failure::kBadHttp:
+      out.error = "bad_http";
+      response = ErrorResponse(400, out.error, "malformed HTTP request: " + std::string(detail));
+      break;
+  }
+  out.bytes += SerializeResponse(response, false, 11, false);
   out.close = true;
-  out.error = reason;
   closed_ = true;
   parser_.reset();
   pending_ = std::string();
@@ -155,28 +173,9 @@ ExchangeOutput HttpExchange::FeedUnguarded(std::string_view bytes) {
         parser_->put(boost::asio::const_buffer(pending_.data() + pos, pending_.size() - pos), ec);
     pos += used;
     if (ec == http::error::need_more) break;
-    if (ec == http::error::body_limit) {
-      ExchangeOutput fail =
-          Fail(413, "body_too_large",
-               "request body exceeds " + std::to_string(limits_.body_limit) + " bytes",
-               "body_too_large");
-      fail.bytes.insert(0, out.bytes);
-      return fail;
-    }
-    if (ec == http::error::header_limit) {
-      ExchangeOutput fail = Fail(
-          431, "headers_too_large",
-          "request headers or trailers exceed " + std::to_string(limits_.header_limit) + " bytes",
-          "headers_too_large");
-      fail.bytes.insert(0, out.bytes);
-      return fail;
-    }
-    if (ec) {
-      ExchangeOutput fail =
-          Fail(400, "bad_http", "malformed HTTP request: " + ec.message(), "bad_http");
-      fail.bytes.insert(0, out.bytes);
-      return fail;
-    }
+    if (ec == http::error::body_limit) return Fail(std::move(out), Failure::kBodyTooLarge);
+    if (ec == http::error::header_limit) return Fail(std::move(out), Failure::kHeadersTooLarge);
+    if (ec) return Fail(std::move(out), Failure::kBadHttp, ec.message());
     if (!parser_->is_done()) {
       if (used == 0) break;
       continue;
@@ -208,12 +207,7 @@ ExchangeOutput HttpExchange::FeedUnguarded(std::string_view bytes) {
   if (pending_.size() > limits_.header_limit + kBufferMargin) {
     // A header-like part (a trailer, a chunk header line) that does not end: it is buffered whole
     // before Beast parses it, so it is cut here.
-    ExchangeOutput fail = Fail(
-        431, "headers_too_large",
-        "request headers or trailers exceed " + std::to_string(limits_.header_limit) + " bytes",
-        "headers_too_large");
-    fail.bytes.insert(0, out.bytes);
-    return fail;
+    return Fail(std::move(out), Failure::kHeadersTooLarge);
   }
   if (pending_.empty()) pending_ = std::string();  // an idle keep-alive connection holds nothing
   return out;

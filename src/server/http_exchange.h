@@ -57,8 +57,9 @@ class HttpExchange {
  private:
   class Parser;
   ExchangeOutput FeedUnguarded(std::string_view bytes);
-  ExchangeOutput Fail(int status, std::string_view code, const std::string& message,
-                      std::string_view reason);
+  enum class Failure { kBodyTooLarge, kHeadersTooLarge, kBadHttp };
+  // Appends the error response for `failure` to `out` and closes the exchange.
+  ExchangeOutput Fail(ExchangeOutput out, Failure failure, std::string_view detail = {});
 
   ExchangeLimits limits_;
   const Handler* handler_;
