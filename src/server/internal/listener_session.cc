@@ -117,6 +117,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec || phase_ != Phase::kFirstBytes) return;
     phase_ = Phase::kTls;
     timer_.cancel();
+    // Readable with nothing to read: the client closed without a byte; no TLS state for it.
+    if (socket_.available(ec) == 0 || ec) return;
     stream_.emplace(std::move(socket_), ctx_);
     beast::get_lowest_layer(*stream_).expires_after(shared_->options.handshake_timeout);
     stream_->async_handshake(ssl::stream_base::server,
