@@ -8,11 +8,13 @@
 //
 // Input: byte 0 chooses the client identity (none, client "fuzz", administrator, expired, foreign
 // CA); byte 1 where the rest is cut in two, so requests also arrive split across reads.
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +43,7 @@ struct Env {
 };
 
 Env* MakeEnv() {
+  spdlog::set_level(spdlog::level::off);  // an audit line per input would dominate the run
   auto* env = new Env();
   const char* tmp = getenv("TMPDIR");
   std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/kmra-fuzz-http.XXXXXX";
@@ -75,7 +78,12 @@ Env* MakeEnv() {
 }
 
 Env& GetEnv() {
-  static Env* env = MakeEnv();  // lives for the whole run
+  static Env* env = MakeEnv();  // lives for the whole run; its directory goes at exit
+  static const int registered = std::atexit([] {
+    std::error_code ec;
+    std::filesystem::remove_all(env->dir, ec);
+  });
+  (void)registered;
   return *env;
 }
 
