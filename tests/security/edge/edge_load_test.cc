@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -57,6 +58,8 @@ TEST(EdgeLoadTest, FiveThousandSilentConnectionsFromOneAddressDoNotShutOthersOut
     ++asked;
     served += Legit(s);
   }
+  std::printf("[ figures  ] legitimate client served within 1 s: %d of %d, during %zu silent\n",
+              served, asked, silent.size());
   EXPECT_EQ(silent.size(), 5000u);
   EXPECT_EQ(served, asked) << "the legitimate client was refused or slower than 1 s "
                            << asked - served << " times in " << asked;
@@ -98,6 +101,8 @@ TEST(EdgeLoadTest, OutOfFileDescriptorsTheServerWaitsInsteadOfSpinningAndRecover
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const double cpu = CpuSeconds(s.pid()) - cpu_before;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("[ figures  ] saturated server (%d open files): %.3f s CPU in %.2f s\n", open_files,
+              cpu, wall);
   EXPECT_LT(cpu / wall, 0.10) << "server CPU while saturated: " << cpu << " s in " << wall << " s ("
                               << open_files << " open files)";
   CloseAll(silent);
