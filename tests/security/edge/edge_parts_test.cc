@@ -7,6 +7,7 @@
 
 #include "server/admission.h"
 #include "server/audit.h"
+#include "server/config.h"
 #include "server/http_exchange.h"
 #include "server/proxy_protocol.h"
 
@@ -210,6 +211,33 @@ TEST(AnonymousRefusalLimiterTest, ManyAddressesShareATotalBudget) {
   std::uint64_t summed = 0;
   for (const auto& s : due) summed += s.suppressed;
   EXPECT_EQ(summed, 10'000u - 120u);
+}
+
+TEST(EdgeConfigTest, PROXYHeadersNeedNamedTrustedPeers) {
+  auto ok = ParseServerConfig(
+      "[listen]\nmax_connections = 100\nmax_connections_per_address = 5\n"
+      "new_connections_per_second_per_address = 7\nfirst_bytes_timeout_ms = 500\n"
+      "proxy_protocol = true\nproxy_trusted_peers = [\"10.0.0.5\", \"fd00::5\"]\n"
+      "anonymous_audit_per_minute = 3\n",
+      "");
+  ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
+  EXPECT_EQ(ok->max_connections, 100u);
+  EXPECT_EQ(ok->max_connections_per_address, 5u);
+  EXPECT_EQ(ok->new_connections_per_second_per_address, 7u);
+  EXPECT_EQ(ok->first_bytes_timeout_ms, 500);
+  EXPECT_EQ(ok->proxy_trusted_peers.size(), 2u);
+  EXPECT_EQ(ok->anonymous_audit_per_minute, 3u);
+  // Without named peers anyone could claim any address; a range or a name is not an address.
+  for (const char* bad :
+       {"[listen]\nproxy_protocol = true\n",
+        "[listen]\nproxy_protocol = true\nproxy_trusted_peers = [\"10.0.0.0/8\"]\n",
+        "[listen]\nproxy_trusted_peers = [\"10.0.0.5\"]\n",
+        "[listen]\nfirst_bytes_timeout_ms = 0\n", "[listen]\nmax_connections = 0\n"}) {
+    auto refused = ParseServerConfig(bad, "");
+    ASSERT_FALSE(refused.has_value()) << bad;
+    EXPECT_NE(refused.error().message().find("[listen]"), std::string::npos)
+        << refused.error().message();
+  }
 }
 
 }  // namespace
