@@ -41,6 +41,12 @@ bool Legit(DevServer& s, int timeout_ms = 1000) {
 
 TEST(EdgeLoadTest, FiveThousandSilentConnectionsFromOneAddressDoNotShutOthersOut) {
   RaiseOwnFileLimit();
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_cur < 5200) {
+    GTEST_SKIP() << "this process may open only " << files.rlim_cur
+                 << " files (hard RLIMIT_NOFILE); the flood needs 5,000 sockets";
+  }
   DevServer s;
   ASSERT_TRUE(s.ok()) << s.Log();
   std::vector<int> silent;
