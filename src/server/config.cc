@@ -1,6 +1,7 @@
 // toml++ throws toml::parse_error; this file is the one adapter that calls it.
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <toml++/toml.h>
 
@@ -168,6 +169,41 @@ Status CheckCollateralSettings(ServerConfig* c) {
   return OkStatus();
 }
 
+// [listen] settings of the network edge (admission control, PROXY protocol, anonymous refusals).
+void ReadEdgeSettings(TableReader& r, ServerConfig* c) {
+  r.Get("max_connections", &c->max_connections);
+  r.Get("max_connections_per_address", &c->max_connections_per_address);
+  r.Get("new_connections_per_second_per_address", &c->new_connections_per_second_per_address);
+  r.Get("first_bytes_timeout_ms", &c->first_bytes_timeout_ms);
+  r.Get("proxy_protocol", &c->proxy_protocol);
+  r.Get("proxy_trusted_peers", &c->proxy_trusted_peers);
+  r.Get("anonymous_audit_per_minute", &c->anonymous_audit_per_minute);
+}
+
+Status CheckEdgeSettings(const ServerConfig& c) {
+  if (c.max_connections < 1) return InvalidArgument("[listen] max_connections must be at least 1");
+  if (c.first_bytes_timeout_ms < 100 || c.first_bytes_timeout_ms > 60'000) {
+    return InvalidArgument("[listen] first_bytes_timeout_ms must be from 100 to 60000");
+  }
+  if (c.proxy_protocol && c.proxy_trusted_peers.empty()) {
+    return InvalidArgument(
+        "[listen] proxy_protocol = true needs proxy_trusted_peers: the IP addresses of the load "
+        "balancers allowed to send PROXY headers (anyone else could claim any address)");
+  }
+  if (!c.proxy_protocol && !c.proxy_trusted_peers.empty()) {
+    return InvalidArgument("[listen] proxy_trusted_peers is set but proxy_protocol is not true");
+  }
+  for (const auto& peer : c.proxy_trusted_peers) {
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, peer.c_str(), buf) != 1 &&
+        inet_pton(AF_INET6, peer.c_str(), buf) != 1) {
+      return InvalidArgument("[listen] proxy_trusted_peers: '" + peer +
+                             "' is not an IP address (one address per load balancer)");
+    }
+  }
+  return OkStatus();
+}
+
 // Bounded so that now + lifetime + skew cannot overflow and a nonce cannot live for days.
 Status CheckNonceSettings(const std::string& where, const ServerConfig& c) {
   auto bounded = [&](const char* name, std::int64_t v, std::int64_t lo, std::int64_t hi) -> Status {
@@ -211,7 +247,9 @@ Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig
     r.Get("header_limit", &c->header_limit);
     r.Get("handshake_timeout_ms", &c->handshake_timeout_ms);
     r.Get("request_timeout_ms", &c->request_timeout_ms);
+    ReadEdgeSettings(r, c);
     KMRA_TRY(r.Finish());
+    KMRA_TRY(CheckEdgeSettings(*c));
   }
   {
     TableReader r(section("tls"), "tls");

@@ -31,6 +31,16 @@ struct ServerConfig {
   int handshake_timeout_ms = 10'000;
   int request_timeout_ms = 30'000;
 
+  // [listen] the network edge: admission control, PROXY protocol, anonymous refusals
+  // (docs/server.md "Network edge").
+  std::size_t max_connections = 4096;
+  std::size_t max_connections_per_address = 256;             // 0: no cap
+  std::size_t new_connections_per_second_per_address = 200;  // 0: no cap
+  int first_bytes_timeout_ms = 2'000;
+  bool proxy_protocol = false;                   // read PROXY v2 headers from proxy_trusted_peers
+  std::vector<std::string> proxy_trusted_peers;  // IP addresses of the load balancers
+  std::size_t anonymous_audit_per_minute = 10;   // audit records of refusals per source address
+
   // [tls]
   std::string tls_cert;       // server certificate chain (PEM)
   std::string tls_key;        // its private key (PEM, 0600)

@@ -15,6 +15,10 @@ struct ClientIdentity {
   bool presented = false;        // the client sent a certificate
   bool verified = false;         // ... and it chains to the configured client CA (X509_V_OK)
   std::string verify_error;      // OpenSSL's reason when presented && !verified
+  // Why a presented certificate is not verified: it does not chain to the client CA (kUntrusted), or
+  // it does but is outside its validity period.
+  enum class Problem { kNone, kUntrusted, kExpired, kNotYetValid };
+  Problem problem = Problem::kNone;
   std::string organizational_unit;  // OU of the subject: the client's identity, KMRA style
   std::string common_name;       // CN of the subject
   std::string subject;           // the whole subject, one line (RFC 2253)

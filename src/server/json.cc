@@ -99,6 +99,10 @@ Response ErrorResponse(const Error& error, Json details) {
                        std::move(details));
 }
 
+std::string_view RequestErrorCode(const Error& error) {
+  return error.code() == Code::kResourceExhausted ? "resource_exhausted" : "request.invalid";
+}
+
 int HttpStatusFor(Code code) {
   switch (code) {
     case Code::kOk: return 200;

@@ -42,6 +42,10 @@ Response ErrorResponse(int status, std::string_view code, std::string_view messa
 // Maps an Error to a response: the HTTP status follows the Code, the JSON code is CodeName().
 Response ErrorResponse(const Error& error, Json details = Json::object());
 
+// The JSON error code for a request body that could not be read: "resource_exhausted" for the caps
+// (size, nesting; docs/api.md), "request.invalid" for everything else.
+std::string_view RequestErrorCode(const Error& error);
+
 // HTTP status for an error code (kInvalidArgument -> 400, kUnavailable -> 503, ...).
 int HttpStatusFor(Code code);
 

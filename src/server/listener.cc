@@ -1,229 +1,57 @@
-// Boost.Beast is called through its error_code overloads only; nothing here throws into our code.
+// Boost.Beast/Asio are called through their error_code overloads only. The HTTP part after TLS is
+// HttpExchange (sans-I/O); this file moves bytes, keeps deadlines and admits connections. As a last
+// line, an exception that still escapes a handler (bad_alloc) unwinds that one connection's handler
+// (closing it), is counted, and the I/O thread runs on.
+// clang-format off
 // <utility> must come before any Asio header with GCC 12 + Boost 1.74 (chriskohlhoff/asio#944).
 #include <utility>
+// clang-format on
 
 #include "server/listener.h"
 
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
-#include <atomic>
-#include <boost/asio/dispatch.hpp>
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
-#include <optional>
+#include <random>
 #include <thread>
 #include <vector>
 
 #include "crypto/ossl.h"
+#include "server/admission.h"
+#include "server/internal/listener_session.h"
+#include "server/tls_identity.h"
 
 namespace kmra::server {
 namespace {
 
+using internal::ListenerShared;
+
 namespace beast = boost::beast;
-namespace http = beast::http;
 namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
-constexpr std::chrono::seconds kShutdownTimeout{5};
-
-struct Shared {
-  ListenerOptions options;
-  Handler handler;
-  std::atomic<std::size_t> connections{0};
-};
-
-std::string NameEntry(X509_NAME* name, int nid) {
-  int index = X509_NAME_get_index_by_NID(name, nid, -1);
-  if (index < 0) return {};
-  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
-  unsigned char* utf8 = nullptr;
-  int len = ASN1_STRING_to_UTF8(&utf8, data);
-  if (len < 0) return {};
-  std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
-}
-
-std::string OneLine(X509_NAME* name) {
-  auto bio = ossl::Wrap(BIO_new(BIO_s_mem()));
-  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return {};
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
-ClientIdentity IdentityOf(SSL* ssl) {
-  ClientIdentity id;
-  auto cert = ossl::Wrap(SSL_get1_peer_certificate(ssl));
-  if (!cert) return id;
-  id.presented = true;
-  long verify = SSL_get_verify_result(ssl);
-  id.verified = verify == X509_V_OK;
-  if (!id.verified) id.verify_error = X509_verify_cert_error_string(verify);
-  X509_NAME* subject = X509_get_subject_name(cert.get());
-  id.organizational_unit = NameEntry(subject, NID_organizationalUnitName);
-  id.common_name = NameEntry(subject, NID_commonName);
-  id.subject = OneLine(subject);
-  int len = i2d_X509(cert.get(), nullptr);
-  if (len > 0) {
-    id.certificate_der.resize(static_cast<size_t>(len));
-    unsigned char* p = id.certificate_der.data();
-    i2d_X509(cert.get(), &p);
-  }
-  return id;
-}
-
-// The chain is checked by OpenSSL as usual; accepting here only defers the verdict to the handler,
-// which reads SSL_get_verify_result() and refuses with a readable error and an audit record.
-int DeferVerdict(int /*preverified*/, X509_STORE_CTX* /*ctx*/) { return 1; }
-
-std::string ErrorBody(std::string_view code, std::string_view message) {
-  // Plain ASCII messages only, so no JSON escaping is needed here.
-  return std::string(R"({"error":{"code":")") + std::string(code) + R"(","message":")" +
-         std::string(message) + R"(","details":{}}})";
-}
-
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket&& socket, ssl::context& ctx, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket), ctx), shared_(std::move(shared)) {
-    shared_->connections.fetch_add(1);
-    beast::error_code ec;
-    auto endpoint = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
-    if (!ec) remote_ = endpoint.address().to_string(ec) + ":" + std::to_string(endpoint.port());
-  }
-  ~Session() { shared_->connections.fetch_sub(1); }
-
-  void Run() {
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&Session::OnRun, shared_from_this()));
-  }
-
- private:
-  void OnRun() {
-    beast::get_lowest_layer(stream_).expires_after(shared_->options.handshake_timeout);
-    stream_.async_handshake(ssl::stream_base::server,
-                            beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
-  }
-
-  void OnHandshake(beast::error_code ec) {
-    if (ec) return;  // scanners, plain HTTP, TLS < 1.2: nothing to answer
-    identity_ = IdentityOf(stream_.native_handle());
-    DoRead();
-  }
-
-  void DoRead() {
-    parser_.emplace();
-    parser_->body_limit(shared_->options.body_limit);
-    parser_->header_limit(static_cast<std::uint32_t>(shared_->options.header_limit));
-    beast::get_lowest_layer(stream_).expires_after(shared_->options.request_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
-  }
-
-  void OnRead(beast::error_code ec, std::size_t /*bytes*/) {
-    if (ec == http::error::end_of_stream || ec == net::ssl::error::stream_truncated) return DoClose();
-    if (ec == http::error::body_limit) {
-      return SendError(413, "body_too_large",
-                       "request body exceeds " + std::to_string(shared_->options.body_limit) +
-                           " bytes");
-    }
-    if (ec == http::error::header_limit) {
-      return SendError(431, "headers_too_large",
-                       "request headers exceed " + std::to_string(shared_->options.header_limit) +
-                           " bytes");
-    }
-    if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
-        ec != http::error::partial_message) {
-      return SendError(400, "bad_http", "malformed HTTP request: " + ec.message());
-    }
-    if (ec) return;  // timeout, reset, partial message: the socket is closed by its owner going away
-
-    auto& msg = parser_->get();
-    Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    size_t q = req.target.find('?');
-    req.path = req.target.substr(0, q);
-    if (q != std::string::npos) req.query = req.target.substr(q + 1);
-    for (const auto& field : msg) {
-      std::string name(field.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers.emplace_back(std::move(name), std::string(field.value()));
-    }
-    req.body = std::move(msg.body());
-    req.remote_address = remote_;
-    req.client = identity_;
-    bool keep_alive = msg.keep_alive();
-    unsigned version = msg.version();
-
-    Response res;
-    try {
-      res = shared_->handler(req);
-    } catch (...) {
-      // Our handlers do not throw; this only turns a bad_alloc into a 500 instead of a dead process.
-      res = Response{500, "application/json", ErrorBody("internal", "internal error"), {}};
-    }
-    Send(std::move(res), keep_alive, version);
-  }
-
-  void SendError(int status, std::string_view code, std::string message) {
-    Send(Response{status, "application/json", ErrorBody(code, message), {}}, false, 11);
-  }
-
-  void Send(Response res, bool keep_alive, unsigned version) {
-    auto out = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(res.status), version);
-    out->set(http::field::server, "kmra");
-    out->set(http::field::content_type, res.content_type);
-    for (auto& [name, value] : res.headers) out->set(name, value);
-    out->body() = std::move(res.body);
-    out->keep_alive(keep_alive);
-    out->prepare_payload();
-    response_ = out;
-    beast::get_lowest_layer(stream_).expires_after(shared_->options.request_timeout);
-    http::async_write(stream_, *out,
-                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(), keep_alive));
-  }
-
-  void OnWrite(bool keep_alive, beast::error_code ec, std::size_t /*bytes*/) {
-    response_.reset();
-    if (ec) return;
-    if (!keep_alive) return DoClose();
-    DoRead();
-  }
-
-  void DoClose() {
-    beast::get_lowest_layer(stream_).expires_after(kShutdownTimeout);
-    stream_.async_shutdown(beast::bind_front_handler(&Session::OnShutdown, shared_from_this()));
-  }
-
-  void OnShutdown(beast::error_code /*ec*/) {}
-
-  beast::ssl_stream<beast::tcp_stream> stream_;
-  std::shared_ptr<Shared> shared_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<http::response<http::string_body>> response_;
-  ClientIdentity identity_;
-  std::string remote_;
-};
+// /readyz reports saturation for this long after the last refusal at max_connections or the last
+// accept() without file descriptors, so a probe that gets in after the pressure still sees it.
+constexpr std::chrono::seconds kSaturationMemory{10};
 
 class BeastListener final : public Listener {
  public:
-  BeastListener(std::shared_ptr<Shared> shared)
+  explicit BeastListener(std::shared_ptr<ListenerShared> shared)
       : shared_(std::move(shared)),
         ssl_ctx_(ssl::context::tls_server),
         ioc_(shared_->options.threads),
-        acceptor_(net::make_strand(ioc_)) {}
+        acceptor_(net::make_strand(ioc_)),
+        backoff_(acceptor_.get_executor()) {}
 
   ~BeastListener() override { Stop(); }
 
@@ -257,8 +85,10 @@ class BeastListener final : public Listener {
     if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(o.client_ca_file.c_str())) {
       SSL_CTX_set_client_CA_list(native, names);  // takes ownership
     }
-    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, DeferVerdict);
+    KMRA_TRY(InstallClientVerify(native));
     SSL_CTX_set_session_id_context(native, reinterpret_cast<const unsigned char*>("kmra"), 4);
+    // Idle connections keep no TLS read/write buffers (OpenSSL frees them between records).
+    SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
 
     auto address = net::ip::make_address(o.address, ec);
     if (ec) return InvalidArgument("listen address '" + o.address + "' is not an IP address");
@@ -274,9 +104,29 @@ class BeastListener final : public Listener {
     acceptor_.listen(net::socket_base::max_listen_connections, ec);
     if (ec) return Unavailable("listen: " + ec.message());
     port_ = acceptor_.local_endpoint(ec).port();
+    if (Metrics* m = o.metrics) {
+      using T = Metrics::Type;
+      m->Describe("kmra_connections_open", T::kGauge, "Open client connections");
+      m->Describe("kmra_connections_max", T::kGauge, "[listen] max_connections");
+      m->Describe("kmra_listener_saturated", T::kGauge,
+                  "1 while new connections are refused (max_connections) or accept() backs off "
+                  "(out of file descriptors)");
+      m->Describe("kmra_connections_refused_total", T::kCounter,
+                  "Connections closed at accept: max_connections, per_address, rate, no_peer");
+      m->Describe("kmra_connection_errors_total", T::kCounter,
+                  "Connections closed for an error: first_bytes_timeout, proxy_header, "
+                  "tls_handshake, handshake_timeout, request_timeout, read, write, bad_http, "
+                  "headers_too_large, body_too_large, exception");
+      m->Describe("kmra_accept_errors_total", T::kCounter,
+                  "accept() failures: emfile, enfile, no_memory (each followed by a 50-100 ms "
+                  "pause), other");
+    }
+    shared_->Gauge("kmra_connections_max", static_cast<double>(o.max_connections));
+    shared_->Gauge("kmra_connections_open", 0);
+    shared_->Gauge("kmra_listener_saturated", 0);
     DoAccept();
     for (int i = 0; i < std::max(1, o.threads); ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
+      threads_.emplace_back([this] { RunGuarded(); });
     }
     return OkStatus();
   }
@@ -305,29 +155,104 @@ class BeastListener final : public Listener {
   }
 
  private:
+  // An exception out of a completion handler unwinds that handler (dropping its connection) and
+  // lands here; io_context::run may be called again without restart().
+  void RunGuarded() {
+    for (;;) {
+      try {
+        ioc_.run();
+        return;
+      } catch (...) {
+        shared_->Error("exception");
+      }
+    }
+  }
+
   void DoAccept() {
-    acceptor_.async_accept(net::make_strand(ioc_),
-                           [this](beast::error_code ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
+    acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket s) {
+      OnAccept(ec, std::move(s));
+    });
   }
 
   void OnAccept(beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;
-    if (!ec) {
-      if (shared_->connections.load() >= shared_->options.max_connections) {
-        socket.close(ec);
-      } else {
-        socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), ssl_ctx_, shared_)->Run();
-      }
+    if (ec) {
+      const bool no_fd = ec == net::error::no_descriptors || ec.value() == ENFILE ||
+                         ec == net::error::no_buffer_space || ec == net::error::no_memory;
+      shared_->Count("kmra_accept_errors_total", ec == net::error::no_descriptors ? "emfile"
+                                                 : ec.value() == ENFILE           ? "enfile"
+                                                 : no_fd                          ? "no_memory"
+                                                                                  : "other");
+      if (no_fd) return BackOff();
+      return DoAccept();
     }
+    Admit(std::move(socket));
     DoAccept();
   }
 
+  // Out of file descriptors: accepting again at once would spin (the pending connection stays in
+  // the backlog and accept fails again immediately). Wait 50-100 ms; connections close meanwhile.
+  void BackOff() {
+    Saturated();
+    backoff_.expires_after(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 100)(rng_)));
+    backoff_.async_wait([this](beast::error_code ec) {
+      if (ec != net::error::operation_aborted) DoAccept();
+    });
+  }
+
+  void Saturated() {
+    if (!saturated_) shared_->Gauge("kmra_listener_saturated", 1);
+    saturated_ = true;
+    saturated_at_ = std::chrono::steady_clock::now();
+  }
+
+  void Refuse(tcp::socket& socket, std::string_view reason) {
+    shared_->Count("kmra_connections_refused_total", reason);
+    beast::error_code ec;
+    socket.set_option(net::socket_base::linger(true, 0), ec);  // RST: no TIME_WAIT kept here
+    socket.close(ec);
+  }
+
+  void Admit(tcp::socket socket) {
+    beast::error_code ec;
+    auto peer = socket.remote_endpoint(ec);
+    if (ec) return Refuse(socket, "no_peer");
+    std::string ip = peer.address().to_string(ec);
+    if (ec) return Refuse(socket, "no_peer");
+    const auto& o = shared_->options;
+    if (shared_->connections.load() >= o.max_connections) {
+      Saturated();
+      return Refuse(socket, "max_connections");
+    }
+    if (saturated_ && std::chrono::steady_clock::now() - saturated_at_ > kSaturationMemory) {
+      saturated_ = false;
+      shared_->Gauge("kmra_listener_saturated", 0);
+    }
+    const bool proxied = shared_->TrustedProxy(ip);
+    std::string admitted;
+    if (!proxied) {
+      // Behind a trusted proxy the caps apply once the PROXY header names the client.
+      auto verdict = shared_->admission->Admit(ip, AdmissionTable::Clock::now());
+      if (verdict != AdmissionTable::Verdict::kAdmit) {
+        return Refuse(socket, AdmissionTable::Reason(verdict));
+      }
+      admitted = ip;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    internal::StartSession(std::move(socket), ssl_ctx_, shared_, ip, peer.port(),
+                           std::move(admitted), proxied);
+  }
+
   // Declaration order matters: sessions (owned by handlers inside ioc_) use ssl_ctx_ and shared_.
-  std::shared_ptr<Shared> shared_;
+  std::shared_ptr<ListenerShared> shared_;
   ssl::context ssl_ctx_;
   net::io_context ioc_;
   tcp::acceptor acceptor_;
+  net::steady_timer backoff_;
+  std::minstd_rand rng_{std::random_device{}()};
+  bool saturated_ = false;  // acceptor strand only
+  std::chrono::steady_clock::time_point saturated_at_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   std::mutex mu_;
@@ -338,9 +263,11 @@ class BeastListener final : public Listener {
 }  // namespace
 
 Result<std::unique_ptr<Listener>> Listener::Start(const ListenerOptions& options, Handler handler) {
-  auto shared = std::make_shared<Shared>();
+  auto shared = std::make_shared<ListenerShared>();
   shared->options = options;
   shared->handler = std::move(handler);
+  shared->admission = std::make_unique<AdmissionTable>(AdmissionLimits{
+      options.max_connections_per_address, options.new_connections_per_second_per_address});
   auto listener = std::make_unique<BeastListener>(std::move(shared));
   KMRA_TRY(listener->Init());
   return std::unique_ptr<Listener>(std::move(listener));

@@ -50,13 +50,22 @@ Response Router::Dispatch(Request& request) const {
     }
   }
   if (!allowed.empty()) {
-    Response res = ErrorResponse(405, "method_not_allowed",
-                                 request.method + " is not allowed on " + request.path +
-                                     "; allowed: " + allowed);
+    Response res = ErrorResponse(
+        405, "method_not_allowed",
+        request.method + " is not allowed on " + request.path + "; allowed: " + allowed);
     res.headers.emplace_back("Allow", allowed);
     return res;
   }
-  return ErrorResponse(404, "not_found", "no such endpoint: " + request.method + " " + request.path);
+  return ErrorResponse(404, "not_found",
+                       "no such endpoint: " + request.method + " " + request.path);
+}
+
+std::string_view Router::MethodLabel(const Request& request) const {
+  for (const auto& route : routes_) {
+    if (route.method == request.method) return route.method;
+    if (request.method == "HEAD" && route.method == "GET") return "HEAD";
+  }
+  return "other";
 }
 
 std::string Router::PatternFor(const Request& request) const {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/http.h"
@@ -23,9 +24,13 @@ class Router {
   // Dispatches a request. Thread safe once routes are added.
   Response Dispatch(Request& request) const;
 
-  // The pattern that matches the request path ("/v1/keys/{id}"), or "" when none: a label for metrics
-  // that does not explode with key ids.
+  // The pattern that matches the request path ("/v1/keys/{id}"), or "" when none: a label for
+  // metrics that does not explode with key ids.
   std::string PatternFor(const Request& request) const;
+
+  // The request method as a metric label: one the routes use (or HEAD, served by GET routes), else
+  // "other", so made-up methods cannot create metric series.
+  std::string_view MethodLabel(const Request& request) const;
 
  private:
   struct Route {

@@ -70,6 +70,18 @@ Response Service::ReadyResponse() {
   bool collateral_ok = false;
   checks["collateral"] = CollateralReadiness(now, &collateral_ok);
   ready = ready && collateral_ok;
+  // The listener's gauges: refusing connections at max_connections, or out of file descriptors.
+  const bool saturated = metrics_.Value("kmra_listener_saturated", {}) > 0;
+  checks["connections"] = Json{{"ok", !saturated},
+                               {"open", metrics_.Value("kmra_connections_open", {})},
+                               {"max", metrics_.Value("kmra_connections_max", {})},
+                               {"open_files_limit", metrics_.Value("kmra_open_files_limit", {})}};
+  if (saturated) {
+    checks["connections"]["error"] =
+        "saturated: new connections are refused or accept() is out of file descriptors (see "
+        "kmra_connections_refused_total and kmra_accept_errors_total)";
+    ready = false;
+  }
   Json body{{"ready", ready}, {"checks", checks}};
   // Keys whose policy allows any enclave (allow_any_enclave) are named only by number here: /readyz
   // answers without a client certificate. `kmra keys list` names them.

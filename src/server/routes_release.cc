@@ -106,7 +106,7 @@ void Service::AddKmraRoutes() {
     in.client_id = req.client.organizational_unit;
     in.remote = req.remote_address;
     if (auto parsed = ParseKmraBody(req.body, &in); !parsed) {
-      return ErrorResponse(HttpStatusFor(parsed.error().code()), "request.invalid",
+      return ErrorResponse(HttpStatusFor(parsed.error().code()), RequestErrorCode(parsed.error()),
                            parsed.error().message());
     }
     auto result = release_->Attest(in);
@@ -135,7 +135,7 @@ void Service::AddKmraRoutes() {
     in.oaep = p11::OaepChoice::kSha1;  // what KMRA clients unwrap with
     in.server_nonce = false;           // KMRA client nonce: 28 random bytes || LE unix time
     if (auto parsed = ParseKmraBody(req.body, &in); !parsed) {
-      return ErrorResponse(HttpStatusFor(parsed.error().code()), "request.invalid",
+      return ErrorResponse(HttpStatusFor(parsed.error().code()), RequestErrorCode(parsed.error()),
                            parsed.error().message());
     }
     auto released = release_->Release(in);
@@ -194,7 +194,7 @@ void Service::AddV1Routes() {
       return OkStatus();
     };
     if (auto parsed = parse(); !parsed) {
-      return ErrorResponse(HttpStatusFor(parsed.error().code()), "request.invalid",
+      return ErrorResponse(HttpStatusFor(parsed.error().code()), RequestErrorCode(parsed.error()),
                            parsed.error().message());
     }
     auto released = release_->Release(in);

@@ -1,10 +1,9 @@
 #include "server/run.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-
-#include <spdlog/spdlog.h>
 
 #include <cstdlib>
 
@@ -28,7 +27,8 @@ Status RegisterStaticKeys(const ServerConfig& config, store::Store& store, std::
     std::string chain;
     if (!key.certificate_file.empty()) {
       auto text = ReadFileText(key.certificate_file, 1 << 20);
-      if (!text) return tl::unexpected(text.error().WithContext("key '" + key.id + "' certificate"));
+      if (!text)
+        return tl::unexpected(text.error().WithContext("key '" + key.id + "' certificate"));
       chain = *text;
     }
     KMRA_TRY(store.CreateKey({key.id, "from apphsm.conf", now}));
@@ -41,6 +41,27 @@ Status RegisterStaticKeys(const ServerConfig& config, store::Store& store, std::
     spdlog::info("registered key '{}' (HSM label '{}') from apphsm.conf", key.id, key.key_label);
   }
   return OkStatus();
+}
+
+// Every connection is a file descriptor; 1024 (a common soft default) is below the default
+// max_connections. Raise the soft limit to the hard one and say what it is.
+std::uint64_t RaiseOpenFileLimit(std::size_t max_connections) {
+  struct rlimit files {};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0) return 0;
+  if (files.rlim_cur < files.rlim_max) {
+    struct rlimit raised = {files.rlim_max, files.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) files = raised;
+  }
+  const std::uint64_t limit = files.rlim_cur;
+  if (limit < max_connections + 64) {
+    spdlog::warn(
+        "open files limit (RLIMIT_NOFILE) is {}, below [listen] max_connections = {} plus room for "
+        "the store and the HSM: at the limit the server pauses accepting (see /readyz)",
+        limit, max_connections);
+  } else {
+    spdlog::info("open files limit (RLIMIT_NOFILE): {}", limit);
+  }
+  return limit;
 }
 
 }  // namespace
@@ -62,9 +83,9 @@ Result<SecretBytes> LoadHsmPin(const ServerConfig& config) {
     }
   }
   if (!config.hsm_pin.empty()) return SecretBytes::FromString(config.hsm_pin);
-  return FailedPrecondition("no HSM PIN: set [hsm] pin_file, or the environment variable " +
-                            (config.hsm_pin_env.empty() ? std::string("named by [hsm] pin_env")
-                                                        : config.hsm_pin_env));
+  return FailedPrecondition(
+      "no HSM PIN: set [hsm] pin_file, or the environment variable " +
+      (config.hsm_pin_env.empty() ? std::string("named by [hsm] pin_env") : config.hsm_pin_env));
 }
 
 Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
@@ -87,6 +108,7 @@ Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  const std::uint64_t open_files = RaiseOpenFileLimit(config.max_connections);
 
   if (!config.softhsm2_conf.empty()) setenv("SOFTHSM2_CONF", config.softhsm2_conf.c_str(), 1);
 
@@ -104,8 +126,8 @@ Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
   auto hsm = p11::SessionPool::Create(std::move(pool_config));
   if (auto check = hsm->Check(); !check) {
     // Not fatal: the pool reconnects on the next request, and /readyz says what is wrong.
-    spdlog::warn("HSM not ready yet ({} token '{}'): {}", config.hsm_module,
-                 config.hsm_token_label, check.error().ToString());
+    spdlog::warn("HSM not ready yet ({} token '{}'): {}", config.hsm_module, config.hsm_token_label,
+                 check.error().ToString());
   }
 
   KMRA_ASSIGN_OR_RETURN(CollateralSetup collateral, BuildCollateral(config, **store, clock));
@@ -133,6 +155,14 @@ Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
   lo.handshake_timeout = std::chrono::milliseconds(config.handshake_timeout_ms);
   lo.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
   lo.threads = config.threads;
+  lo.max_connections = config.max_connections;
+  lo.max_connections_per_address = config.max_connections_per_address;
+  lo.new_connections_per_second_per_address =
+      static_cast<double>(config.new_connections_per_second_per_address);
+  lo.first_bytes_timeout = std::chrono::milliseconds(config.first_bytes_timeout_ms);
+  if (config.proxy_protocol) lo.proxy_trusted_peers = config.proxy_trusted_peers;
+  lo.metrics = &service.metrics();
+  service.metrics().Set("kmra_open_files_limit", {}, static_cast<double>(open_files));
   KMRA_ASSIGN_OR_RETURN(auto listener,
                         Listener::Start(lo, [&service](Request& r) { return service.Handle(r); }));
   if (!config.port_file.empty()) {

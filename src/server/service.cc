@@ -15,6 +15,15 @@ std::string B64(std::string_view text) {
   return Base64Encode(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
 }
 
+namespace {
+
+// "192.0.2.1:443" -> "192.0.2.1", "::1:443" -> "::1".
+std::string SourceAddress(const std::string& remote) {
+  const std::size_t colon = remote.rfind(':');
+  return colon == std::string::npos ? remote : remote.substr(0, colon);
+}
+
+}  // namespace
 std::string UrlEncode(std::string_view text) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
@@ -59,6 +68,7 @@ Service::Service(ServiceDeps deps)
                     "HTTP request handling time by route pattern");
   metrics_.Describe("kmra_auth_refusals_total", Metrics::Type::kCounter,
                     "Requests refused for a missing, untrusted or unauthorised client certificate");
+  audit_.SetAnonymousPerMinute(deps_.config.anonymous_audit_per_minute);
   metrics_.Set("kmra_simulated_root_trusted", {}, deps_.attestor->TrustsSimulatedRoot() ? 1 : 0);
   AddKmraRoutes();
   AddV1Routes();
@@ -102,39 +112,53 @@ std::optional<Response> Service::Authenticate(Request& req, Role role) {
   entry.action = "authenticate";
   entry.api = req.path.rfind("/v1/", 0) == 0 ? "v1" : "kmra";
   entry.remote = req.remote_address;
-  entry.detail = req.method + " " + req.path;
+  // The path is the client's to choose: bounded, so no request writes a record of its own size.
+  entry.detail = BoundedText(req.method, 16) + " " + BoundedText(req.path, 256);
   entry.verdict = "refused";
   std::optional<Response> refusal;
-  if (!req.client.presented) {
+  const ClientIdentity& client = req.client;
+  if (!client.presented) {
     entry.failed_check = "client_certificate.missing";
     refusal = ErrorResponse(401, entry.failed_check,
                             "a client certificate is required (mutual TLS); pass the certificate "
                             "issued by this server's client CA");
-  } else if (!req.client.verified) {
-    entry.failed_check = "client_certificate.untrusted";
-    entry.detail += "; subject " + req.client.subject + ": " + req.client.verify_error;
-    refusal =
-        ErrorResponse(401, entry.failed_check,
-                      "the client certificate '" + req.client.subject +
-                          "' is not issued by this server's client CA: " + req.client.verify_error);
-  } else if (req.client.organizational_unit.empty()) {
+  } else if (!client.verified) {
+    const bool expired = client.problem == ClientIdentity::Problem::kExpired;
+    const bool early = client.problem == ClientIdentity::Problem::kNotYetValid;
+    entry.failed_check = expired ? "client_certificate.expired"
+                         : early ? "client_certificate.not_yet_valid"
+                                 : "client_certificate.untrusted";
+    const std::string subject = BoundedText(client.subject, 256);
+    entry.detail += "; subject " + subject + ": " + client.verify_error;
+    refusal = ErrorResponse(
+        401, entry.failed_check,
+        expired || early ? "the client certificate '" + subject + "' " + client.verify_error +
+                               "; ask for a new one from this server's client CA"
+                         : "the client certificate '" + subject +
+                               "' is not issued by this server's client CA: " + client.verify_error);
+  } else if (client.organizational_unit.empty()) {
     entry.failed_check = "client_certificate.no_ou";
     refusal = ErrorResponse(403, entry.failed_check,
-                            "the client certificate '" + req.client.subject +
+                            "the client certificate '" + client.subject +
                                 "' has no OU; the OU is the client's identity");
   } else if (role == Role::kAdmin) {
     const auto& admins = deps_.config.admin_clients;
-    if (std::find(admins.begin(), admins.end(), req.client.organizational_unit) == admins.end()) {
-      entry.client = req.client.organizational_unit;
+    if (std::find(admins.begin(), admins.end(), client.organizational_unit) == admins.end()) {
+      entry.client = client.organizational_unit;
       entry.failed_check = "admin.required";
       refusal = ErrorResponse(403, entry.failed_check,
-                              "client '" + req.client.organizational_unit +
+                              "client '" + client.organizational_unit +
                                   "' is not an administrator ([tls] admin_clients)");
     }
   }
   if (!refusal) return std::nullopt;
   metrics_.Add("kmra_auth_refusals_total", {{"code", entry.failed_check}});
-  (void)audit_.Write(entry);
+  if (!client.verified) {
+    // Anyone who reaches the port gets here: records are rate limited per source address.
+    (void)audit_.WriteAnonymousRefusal(entry, SourceAddress(req.remote_address));
+  } else {
+    (void)audit_.Write(entry);
+  }
   return refusal;
 }
 
@@ -145,9 +169,10 @@ Response Service::Handle(Request& req) {
   if (pattern.empty()) pattern = "unmatched";
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics_.Add(
-      "kmra_http_requests_total",
-      {{"route", pattern}, {"method", req.method}, {"status", std::to_string(res.status)}});
+  // Labels take known values only: the route template and a method the router knows.
+  metrics_.Add("kmra_http_requests_total", {{"route", pattern},
+                                            {"method", std::string(router_.MethodLabel(req))},
+                                            {"status", std::to_string(res.status)}});
   metrics_.Observe("kmra_http_request_seconds", {{"route", pattern}}, seconds);
   return res;
 }
