@@ -105,6 +105,18 @@ class ServerReleaseTest : public ::testing::Test {
     auto id = MakeClient().platform->Identity();
     return Json{{"mrenclave", {HexEncode(id.mrenclave)}}, {"mrsigner", {HexEncode(id.mrsigner)}}};
   }
+  // A failed test shows the server's log: what it refused or dropped, and why.
+  void TearDown() override {
+    if (!HasFailure()) return;
+    std::cerr << "server log:\n" << integration::ReadFile(D() + "/server.log");
+    auto metrics = Https(Call("GET", "/metrics", "", "client"));
+    std::istringstream lines(metrics.body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("kmra_connection", 0) == 0 || line.rfind("kmra_accept", 0) == 0) {
+        std::cerr << line << "\n";
+      }
+    }
+  }
   static void TearDownTestSuite() {
     delete server_;
     delete dir_;
@@ -497,8 +509,9 @@ class Scenarios : public ServerReleaseTest {
     seq = LastSeq();
     ExpectRefused(Https(Call("POST", "/sgx/keys/export", body)), seq, 403, "policy.missing");
     // The fix, then the same request again.
-    ASSERT_EQ(Https(Call("PUT", "/v1/keys/legacy/policy", TestPolicy().dump(), "admin")).status,
-              200);
+    auto fixed = Https(Call("PUT", "/v1/keys/legacy/policy", TestPolicy().dump(), "admin"));
+    ASSERT_EQ(fixed.status, 200) << fixed.curl_error << fixed.body << "\nserver log:\n"
+                                 << integration::ReadFile(D() + "/server.log");
     auto released = Https(Call("POST", "/sgx/keys/export", body));
     EXPECT_EQ(released.status, 200) << released.body;
     // An explicit "any enclave" policy releases, and says so in the key list and /readyz.

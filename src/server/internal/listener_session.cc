@@ -5,7 +5,10 @@
 
 #include "server/internal/listener_session.h"
 
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
@@ -61,6 +64,11 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.expires_after(shared_->options.first_bytes_timeout);
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->phase_ != Phase::kFirstBytes) return;
+      // The deadline is the client's, not this server's queue: when the I/O threads were busy (HSM
+      // key generation runs on them), bytes that arrived in time may still wait for their handler,
+      // queued behind this one. Those count as in time.
+      beast::error_code probe;
+      if (self->socket_.is_open() && self->socket_.available(probe) > 0 && !probe) return;
       self->shared_->Error("first_bytes_timeout");
       beast::error_code ignored;
       self->socket_.close(ignored);
@@ -115,10 +123,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnFirstBytes(beast::error_code ec) {
     if (ec || phase_ != Phase::kFirstBytes) return;
+    // A wait can complete with nothing to read yet (seen under load): only a zero-byte peek means
+    // the client closed; no data yet means wait again (the first-bytes timer still runs).
+    std::uint8_t first = 0;
+    const ssize_t peeked = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      return WaitFirstBytes();
+    }
     phase_ = Phase::kTls;
     timer_.cancel();
-    // Readable with nothing to read: the client closed without a byte; no TLS state for it.
-    if (socket_.available(ec) == 0 || ec) return;
+    // Closed (or failed) without a byte: no TLS state for it.
+    if (peeked <= 0) return;
     stream_.emplace(std::move(socket_), ctx_);
     beast::get_lowest_layer(*stream_).expires_after(shared_->options.handshake_timeout);
     stream_->async_handshake(ssl::stream_base::server,

@@ -93,11 +93,16 @@ HttpResult Https(const HttpCall& call) {
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  char detail[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
   CURLcode rc = curl_easy_perform(curl);
   if (rc == CURLE_OK) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
   } else {
-    result.curl_error = curl_easy_strerror(rc);
+    result.curl_error = std::string(curl_easy_strerror(rc)) + ": " + detail;
+    // A failed exchange says why in the test's output even where an assertion prints only the status.
+    std::fprintf(stderr, "https: %s %s: %s\n", call.method.c_str(), call.url.c_str(),
+                 result.curl_error.c_str());
   }
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
