@@ -130,7 +130,9 @@ Result<SecretBytes> ToPkcs8(EVP_PKEY* pkey) {
   if (len <= 0) return ossl::Fail(Code::kInternal, "cannot encode the key as PKCS#8");
   SecretBytes out(static_cast<size_t>(len));
   unsigned char* p = out.RevealMutable().data();
-  i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &p);
+  if (i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &p) != len) {
+    return ossl::Fail(Code::kInternal, "cannot encode the key as PKCS#8");
+  }
   return out;
 }
 
