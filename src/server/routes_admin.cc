@@ -259,7 +259,9 @@ void Service::AddAdminRoutes() {
     auto run = [&]() -> Result<Json> {
       Json body = Json::object();
       std::optional<SecretBytes> pem;
-      if (!req.body.empty()) KMRA_ASSIGN_OR_RETURN(body, ParseKeyBody(req.body, &pem));
+      if (!req.body.empty()) {
+        KMRA_ASSIGN_OR_RETURN(body, ParseKeyBody(req.body, &pem));
+      }
       KMRA_ASSIGN_OR_RETURN(entry.key_id, KeyIdParam(p));
       KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(entry.key_id));
       const auto* newest = key.newest();
