@@ -43,7 +43,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto taken = kmra::server::TakeSecretMember(body, "private_key_pem");
   bool duplicate = false;
   Json reference = Parse(original, &duplicate);
-  const bool is_object = !reference.is_discarded() && reference.is_object();
+  // nlohmann takes a NUL byte between tokens for the end of the input ("{}\0junk" parses); the
+  // extraction refuses it, which is stricter, so such bodies are only checked not to crash.
+  const bool is_object = !reference.is_discarded() && reference.is_object() &&
+                         original.find('\0') == std::string::npos;
   if (!taken) {
     Check(body == original);
     if (is_object) {
