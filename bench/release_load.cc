@@ -11,11 +11,13 @@
 //   request's latency runs from when it was due, so time spent waiting for a free client counts
 //   (no coordinated omission). This is the latency a fleet sending R releases per second sees.
 //
-// With --server-pid the server's CPU time per release is reported as well (from /proc).
+// With --server-pid the server's CPU time per release is reported as well (from /proc). With
+// --beside, each level runs once per listed load beside it (bench/lib/beside_load.h: none,
+// audit-verify, abuse:R), so their effect on the releases is seen in the same run.
 //
 //   kmra server --dev --dir DIR --listen 127.0.0.1:0 &
 //   release_load --dir DIR [--key demo] [--clients 1,8,64] [--requests 400] [--rate 500]
-//                [--platform 1] [--server-pid PID]
+//                [--platform 1] [--server-pid PID] [--beside none,audit-verify,abuse:200]
 #include <curl/curl.h>
 #include <unistd.h>
 
@@ -37,6 +39,7 @@
 #include "crypto/random.h"
 #include "crypto/rsa.h"
 #include "enclave/factory.h"
+#include "lib/beside_load.h"
 
 namespace {
 
@@ -50,6 +53,7 @@ struct Options {
   int platform = 1;
   double rate = 0;  // requests per second in total; 0: closed loop
   int server_pid = 0;
+  std::vector<std::string> beside = {"none"};
 };
 
 // User + system CPU seconds of a process, or -1.
@@ -92,6 +96,18 @@ int main(int argc, char** argv) {
     else if (a == "--platform") o.platform = std::stoi(v);
     else if (a == "--rate") o.rate = std::stod(v);
     else if (a == "--server-pid") o.server_pid = std::stoi(v);
+    else if (a == "--beside") {
+      o.beside.clear();
+      std::stringstream list(v);
+      for (std::string kind; std::getline(list, kind, ',');) {
+        if (!kmra::bench::BesideLoad::Valid(kind)) {
+          std::fprintf(stderr, "--beside: '%s' is not none, audit-verify or abuse:RATE\n",
+                       kind.c_str());
+          return 2;
+        }
+        o.beside.push_back(kind);
+      }
+    }
     else if (a == "--clients") {
       o.clients.clear();
       size_t pos = 0;
@@ -107,7 +123,8 @@ int main(int argc, char** argv) {
   }
   if (o.dir.empty()) {
     std::fprintf(stderr, "usage: release_load --dir DIR [--key ID] [--clients 1,8,64] "
-                         "[--requests N] [--rate R] [--platform N] [--server-pid PID]\n");
+                         "[--requests N] [--rate R] [--platform N] [--server-pid PID] "
+                         "[--beside none,audit-verify,abuse:R]\n");
     return 2;
   }
   auto port = kmra::ReadFileText(o.dir + "/server.port");
@@ -162,9 +179,17 @@ int main(int argc, char** argv) {
   std::string ca = o.dir + "/tls/ca.pem", cert = o.dir + "/tls/client.pem",
               ckey = o.dir + "/tls/client.key";
   struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  std::printf("| clients | mode | releases | errors | releases/s | p50 ms | p99 ms | server CPU/release |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf("| clients | mode | beside | releases | errors | releases/s | p50 ms | p99 ms | "
+              "server CPU/release | beside did |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  const std::string port_text(port->substr(0, port->find('\n')));
+  std::vector<std::pair<int, std::string>> levels;  // (clients, load beside)
   for (int n : o.clients) {
+    for (const std::string& kind : o.beside) levels.emplace_back(n, kind);
+  }
+  for (const auto& level : levels) {
+    const int n = level.first;
+    const std::string& beside_kind = level.second;
     // One warm-up release per connection, then the measured ones.
     const int total = o.requests + n;
     std::vector<std::string> bodies;
@@ -249,11 +274,14 @@ int main(int argc, char** argv) {
     for (auto& s : slots) idle.push_back(&s);
     drive(n, false, false, Clock::now());  // warm-up: every connection handshakes once
     errors = 0;
+    kmra::bench::BesideLoad beside(beside_kind, o.dir, port_text);
+    beside.Start();
     const double cpu0 = CpuSeconds(o.server_pid);
     const auto t0 = Clock::now();
     drive(total, true, o.rate > 0, t0);
     double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     const double cpu1 = CpuSeconds(o.server_pid);
+    beside.Stop();
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double p) {
       if (latencies.empty()) return 0.0;
@@ -269,9 +297,10 @@ int main(int argc, char** argv) {
                     1000.0 * (cpu1 - cpu0) / static_cast<double>(latencies.size()));
       cpu = buf;
     }
-    std::printf("| %d | %s | %zu | %d | %.0f | %.1f | %.1f | %s |\n", n, mode.c_str(),
-                latencies.size(), errors, static_cast<double>(latencies.size()) / seconds,
-                pct(0.50), pct(0.99), cpu.c_str());
+    std::printf("| %d | %s | %s | %zu | %d | %.0f | %.1f | %.1f | %s | %s |\n", n, mode.c_str(),
+                beside_kind.c_str(), latencies.size(), errors,
+                static_cast<double>(latencies.size()) / seconds, pct(0.50), pct(0.99), cpu.c_str(),
+                beside.Summary(seconds).c_str());
     std::fflush(stdout);
     for (auto& s : slots) curl_easy_cleanup(s.easy);
     curl_multi_cleanup(multi);

@@ -18,7 +18,7 @@
 
 namespace kmra {
 
-// Wipes memory before giving it back. Used by SecretBytes and SecretString.
+// Wipes memory before giving it back. Used by SecretBytes and WipingString.
 void SecureWipe(void* data, std::size_t size);
 
 template <class T>
@@ -35,6 +35,10 @@ struct WipingAllocator {
   template <class U>
   bool operator==(const WipingAllocator<U>&) const noexcept { return true; }
 };
+
+// A std::string whose buffers are wiped when released (reallocation, destruction): for buffers
+// that may hold a secret in transit, such as received request bytes.
+using WipingString = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
 
 class SecretBytes {
  public:

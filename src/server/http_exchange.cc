@@ -7,6 +7,7 @@
 
 #include "server/http_exchange.h"
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
@@ -28,6 +29,19 @@ using SV = boost::beast::string_view;
 constexpr std::size_t kBufferMargin = 4096;
 
 std::string_view View(SV s) { return {s.data(), s.size()}; }
+
+// Appends to a request body. A body may carry a secret (an imported key), so when the string must
+// grow the old buffer is wiped before it is released; a Content-Length body is reserved once.
+void AppendBody(std::string& body, SV bytes) {
+  if (body.size() + bytes.size() > body.capacity()) {
+    std::string bigger;
+    bigger.reserve(std::max(body.capacity() * 2, body.size() + bytes.size()));
+    bigger.append(body);
+    if (!body.empty()) SecureWipe(body.data(), body.size());
+    body.swap(bigger);
+  }
+  body.append(bytes.data(), bytes.size());
+}
 
 std::string Clean(std::string_view text) {
   std::string out;
@@ -51,6 +65,14 @@ class HttpExchange::Parser final : public http::basic_parser<true> {
     body_limit(limits.body_limit);
     eager(true);
   }
+
+  // The body may have carried a secret (an imported key): wiped when the request is done with,
+  // answered or not.
+  ~Parser() override {
+    if (!request.body.empty()) SecureWipe(request.body.data(), request.body.size());
+  }
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
 
   Request request;
   unsigned version = 11;
@@ -88,7 +110,7 @@ class HttpExchange::Parser final : public http::basic_parser<true> {
   }
 
   std::size_t on_body_impl(SV body, error_code&) override {
-    request.body.append(body.data(), body.size());
+    AppendBody(request.body, body);
     return body.size();
   }
 
@@ -99,7 +121,7 @@ class HttpExchange::Parser final : public http::basic_parser<true> {
   }
 
   std::size_t on_chunk_body_impl(std::uint64_t, SV body, error_code&) override {
-    request.body.append(body.data(), body.size());
+    AppendBody(request.body, body);
     return body.size();
   }
 
@@ -141,7 +163,7 @@ ExchangeOutput HttpExchange::Fail(ExchangeOutput out, Failure failure, std::stri
   out.close = true;
   closed_ = true;
   parser_.reset();
-  pending_ = std::string();
+  pending_ = WipingString();
   return out;
 }
 
@@ -153,7 +175,7 @@ ExchangeOutput HttpExchange::Feed(std::string_view bytes) noexcept {
     // this one connection and keep serving the others.
     closed_ = true;
     parser_.reset();
-    pending_ = std::string();
+    pending_ = WipingString();
     ExchangeOutput out;
     out.close = true;
     out.error = "exception";
@@ -199,7 +221,7 @@ ExchangeOutput HttpExchange::FeedUnguarded(std::string_view bytes) {
     if (!keep_alive) {
       out.close = true;
       closed_ = true;
-      pending_ = std::string();
+      pending_ = WipingString();
       return out;
     }
   }
@@ -209,7 +231,7 @@ ExchangeOutput HttpExchange::FeedUnguarded(std::string_view bytes) {
     // before Beast parses it, so it is cut here.
     return Fail(std::move(out), Failure::kHeadersTooLarge);
   }
-  if (pending_.empty()) pending_ = std::string();  // an idle keep-alive connection holds nothing
+  if (pending_.empty()) pending_ = WipingString();  // an idle keep-alive connection holds nothing
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/secret_bytes.h"
 #include "server/http.h"
 
 namespace kmra::server {
@@ -66,7 +67,7 @@ class HttpExchange {
   std::string remote_;
   ClientIdentity client_;
   std::unique_ptr<Parser> parser_;
-  std::string pending_;  // received bytes the parser has not consumed yet
+  WipingString pending_;  // received bytes the parser has not consumed yet (may hold secrets)
   bool closed_ = false;
 };
 

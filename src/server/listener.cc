@@ -67,6 +67,9 @@ class BeastListener final : public Listener {
                              ssl::context::no_tlsv1_1 | ssl::context::no_compression,
                          ec);
     if (ec) return Internal("TLS options: " + ec.message());
+    // Received plaintext is wiped from OpenSSL's record buffer once read (a request may carry an
+    // imported private key).
+    SSL_CTX_set_options(native, SSL_OP_CLEANSE_PLAINTEXT);
     ssl_ctx_.use_certificate_chain_file(o.cert_file, ec);
     if (ec) {
       return InvalidArgument("TLS server certificate '" + o.cert_file +

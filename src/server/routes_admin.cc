@@ -8,6 +8,7 @@
 #include "p11/csr.h"
 #include "p11/keys.h"
 #include "server/json.h"
+#include "server/json_secret.h"
 #include "server/service.h"
 
 namespace kmra::server {
@@ -90,15 +91,24 @@ Response Err(const Error& e) { return ErrorResponse(e); }
 
 }  // namespace
 
-// Creates one key version in the HSM (generated or imported), checking a given certificate against
-// it. The PEM of an imported key is wiped from the parsed JSON as soon as it is copied out.
+// Reads an admin request body that may import a key: the PEM is taken out of the text before the
+// JSON parser sees it (json_secret.h), and the body is wiped whatever happens.
+static Result<Json> ParseKeyBody(std::string& text, std::optional<SecretBytes>* pem) {
+  auto secret = TakeSecretMember(text, "private_key_pem");
+  auto parsed = secret ? ParseJsonObject(text) : Result<Json>(tl::unexpected(secret.error()));
+  Wipe(text);
+  KMRA_ASSIGN_OR_RETURN(Json body, std::move(parsed));
+  *pem = std::move(*secret);
+  body.erase("private_key_pem");
+  return body;
+}
+
+// Creates one key version in the HSM (generated, or imported from `pem`), checking a given
+// certificate against it.
 static Result<store::KeyVersion> MakeVersion(p11::SessionPool& hsm, const std::string& id,
-                                             int version, Json& body,
-                                             const std::string& default_type) {
-  KMRA_ASSIGN_OR_RETURN(std::string pem, GetOptionalString(body, "private_key_pem"));
-  if (auto it = body.find("private_key_pem"); it != body.end() && it->is_string()) {
-    Wipe(it->get_ref<std::string&>());
-  }
+                                             int version, const Json& body,
+                                             const std::string& default_type,
+                                             const std::optional<SecretBytes>& pem) {
   KMRA_ASSIGN_OR_RETURN(std::string type, GetOptionalString(body, "type", default_type));
   KMRA_ASSIGN_OR_RETURN(std::string chain, GetOptionalString(body, "certificate_pem"));
   auto lease = hsm.Acquire();
@@ -106,11 +116,8 @@ static Result<store::KeyVersion> MakeVersion(p11::SessionPool& hsm, const std::s
   p11::KeyName name{HsmLabel(id, version), {}};
   p11::KeyObjects objects;
   store::KeyVersion v;
-  if (!pem.empty()) {
-    SecretBytes secret = SecretBytes::FromString(pem);
-    SecureWipe(pem.data(), pem.size());
-    KMRA_ASSIGN_OR_RETURN(objects,
-                          p11::ImportPrivateKeyPem(**lease, secret.RevealAsString(), name));
+  if (pem && !pem->empty()) {
+    KMRA_ASSIGN_OR_RETURN(objects, p11::ImportPrivateKeyPem(**lease, pem->RevealAsString(), name));
     v.origin = "imported";
   } else {
     KMRA_ASSIGN_OR_RETURN(auto spec, p11::KeySpec::Parse(type));
@@ -155,9 +162,8 @@ void Service::AddAdminRoutes() {
                      .client = req.client.organizational_unit,
                      .remote = req.remote_address};
     auto run = [&]() -> Result<Json> {
-      auto parsed = ParseJsonObject(req.body);
-      Wipe(req.body);  // may hold private_key_pem
-      KMRA_ASSIGN_OR_RETURN(Json body, std::move(parsed));
+      std::optional<SecretBytes> pem;
+      KMRA_ASSIGN_OR_RETURN(Json body, ParseKeyBody(req.body, &pem));
       KMRA_ASSIGN_OR_RETURN(std::string id, GetString(body, "id"));
       entry.key_id = id;
       KMRA_TRY(store::ValidateKeyId(id));
@@ -181,7 +187,7 @@ void Service::AddAdminRoutes() {
       auto made = [&]() -> Result<Json> {
         KMRA_TRY(deps_.store->PutPolicy({id, policy_json, now}));
         KMRA_ASSIGN_OR_RETURN(store::KeyVersion v,
-                              MakeVersion(*deps_.hsm, id, 1, body, "rsa-3072"));
+                              MakeVersion(*deps_.hsm, id, 1, body, "rsa-3072", pem));
         v.created_at = now;
         auto version = deps_.store->AddKeyVersion(id, v);
         if (!version) {
@@ -252,17 +258,17 @@ void Service::AddAdminRoutes() {
                      .key_id = p.at("id")};
     auto run = [&]() -> Result<Json> {
       Json body = Json::object();
+      std::optional<SecretBytes> pem;
       if (!req.body.empty()) {
-        auto parsed = ParseJsonObject(req.body);
-        Wipe(req.body);  // may hold private_key_pem
-        KMRA_ASSIGN_OR_RETURN(body, std::move(parsed));
+        KMRA_ASSIGN_OR_RETURN(body, ParseKeyBody(req.body, &pem));
       }
       KMRA_ASSIGN_OR_RETURN(entry.key_id, KeyIdParam(p));
       KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(entry.key_id));
       const auto* newest = key.newest();
       int next = newest ? newest->version + 1 : 1;
       std::string type = newest ? newest->key_type : "rsa-3072";
-      KMRA_ASSIGN_OR_RETURN(store::KeyVersion v, MakeVersion(*deps_.hsm, key.id, next, body, type));
+      KMRA_ASSIGN_OR_RETURN(store::KeyVersion v,
+                            MakeVersion(*deps_.hsm, key.id, next, body, type, pem));
       v.created_at = deps_.clock->NowUnix();
       KMRA_ASSIGN_OR_RETURN(int version, deps_.store->AddKeyVersion(key.id, v));
       entry.key_version = version;

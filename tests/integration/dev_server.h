@@ -23,6 +23,8 @@ class DevServer {
   const std::string& error() const { return error_; }
   // https://127.0.0.1:PORT
   const std::string& url() const { return url_; }
+  // The server's process id (-1 once stopped).
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   // Stops the process (SIGTERM) and forgets DIR/server.port, so the server can be started again.
   void Stop();
 

@@ -2,268 +2,10 @@
 // key to a quote from SimPlatform through the KMRA API (driven with the curl command) and /v1; the
 // client unwraps it and signs what the certificate's public key verifies. Every refusal is checked
 // for its HTTP status and code, the absence of key material, and its audit record.
-#include <gtest/gtest.h>
-#include <openssl/pem.h>
-#include <signal.h>
-
-#include <algorithm>
-#include <chrono>
-#include <filesystem>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <thread>
-
-#include "base/base64.h"
-#include "base/hex.h"
-#include "crypto/aes_kw.h"
-#include "crypto/hash.h"
-#include "crypto/key.h"
-#include "crypto/random.h"
-#include "crypto/rsa.h"
-#include "enclave/factory.h"
-#include "integration/dev_server.h"
-#include "integration/harness.h"
-#include "store/store.h"
-#include "unit/dcap/resign_tcb_info.h"
-#include "unit/server/test_util.h"
+#include "integration/server_release_fixture.h"
 
 namespace kmra {
 namespace {
-
-using Json = nlohmann::json;
-using integration::RunCmd;
-using server::testing::HttpCall;
-using server::testing::Https;
-
-std::string Kmra() { return integration::EnvOr("KMRA_BIN", "kmra"); }
-
-std::vector<uint8_t> KmraNonce(int64_t unix_time) {
-  std::vector<uint8_t> n = *crypto::RandomBytes(28);
-  for (int i = 0; i < 4; ++i) n.push_back(static_cast<uint8_t>(unix_time >> (8 * i)));
-  return n;
-}
-
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// The client side of a release: an RSA-3072 key (the token's cust key) and a simulated enclave.
-struct Client {
-  crypto::PrivateKey key;
-  crypto::RsaPublicNumbers pub;
-  std::unique_ptr<enclave::Platform> platform;
-
-  std::vector<uint8_t> QuoteFor(const std::vector<uint8_t>& nonce,
-                                const std::vector<uint8_t>* modulus_override = nullptr) {
-    const auto& modulus = modulus_override ? *modulus_override : pub.modulus;
-    auto quote = platform->Quote(integration::ReleaseReportData(pub.exponent, modulus, nonce));
-    EXPECT_TRUE(quote.has_value()) << quote.error().ToString();
-    return *quote;
-  }
-};
-
-class ServerReleaseTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new integration::TempDir();
-    auto init = RunCmd({Kmra(), "pki", "init", "--dir", D(), "--platforms", "4", "--tcb",
-                        "2=outofdate", "--tcb", "4=revoked", "--revoke-pck", "3"});
-    ASSERT_EQ(init.exit_code, 0) << init.output;
-    // Without its Revoked level, the TCB info has no level platform 4 meets (TCBLevelNotSupported).
-    for (const auto& d : std::filesystem::directory_iterator(D() + "/collateral")) {
-      ASSERT_EQ(
-          dcap::testing::KeepTcbLevels(d.path().string(), D() + "/sgx/private/tcb_signing_key.pem",
-                                       {"UpToDate", "SWHardeningNeeded", "OutOfDate"}),
-          "");
-    }
-    server_ = new integration::Process(
-        {Kmra(), "server", "--dev", "--dir", D(), "--listen", "127.0.0.1:0"}, {},
-        D() + "/server.log");
-    for (int i = 0; i < 600 && !std::filesystem::exists(D() + "/server.port"); ++i) {
-      ASSERT_TRUE(server_->Running()) << integration::ReadFile(D() + "/server.log");
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    port_ = std::stoi(integration::ReadFile(D() + "/server.port"));
-    // --dev gives the demo key a policy naming the dev token's enclave (MRENCLAVE of the token
-    // module, MRSIGNER of the PKI's signer); this test's quotes carry the test program's MRENCLAVE,
-    // so the tests release under a policy that names it.
-    auto dev = Https(Call("GET", "/v1/keys/demo/policy", "", "admin"));
-    ASSERT_EQ(dev.status, 200) << dev.body;
-    Json dev_policy = Json::parse(dev.body)["policy"];
-    EXPECT_EQ(dev_policy["mrsigner"], TestPolicy()["mrsigner"]) << dev.body;
-    EXPECT_EQ(dev_policy["mrenclave"].size(), 1u) << dev.body;
-    EXPECT_NE(dev_policy["mrenclave"], TestPolicy()["mrenclave"]) << dev.body;
-    auto set = Https(Call("PUT", "/v1/keys/demo/policy", TestPolicy().dump(), "admin"));
-    ASSERT_EQ(set.status, 200) << set.body;
-  }
-
-  // A policy naming this test's simulated enclave (MRENCLAVE of the test program, MRSIGNER of the
-  // PKI's enclave signer).
-  static Json TestPolicy() {
-    auto id = MakeClient().platform->Identity();
-    return Json{{"mrenclave", {HexEncode(id.mrenclave)}}, {"mrsigner", {HexEncode(id.mrsigner)}}};
-  }
-  // A failed test shows the server's log: what it refused or dropped, and why.
-  void TearDown() override {
-    if (!HasFailure()) return;
-    std::cerr << "server log:\n" << integration::ReadFile(D() + "/server.log");
-    auto metrics = Https(Call("GET", "/metrics", "", "client"));
-    std::istringstream lines(metrics.body);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.rfind("kmra_connection", 0) == 0 || line.rfind("kmra_accept", 0) == 0) {
-        std::cerr << line << "\n";
-      }
-    }
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    delete dir_;
-  }
-  static std::string D() { return dir_->path(); }
-  static std::string Url(const std::string& path) {
-    return "https://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
-  // One client per (platform, debug), made once: RSA key generation dominates the test time.
-  static Client& MakeClient(int platform = 1, bool debug = false) {
-    static std::map<std::pair<int, bool>, std::unique_ptr<Client>> clients;
-    auto& slot = clients[{platform, debug}];
-    if (!slot) slot = std::make_unique<Client>(NewClient(platform, debug));
-    return *slot;
-  }
-  static Client NewClient(int platform, bool debug) {
-    // KMRA's token uses RSA-3072; 2048 keeps the test fast and is accepted the same way.
-    Client c{*crypto::GenerateRsaKey(2048), {}, nullptr};
-    c.pub = *crypto::RsaPublicNumbersOf(*c.key.PublicKey());
-    enclave::PlatformConfig pc;
-    pc.kind = "sim";
-    pc.platform_dir = D() + "/sgx/platform-" + std::to_string(platform);
-    pc.debug = debug;
-    auto p = enclave::OpenPlatform(pc);
-    EXPECT_TRUE(p.has_value()) << p.error().ToString();
-    c.platform = std::move(*p);
-    return c;
-  }
-
-  static HttpCall Call(const std::string& method, const std::string& path, const std::string& body,
-                       const std::string& who = "client") {
-    HttpCall call;
-    call.method = method;
-    call.url = Url(path);
-    call.body = body;
-    call.ca_file = D() + "/tls/ca.pem";
-    if (!who.empty()) {
-      call.cert_file = D() + "/tls/" + who + ".pem";
-      call.key_file = D() + "/tls/" + who + ".key";
-    }
-    return call;
-  }
-
-  static Json KmraBody(const std::string& key_id, const crypto::RsaPublicNumbers& pub,
-                       const std::vector<uint8_t>& quote, const std::vector<uint8_t>& nonce) {
-    return Json{{"HsmObject", {{"h_unique_id", key_id}}},
-                {"SgxObject",
-                 {{"RsaPublicKey",
-                   {{"ExponentLen", pub.exponent.size()},
-                    {"Exponent", Base64Encode(pub.exponent)},
-                    {"ModulusLen", pub.modulus.size()},
-                    {"Modulus", Base64Encode(pub.modulus)}}},
-                  {"SgxQuote", Base64Encode(quote)},
-                  {"SgxQuoteNonce", Base64Encode(nonce)}}}};
-  }
-
-  // The newest audit sequence number, and the records after `after`.
-  static Json AuditAfter(int64_t after) {
-    auto res =
-        Https(Call("GET", "/v1/audit?limit=1000&after=" + std::to_string(after), "", "admin"));
-    EXPECT_EQ(res.status, 200) << res.body;
-    return Json::parse(res.body)["records"];
-  }
-  static int64_t LastSeq() {
-    int64_t last = 0;
-    for (;;) {
-      Json records = AuditAfter(last);
-      if (records.empty()) return last;
-      last = records.back()["seq"].get<int64_t>();
-    }
-  }
-
-  // Asserts a refusal: status, error code, no key material, and one audit record naming the check.
-  static void ExpectRefused(const server::testing::HttpResult& res, int64_t seq_before, long status,
-                            const std::string& code) {
-    EXPECT_EQ(res.status, status) << res.body;
-    Json body = Json::parse(res.body, nullptr, false);
-    ASSERT_FALSE(body.is_discarded()) << res.body;
-    EXPECT_EQ(body["error"]["code"], code) << res.body;
-    EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
-    for (const char* field : {"wrappedSWK", "wrappedKey", "wrapped_swk", "wrapped_key"}) {
-      EXPECT_FALSE(body.contains(field)) << field;
-    }
-    Json records = AuditAfter(seq_before);
-    bool found = false;
-    for (const auto& r : records) {
-      found |= r["record"]["failed_check"] == code && r["record"]["verdict"] != "allowed";
-      EXPECT_NE(r["record"]["verdict"], "allowed") << r.dump();
-      EXPECT_TRUE(r["record"]["simulated_root"].get<bool>());
-    }
-    EXPECT_TRUE(found) << "no audit record with failed_check " << code << ": " << records.dump();
-  }
-
-  // Unwraps a release as a KMRA client does and checks the key signs for the certificate.
-  static void ExpectUsableKey(const Client& c, const std::vector<uint8_t>& wrapped_swk,
-                              const std::vector<uint8_t>& wrapped_key, const std::string& cert_pem,
-                              crypto::HashAlg oaep) {
-    crypto::OaepParams params;
-    params.hash = oaep;
-    params.mgf1 = oaep;
-    auto swk = crypto::RsaOaepDecrypt(c.key, wrapped_swk, params);
-    ASSERT_TRUE(swk.has_value()) << swk.error().ToString();
-    EXPECT_EQ(swk->size(), 32u);
-    auto pkcs8 = crypto::AesKeyUnwrapPad(swk->Reveal(), wrapped_key);
-    ASSERT_TRUE(pkcs8.has_value()) << pkcs8.error().ToString();
-    // SoftHSM2 2.6.1 pads the PKCS#8 to a multiple of 8 bytes before the RFC 5649 wrap, so the
-    // unwrapped bytes can end in padding; the DER's own length says where the key ends.
-    auto der = pkcs8->Reveal();
-    ASSERT_GE(der.size(), 4u);
-    ASSERT_EQ(der[0], 0x30);
-    size_t len = der[1] == 0x82 ? 4 + (size_t{der[2]} << 8 | der[3]) : der.size();
-    ASSERT_LE(len, der.size());
-    for (size_t i = len; i < der.size(); ++i) EXPECT_EQ(der[i], 0) << "padding byte " << i;
-    auto released = crypto::PrivateKey::FromDer(der.first(len));
-    ASSERT_TRUE(released.has_value()) << released.error().ToString();
-    std::string message = "handshake transcript";
-    std::span<const uint8_t> msg(reinterpret_cast<const uint8_t*>(message.data()), message.size());
-    auto sig = crypto::RsaSign(*released, crypto::RsaPadding::kPss, crypto::HashAlg::kSha256, msg);
-    ASSERT_TRUE(sig.has_value()) << sig.error().ToString();
-    auto cert_pub = crypto::PublicKey::FromPem(CertPublicKeyPem(cert_pem));
-    ASSERT_TRUE(cert_pub.has_value());
-    EXPECT_EQ(*released->PublicKey()->ToPem(), *cert_pub->ToPem()) << cert_pem;
-    EXPECT_TRUE(
-        crypto::RsaVerify(*cert_pub, crypto::RsaPadding::kPss, crypto::HashAlg::kSha256, msg, *sig)
-            .has_value());
-  }
-
-  static std::string CertPublicKeyPem(const std::string& cert_pem) {
-    BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    if (!cert) return {};
-    BIO* out = BIO_new(BIO_s_mem());
-    PEM_write_bio_PUBKEY(out, X509_get0_pubkey(cert));
-    char* data = nullptr;
-    long len = BIO_get_mem_data(out, &data);
-    std::string pem(data, static_cast<size_t>(len));
-    BIO_free(out);
-    X509_free(cert);
-    return pem;
-  }
-
-  static inline integration::TempDir* dir_ = nullptr;
-  static inline integration::Process* server_ = nullptr;
-  static inline int port_ = 0;
-};
 
 // Each scenario is a method; ctest runs each TEST in its own process, and starting the server is
 // the expensive part, so the scenarios are grouped into a few tests.
@@ -716,11 +458,11 @@ TEST_F(Scenarios, KeyWithoutPolicyIsNeverReleased) { RunKeyWithoutPolicyIsNeverR
 TEST_F(Scenarios, AMissingHsmObjectAffectsOnlyItsKey) {
   Json create{{"id", "lost"}, {"type", "ec-p256"}, {"policy", TestPolicy()}};
   ASSERT_EQ(Https(Call("POST", "/v1/keys", create.dump(), "admin")).status, 201);
-  auto removed = RunCmd({"pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so",
-                         "--token-label", "kmra", "--login", "--pin",
-                         integration::ReadFile(D() + "/hsm/pin").substr(0, 24), "--delete-object",
-                         "--type", "privkey", "--label", "kmra:lost:v1"},
-                        {{"SOFTHSM2_CONF", D() + "/hsm/softhsm2.conf"}});
+  auto removed =
+      RunCmd({"pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label", "kmra",
+              "--login", "--pin", integration::ReadFile(D() + "/hsm/pin").substr(0, 24),
+              "--delete-object", "--type", "privkey", "--label", "kmra:lost:v1"},
+             {{"SOFTHSM2_CONF", D() + "/hsm/softhsm2.conf"}});
   ASSERT_EQ(removed.exit_code, 0) << removed.output;
   Client& c = MakeClient();
   std::vector<std::string> lost_bodies, demo_bodies;
@@ -733,9 +475,11 @@ TEST_F(Scenarios, AMissingHsmObjectAffectsOnlyItsKey) {
   int64_t seq = LastSeq();
   std::vector<server::testing::HttpResult> lost(lost_bodies.size()), demo(demo_bodies.size());
   std::thread breaker([&] {
-    for (size_t i = 0; i < lost.size(); ++i) lost[i] = Https(Call("POST", "/sgx/keys/export", lost_bodies[i]));
+    for (size_t i = 0; i < lost.size(); ++i)
+      lost[i] = Https(Call("POST", "/sgx/keys/export", lost_bodies[i]));
   });
-  for (size_t i = 0; i < demo.size(); ++i) demo[i] = Https(Call("POST", "/sgx/keys/export", demo_bodies[i]));
+  for (size_t i = 0; i < demo.size(); ++i)
+    demo[i] = Https(Call("POST", "/sgx/keys/export", demo_bodies[i]));
   breaker.join();
   for (const auto& r : demo) EXPECT_EQ(r.status, 200) << r.body;
   for (const auto& r : lost) {
@@ -756,11 +500,11 @@ TEST_F(Scenarios, AMissingHsmObjectAffectsOnlyItsKey) {
 
 TEST_F(Scenarios, KeyCreationLeavesNoOrphanHsmObjects) {
   auto hsm_objects = [&](const std::string& label) {
-    auto listed = RunCmd({"pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so",
-                          "--token-label", "kmra", "--login", "--pin",
-                          integration::ReadFile(D() + "/hsm/pin").substr(0, 24), "--list-objects",
-                          "--type", "privkey"},
-                         {{"SOFTHSM2_CONF", D() + "/hsm/softhsm2.conf"}});
+    auto listed =
+        RunCmd({"pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so", "--token-label",
+                "kmra", "--login", "--pin", integration::ReadFile(D() + "/hsm/pin").substr(0, 24),
+                "--list-objects", "--type", "privkey"},
+               {{"SOFTHSM2_CONF", D() + "/hsm/softhsm2.conf"}});
     EXPECT_EQ(listed.exit_code, 0) << listed.output;
     size_t n = 0;
     const std::string needle = "label:      " + label + "\n";
@@ -795,10 +539,9 @@ TEST_F(Scenarios, KeyCreationLeavesNoOrphanHsmObjects) {
   EXPECT_EQ(Https(Call("GET", "/v1/keys/mismatch", "", "admin")).status, 404);
   EXPECT_EQ(hsm_objects("kmra:mismatch:v1"), 0u);
   // The id is free again, and the legitimate creation works.
-  auto created = Https(Call("POST", "/v1/keys",
-                            Json{{"id", "mismatch"}, {"type", "ec-p256"}, {"policy", TestPolicy()}}
-                                .dump(),
-                            "admin"));
+  auto created = Https(Call(
+      "POST", "/v1/keys",
+      Json{{"id", "mismatch"}, {"type", "ec-p256"}, {"policy", TestPolicy()}}.dump(), "admin"));
   EXPECT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(hsm_objects("kmra:mismatch:v1"), 1u);
 }

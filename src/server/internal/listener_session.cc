@@ -19,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/secret_bytes.h"
 #include "server/http_exchange.h"
 #include "server/proxy_protocol.h"
 #include "server/tls_identity.h"
@@ -161,6 +162,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == net::error::eof || ec == ssl::error::stream_truncated) return DoClose();
     if (ec) return shared_->Error(ec == beast::error::timeout ? "request_timeout" : "read");
     ExchangeOutput out = exchange_->Feed(std::string_view(read_buffer_->data(), bytes));
+    SecureWipe(read_buffer_->data(), bytes);  // a request may carry a secret (an imported key)
     if (!out.error.empty()) shared_->Error(out.error);
     if (out.bytes.empty()) {
       if (out.close) return DoClose();
