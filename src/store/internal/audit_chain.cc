@@ -10,10 +10,8 @@ Result<int64_t> ParseHeadSeq(const std::string& text) {
   int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
-    return DataLoss(
-        fmt::format("the audit chain head sequence number '{}' is not a number: the state "
-                    "database was edited outside kmra",
-                    text.substr(0, 32)));
+    return DataLoss(fmt::format("the audit chain head sequence number '{}' is not a number: the state "
+                                "database was edited outside kmra", text.substr(0, 32)));
   }
   return value;
 }
@@ -36,21 +34,17 @@ bool ChainChecker::Add(const AuditRecord& r) {
   if (failed_) return false;
   if (r.seq != expected_) {
     return Fail(expected_, r.seq > expected_
-                               ? fmt::format("record {} is missing (record {} follows record {})",
-                                             expected_, r.seq, expected_ - 1)
+                               ? fmt::format("record {} is missing (record {} follows record {})", expected_,
+                                             r.seq, expected_ - 1)
                                : fmt::format("record {} appears out of order", r.seq));
   }
   if (AuditHash(r.prev_hash, r.seq, r.time, r.json) != r.hash) {
-    return Fail(r.seq,
-                fmt::format("record {} was edited: its content does not match its hash", r.seq));
+    return Fail(r.seq, fmt::format("record {} was edited: its content does not match its hash", r.seq));
   }
   if (r.prev_hash != prev_) {
-    // This record is intact, so the one before it was changed (and its hash recomputed) or
-    // replaced.
-    return Fail(r.seq - 1,
-                fmt::format("record {} was edited or replaced: record {} was chained to a "
-                            "different version of it",
-                            r.seq - 1, r.seq));
+    // This record is intact, so the one before it was changed (and its hash recomputed) or replaced.
+    return Fail(r.seq - 1, fmt::format("record {} was edited or replaced: record {} was chained to a "
+                                       "different version of it", r.seq - 1, r.seq));
   }
   prev_ = r.hash;
   ++verdict_.records;
@@ -62,8 +56,7 @@ ChainVerdict ChainChecker::Finish(int64_t head_seq, const std::string& head_hash
   if (failed_) return verdict_;
   int64_t n = verdict_.records;
   if (head_seq > n) {
-    Fail(n + 1,
-         fmt::format("records {} to {} were removed from the end of the log", n + 1, head_seq));
+    Fail(n + 1, fmt::format("records {} to {} were removed from the end of the log", n + 1, head_seq));
   } else if (head_seq < n || head_hash != prev_) {
     Fail(head_seq < n ? head_seq + 1 : n,
          "the log's stored head does not match its last record (records were added or replaced "

@@ -33,8 +33,7 @@ Status Stmt::Bind(int index, int64_t value) {
 }
 
 Status Stmt::Bind(int index, std::string_view text) {
-  int rc =
-      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  int rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK) return tl::unexpected(SqliteError(db_, rc, "bind"));
   return OkStatus();
 }
@@ -70,8 +69,7 @@ Status Stmt::Run() {
 std::string Stmt::Text(int column) const {
   const auto* p = sqlite3_column_text(stmt_, column);
   int n = sqlite3_column_bytes(stmt_, column);
-  return p == nullptr ? std::string()
-                      : std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
 }
 
 std::vector<uint8_t> Stmt::Blob(int column) const {
