@@ -148,6 +148,16 @@ class PostgresStoreTest : public ::testing::Test {
     ASSERT_TRUE(broken);
     EXPECT_THAT(broken->problem, HasSubstr("records 5 to 20 were removed"));
   }
+  // A multi-host conninfo as for a primary and its standby: libpq tries the hosts in turn and
+  // keeps the one that accepts writes, so a host that is down (here: first) costs nothing.
+  void MultiHostConninfoFindsTheWritableHost() {
+    auto store = OpenPostgresStore("host=" + pg_.dir() + "/gone," + pg_.dir() +
+                                   " port=5432,5432 user=kmra dbname=postgres "
+                                   "target_session_attrs=read-write");
+    ASSERT_TRUE(store) << store.error().ToString();
+    EXPECT_TRUE((*store)->Ping());
+    EXPECT_TRUE((*store)->GetKey("k"));
+  }
   void ServerRestartIsSurvivedAndDownIsUnavailable() {
     ASSERT_TRUE(store_->CreateKey({"k", "", 1}));
     ASSERT_TRUE(pg_.Stop());
@@ -174,6 +184,7 @@ class PostgresStoreTest : public ::testing::Test {
 TEST_F(PostgresStoreTest, RegistryPoliciesCollateralAndOutages) {
   KeysPoliciesAndCollateral();
   ServerRestartIsSurvivedAndDownIsUnavailable();
+  MultiHostConninfoFindsTheWritableHost();
 }
 
 TEST_F(PostgresStoreTest, NoncesLeasesAndAuditAcrossReplicas) {
