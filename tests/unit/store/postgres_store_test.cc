@@ -4,8 +4,8 @@
 #include "store/postgres_store.h"
 
 #include <gmock/gmock.h>
-#include <libpq-fe.h>
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <pwd.h>
 #include <unistd.h>
 
