@@ -44,7 +44,9 @@ bool ReleaseWithRetry(ReleaseClient& client, const std::string& base, Api api,
                       const std::string& key_id, Tally& tally, std::chrono::seconds deadline) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   auto pause = [] { std::this_thread::sleep_for(std::chrono::milliseconds(200)); };
-  bool unanswered = false;  // the previous attempt of this request got no answer
+  // An earlier attempt of this request got no answer or a 503: the server may have released it
+  // (and spent its nonce) without the client learning so, e.g. a replica killed after its commit.
+  bool maybe_released = false;
   while (std::chrono::steady_clock::now() < until) {
     auto request = client.Prepare(base, api, key_id);
     if (!request) {  // /v1 could not get a server nonce (no replica ready): try again
@@ -52,7 +54,7 @@ bool ReleaseWithRetry(ReleaseClient& client, const std::string& base, Api api,
       pause();
       continue;
     }
-    unanswered = false;
+    maybe_released = false;
     while (std::chrono::steady_clock::now() < until) {
       HttpReply reply = client.Send(base, *request);
       if (reply.status == 200) {
@@ -69,17 +71,17 @@ bool ReleaseWithRetry(ReleaseClient& client, const std::string& base, Api api,
       const std::string code = reply.Code();
       if (reply.status == 0) {
         tally.Note("no answer: " + reply.error);
-        unanswered = true;
+        maybe_released = true;
         pause();
         continue;
       }
       tally.Note(fmt::format("{} {}", reply.status, code));
       if (reply.status == 503) {
-        unanswered = false;
+        maybe_released = true;
         pause();
         continue;
       }
-      if (unanswered && (code == "nonce.reused" || code == "nonce.invalid")) {
+      if (maybe_released && (code == "nonce.reused" || code == "nonce.invalid")) {
         ++tally.lost_answers;  // released by the attempt whose answer was lost: a new request
         break;
       }

@@ -21,8 +21,9 @@ struct Tally {
   std::atomic<int> wrong{0};    // 200 but the key does not unwrap or match: never allowed
   std::atomic<int> refused{0};  // a refusal no retry can fix (4xx other than a lost answer's)
   std::atomic<int> gave_up{0};  // no success before the client's deadline
-  // A retry refused as nonce.reused/nonce.invalid after the previous attempt got no answer: the
-  // first attempt was released and audited, its answer lost with the connection.
+  // A retry refused as nonce.reused/nonce.invalid after an earlier attempt got no answer or a 503:
+  // that attempt was released and audited, its answer lost (a replica killed after its commit, a
+  // commit whose acknowledgement the database connection lost).
   std::atomic<int> lost_answers{0};
 
   void Note(const std::string& what);  // counts one failed attempt by kind ("503 hsm.unavailable")
