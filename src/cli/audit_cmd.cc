@@ -1,5 +1,6 @@
-// `kmra audit verify --db FILE` and `kmra audit list --db FILE`: check and read the key server's
-// hash-chained audit log in its state database (docs/store.md).
+// `kmra audit verify` and `kmra audit list`: check and read the key server's hash-chained audit log
+// in its state database (docs/store.md): --db FILE (SQLite), --db "postgresql://..." or a libpq
+// conninfo (password from PGPASSWORD or PGPASSFILE), or --config FILE (the server's [store]).
 //
 // Exit status of verify: 0 the chain is intact, 2 it is broken (the first bad record is named),
 // 1 the database cannot be opened.
@@ -10,6 +11,9 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "server/config.h"
+#include "server/server_store.h"
+#include "store/postgres_store.h"
 #include "store/store.h"
 
 namespace kmra::cli {
@@ -17,12 +21,22 @@ namespace {
 
 struct AuditArgs {
   std::string db;
+  std::string config;
   std::string format = "text";
   int64_t after = 0;
   size_t limit = 100;
 };
 
+bool IsPostgres(const std::string& db) {
+  return db.rfind("postgresql://", 0) == 0 || db.rfind("postgres://", 0) == 0 ||
+         db.find('=') != std::string::npos;
+}
+
 Result<std::unique_ptr<store::Store>> OpenExisting(const std::string& path) {
+  if (IsPostgres(path)) {
+    KMRA_TRY(store::CheckPostgresConninfo(path, true));
+    return store::OpenPostgresStore(path);
+  }
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     return NotFound("state database " + path + " does not exist (give the server's store path)");
@@ -30,8 +44,22 @@ Result<std::unique_ptr<store::Store>> OpenExisting(const std::string& path) {
   return store::OpenSqliteStore(path, {.busy_timeout_ms = 5000, .create = false});
 }
 
+// --config: the store the server's config names (an existing SQLite file, or PostgreSQL with the
+// config's password_file); else --db.
+Result<std::unique_ptr<store::Store>> OpenFor(const AuditArgs& args) {
+  if (args.config.empty() == args.db.empty()) {
+    return InvalidArgument("give either --db or --config");
+  }
+  if (args.db.empty()) {
+    KMRA_ASSIGN_OR_RETURN(auto config, server::LoadServerConfig(args.config));
+    if (config.store_url.empty()) return OpenExisting(config.store_path);
+    return server::OpenStateStore(config);
+  }
+  return OpenExisting(args.db);
+}
+
 int RunVerify(const AuditArgs& args) {
-  auto db = OpenExisting(args.db);
+  auto db = OpenFor(args);
   if (!db) {
     std::fprintf(stderr, "kmra audit verify: %s\n", db.error().message().c_str());
     return 1;
@@ -59,7 +87,7 @@ int RunVerify(const AuditArgs& args) {
 }
 
 int RunList(const AuditArgs& args) {
-  auto db = OpenExisting(args.db);
+  auto db = OpenFor(args);
   if (!db) {
     std::fprintf(stderr, "kmra audit list: %s\n", db.error().message().c_str());
     return 1;
@@ -93,12 +121,16 @@ void RegisterAuditCommands(CLI::App& app) {
 
   auto* verify = audit->add_subcommand(
       "verify", "Recompute the audit hash chain; exit 0 when intact, 2 naming the first bad record");
-  verify->add_option("--db", args->db, "The server's SQLite state database")->required();
+  verify->add_option("--db", args->db,
+                     "The server's SQLite state database, or a PostgreSQL URL or conninfo");
+  verify->add_option("--config", args->config, "The server's config file: its [store]");
   verify->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
   verify->callback([args] { SetExitCode(RunVerify(*args)); });
 
   auto* list = audit->add_subcommand("list", "Print audit records, oldest first");
-  list->add_option("--db", args->db, "The server's SQLite state database")->required();
+  list->add_option("--db", args->db,
+                   "The server's SQLite state database, or a PostgreSQL URL or conninfo");
+  list->add_option("--config", args->config, "The server's config file: its [store]");
   list->add_option("--after", args->after, "Only records with a sequence number above this");
   list->add_option("--limit", args->limit, "At most this many records")->check(CLI::Range(1, 100000));
   list->add_option("--format", args->format, "text or json (one object per line)")

@@ -31,6 +31,8 @@
 #include "server/config.h"
 #include "server/json.h"
 #include "server/run.h"
+#include "server/server_check.h"
+#include "server/server_store.h"
 #include "store/store.h"
 
 namespace kmra::cli {
@@ -49,6 +51,7 @@ struct ServerArgs {
   std::string listen;
   std::string port_file;
   std::string token_module;
+  bool check_config = false;
 };
 
 Status RunCommandLine(const std::vector<std::string>& argv, const std::string& softhsm2_conf) {
@@ -137,7 +140,7 @@ Result<std::string> DevPolicyJson(const std::string& dir, const std::string& tok
 // released).
 Status EnsureDemoKey(const std::string& dir, const server::ServerConfig& config,
                      const std::string& token_module) {
-  KMRA_ASSIGN_OR_RETURN(auto store, store::OpenSqliteStore(config.store_path));
+  KMRA_ASSIGN_OR_RETURN(auto store, server::OpenStateStore(config));
   if (store->GetKey(kDevKey)) {
     if (store->GetPolicy(kDevKey)) return OkStatus();
     KMRA_ASSIGN_OR_RETURN(std::string policy, DevPolicyJson(dir, token_module));
@@ -256,6 +259,24 @@ Status ApplyListen(const std::string& listen, server::ServerConfig* config) {
   return OkStatus();
 }
 
+// --check-config: one line per part on standard output; exit 0 when every part holds, else 1 and a
+// line on standard error naming the parts that do not.
+int CheckConfigCommand(const server::ServerConfig& config) {
+  LogOptions log;
+  log.level = "error";
+  (void)SetupLogging(log);
+  std::string failed;
+  std::printf("config: ok (replica %s)\n", config.replica.c_str());
+  for (const auto& r : server::CheckServerConfig(config)) {
+    std::printf("%s: %s%s\n", r.part.c_str(), r.ok ? "ok: " : "FAILED: ", r.detail.c_str());
+    if (!r.ok) failed += (failed.empty() ? "" : ", ") + r.part;
+  }
+  std::fflush(stdout);
+  if (failed.empty()) return 0;
+  std::fprintf(stderr, "kmra server --check-config: %s not usable (see above)\n", failed.c_str());
+  return 1;
+}
+
 int RunServerCommand(const ServerArgs& a) {
   auto fail = [](const Error& e) {
     std::fprintf(stderr, "kmra server: %s\n", e.ToString().c_str());
@@ -287,6 +308,7 @@ int RunServerCommand(const ServerArgs& a) {
     if (auto applied = ApplyListen(a.listen, &config); !applied) return fail(applied.error());
   }
   if (!a.port_file.empty()) config.port_file = fs::absolute(a.port_file).string();
+  if (a.check_config) return CheckConfigCommand(config);
   server::RunHooks hooks;
   std::string dir = a.dev ? fs::absolute(a.dir).string() : "";
   hooks.on_listening = [&](std::uint16_t port) {
@@ -314,6 +336,10 @@ void RegisterServerCommands(CLI::App& app) {
   cmd->add_option("--token-module", args->token_module,
                   "--dev: the token module whose MRENCLAVE the demo key's policy names (default: "
                   "KMRA_TOKEN_MODULE, else libkmra-pkcs11.so beside kmra)");
+  cmd->add_flag("--check-config", args->check_config,
+                "Parse the config, connect to the store and the HSM, load the TLS files and the "
+                "attestation chain, print one line per part and exit (0: all usable) without "
+                "listening");
   cmd->callback([args] { SetExitCode(RunServerCommand(*args)); });
 }
 

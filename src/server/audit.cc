@@ -33,6 +33,7 @@ Status AuditWriter::Write(const AuditEntry& e, const store::NonceClaim* claim) {
   // Every record says when the simulated root was trusted, so no released key can be mistaken later
   // for one released to real SGX hardware.
   j["simulated_root"] = simulated_root_;
+  if (!replica_.empty()) j["replica"] = replica_;
   auto appended = claim ? store_.AppendAuditClaimingNonce(DumpJson(j), now, *claim)
                         : store_.AppendAudit(DumpJson(j), now);
   if (!appended) {

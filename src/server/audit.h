@@ -87,11 +87,15 @@ class AuditWriter {
   // Records per source address per minute for WriteAnonymousRefusal ([listen]
   // anonymous_audit_per_minute). Call before serving.
   void SetAnonymousPerMinute(std::size_t per_minute) { anonymous_.set_per_minute(per_minute); }
+  // The replica named in every record ("replica"), so records of replicas sharing one chain say
+  // which wrote them. Call before serving.
+  void SetReplica(std::string replica) { replica_ = std::move(replica); }
 
  private:
   store::Store& store_;
   const Clock& clock_;
   bool simulated_root_;
+  std::string replica_;
   AnonymousRefusalLimiter anonymous_{10};
 };
 

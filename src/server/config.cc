@@ -12,6 +12,7 @@
 #include <map>
 
 #include "base/file.h"
+#include "server/internal/config_reader.h"
 #include "server/json.h"
 #include "server/policy.h"
 #include "store/store.h"
@@ -19,74 +20,12 @@
 namespace kmra::server {
 namespace {
 
+using internal::TableReader;
+
 std::string Resolve(const std::string& base_dir, const std::string& path) {
   if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
   return (std::filesystem::path(base_dir) / path).lexically_normal().string();
 }
-
-// Reads typed settings of one table and refuses keys it does not know.
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string section)
-      : table_(table), section_(std::move(section)) {}
-
-  template <class T>
-  void Get(const std::string& key, T* out) {
-    known_.push_back(key);
-    const toml::node* node = table_.get(key);
-    if (!node || !status_) return;
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (auto v = node->value<std::string>()) {
-        *out = *v;
-        return;
-      }
-      Fail(key, "a string");
-    } else if constexpr (std::is_same_v<T, bool>) {
-      if (auto v = node->value<bool>()) {
-        *out = *v;
-        return;
-      }
-      Fail(key, "true or false");
-    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-      const toml::array* arr = node->as_array();
-      if (!arr) return Fail(key, "a list of strings");
-      out->clear();
-      for (const auto& item : *arr) {
-        auto v = item.value<std::string>();
-        if (!v) return Fail(key, "a list of strings");
-        out->push_back(*v);
-      }
-    } else {
-      auto v = node->value<std::int64_t>();
-      if (!v || *v < 0 || static_cast<std::uint64_t>(*v) > std::numeric_limits<T>::max()) {
-        return Fail(key, "an integer from 0 to " + std::to_string(std::numeric_limits<T>::max()));
-      }
-      *out = static_cast<T>(*v);
-    }
-  }
-
-  Status Finish() {
-    if (!status_) return status_;
-    for (const auto& [key, node] : table_) {
-      std::string k(key.str());
-      if (std::find(known_.begin(), known_.end(), k) == known_.end()) {
-        std::string list;
-        for (const auto& n : known_) list += (list.empty() ? "" : ", ") + n;
-        return InvalidArgument("unknown setting '" + k + "' in [" + section_ + "]; known: " + list);
-      }
-    }
-    return OkStatus();
-  }
-
- private:
-  void Fail(const std::string& key, const std::string& expected) {
-    if (status_) status_ = InvalidArgument("[" + section_ + "] " + key + " must be " + expected);
-  }
-  const toml::table& table_;
-  std::string section_;
-  std::vector<std::string> known_;
-  Status status_;
-};
 
 // "00906ED50000", "00906ED50000/platform", "SGX/00906ED50000", "TDX/00906ED50000/processor" ->
 // "SGX/00906ED50000/processor" (the collateral component's CollateralKey form).
@@ -227,14 +166,14 @@ Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig
     return t ? *t : kEmpty;
   };
   for (const auto& [key, node] : root) {
-    static const std::vector<std::string> kSections = {"listen", "tls",     "hsm", "store",
-                                                       "attestation", "clients", "log", "metrics",
-                                                       "policy"};
+    static const std::vector<std::string> kSections = {
+        "server", "listen",  "tls",    "hsm", "store", "attestation",
+        "clients", "policy", "log", "metrics"};
     std::string k(key.str());
     if (std::find(kSections.begin(), kSections.end(), k) == kSections.end() || !node.is_table()) {
       return InvalidArgument("unknown section '" + k +
-                             "'; known: [listen] [tls] [hsm] [store] [attestation] [clients] "
-                             "[policy] [log] [metrics]");
+                             "'; known: [server] [listen] [tls] [hsm] [store] [attestation] "
+                             "[clients] [policy] [log] [metrics]");
     }
   }
   {
@@ -275,11 +214,8 @@ Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig
           "environment variable named by pin_env, or set allow_pin_in_config = true");
     }
   }
-  {
-    TableReader r(section("store"), "store");
-    r.Get("path", &c->store_path);
-    KMRA_TRY(r.Finish());
-  }
+  KMRA_TRY(internal::ReadServerSettings(section("server"), c));
+  KMRA_TRY(internal::ReadStoreSettings(section("store"), c));
   {
     TableReader r(section("attestation"), "attestation");
     r.Get("trusted_root", &c->trusted_root);
@@ -342,7 +278,7 @@ Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig
     KMRA_TRY(r.Finish());
   }
   for (std::string* p : {&c->port_file, &c->tls_cert, &c->tls_key, &c->client_ca, &c->hsm_pin_file,
-                         &c->softhsm2_conf, &c->store_path, &c->trusted_root, &c->collateral_dir,
+                         &c->softhsm2_conf, &c->store_path, &c->store_password_file, &c->trusted_root, &c->collateral_dir,
                          &c->collateral_cache, &c->pccs_api_key_file, &c->pccs_ca_file,
                          &c->log_file}) {
     *p = Resolve(base, *p);
@@ -387,7 +323,8 @@ Status CheckSecretFileModes(const ServerConfig& c) {
   const std::pair<const char*, const std::string*> secrets[] = {
       {"[hsm] pin_file", &c.hsm_pin_file},
       {"[tls] key", &c.tls_key},
-      {"[attestation] pccs_api_key_file", &c.pccs_api_key_file}};
+      {"[attestation] pccs_api_key_file", &c.pccs_api_key_file},
+      {"[store] password_file", &c.store_password_file}};
   for (const auto& [setting, file] : secrets) {
     struct stat st {};
     // A missing file is reported by whoever reads it, with its own message.

@@ -56,8 +56,17 @@ struct ServerConfig {
   bool allow_pin_in_config = false;
   std::string softhsm2_conf;              // sets SOFTHSM2_CONF for the module when not empty
 
-  // [store]
+  // [server]
+  std::string replica;  // this replica's name in audit records and /readyz; "": the host name
+
+  // [store] (docs/store.md "In the key server"): SQLite at store_path (the default), or PostgreSQL
+  // at store_url (a libpq connection string or URI); setting both in the file is an error.
   std::string store_path = "kmra-state.db";
+  std::string store_url;
+  std::string store_password_file;           // PostgreSQL password (one line, 0600) ...
+  bool store_allow_password_in_url = false;  // ... never inside store_url unless this is true
+  int store_pool_size = 4;                   // connections for requests (1 to 64)
+  int store_audit_pool_size = 1;             // separate connections for audit verify/queries
 
   // [attestation]
   std::string trusted_root;               // PEM; empty: Intel SGX Root CA (compiled in)
@@ -107,13 +116,16 @@ struct ServerConfig {
   bool metrics = true;
 };
 
+// The default [server] replica: the host name (its first label when longer than 64 characters).
+std::string DefaultReplicaName();
+
 // Bounds of the nonce settings, the same for the TOML file and apphsm.conf.
 inline constexpr std::int64_t kNonceLifetimeMax = 24 * 3600;
 inline constexpr std::int64_t kNonceClockSkewMax = 3600;
 
 // Parses a TOML config file. Errors name the file, the setting and what was expected. Secret files
-// named by the config (PIN file, TLS key, PCS API key file) that exist must not be readable by
-// group or others (FailedPrecondition naming the mode and the chmod).
+// named by the config (PIN file, TLS key, PCS API key file, store password file) that exist must not
+// be readable by group or others (FailedPrecondition naming the mode and the chmod).
 Result<ServerConfig> LoadServerConfig(const std::string& path);
 
 // The check of secret file modes LoadServerConfig makes (also for configs built another way).

@@ -1,11 +1,12 @@
-// Operations: /healthz (the process answers), /readyz (HSM, store, and per known platform whether
-// its collateral is fresh), /metrics (Prometheus text), and PCCS-compatible read-only collateral
+// Operations: /healthz (the process answers), /readyz (this replica's name, its HSM and store, and
+// per known platform whether its collateral is fresh), /metrics (Prometheus text), and PCCS-compatible read-only collateral
 // paths served from the collateral chain the server verifies with.
 #include <spdlog/spdlog.h>
 
 #include "base/clock.h"
 #include "base/hex.h"
 #include "server/json.h"
+#include "server/server_store.h"
 #include "server/service.h"
 
 namespace kmra::server {
@@ -67,6 +68,7 @@ Response Service::ReadyResponse() {
   };
   record("hsm", deps_.hsm->Check());
   record("store", deps_.store->Ping());
+  checks["store"]["backend"] = StateStoreBackend(deps_.config);
   bool collateral_ok = false;
   checks["collateral"] = CollateralReadiness(now, &collateral_ok);
   ready = ready && collateral_ok;
@@ -82,7 +84,7 @@ Response Service::ReadyResponse() {
         "kmra_connections_refused_total and kmra_accept_errors_total)";
     ready = false;
   }
-  Json body{{"ready", ready}, {"checks", checks}};
+  Json body{{"ready", ready}, {"replica", deps_.config.replica}, {"checks", checks}};
   // Keys whose policy allows any enclave (allow_any_enclave) are named only by number here: /readyz
   // answers without a client certificate. `kmra keys list` names them.
   if (auto keys = deps_.store->ListKeys()) {

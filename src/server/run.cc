@@ -13,6 +13,7 @@
 #include "server/attestor.h"
 #include "server/collateral_chain.h"
 #include "server/listener.h"
+#include "server/server_store.h"
 #include "server/service.h"
 #include "store/store.h"
 
@@ -20,7 +21,7 @@ namespace kmra::server {
 namespace {
 
 // Keys named by a KMRA apphsm.conf already live in the HSM token; register them so both APIs serve
-// them. Existing registrations are left alone.
+// them. Existing registrations (also those another replica is making) are left alone.
 Status RegisterStaticKeys(const ServerConfig& config, store::Store& store, std::int64_t now) {
   for (const auto& key : config.static_keys) {
     if (store.GetKey(key.id)) continue;
@@ -31,7 +32,11 @@ Status RegisterStaticKeys(const ServerConfig& config, store::Store& store, std::
         return tl::unexpected(text.error().WithContext("key '" + key.id + "' certificate"));
       chain = *text;
     }
-    KMRA_TRY(store.CreateKey({key.id, "from apphsm.conf", now}));
+    if (auto created = store.CreateKey({key.id, "from apphsm.conf", now}); !created) {
+      // Replicas sharing a database and starting together: another one registered it first.
+      if (created.error().code() == Code::kAlreadyExists) continue;
+      return created;
+    }
     store::KeyVersion v;
     v.hsm_label = key.key_label;
     v.origin = "imported";
@@ -67,16 +72,7 @@ std::uint64_t RaiseOpenFileLimit(std::size_t max_connections) {
 }  // namespace
 
 Result<SecretBytes> LoadHsmPin(const ServerConfig& config) {
-  if (!config.hsm_pin_file.empty()) {
-    auto pin = ReadFileSecret(config.hsm_pin_file, 4096);
-    if (!pin) return tl::unexpected(pin.error().WithContext("[hsm] pin_file"));
-    SecretBytes trimmed(pin->Reveal());
-    while (!trimmed.empty() &&
-           (trimmed.Reveal().back() == '\n' || trimmed.Reveal().back() == '\r')) {
-      trimmed.resize(trimmed.size() - 1);
-    }
-    return trimmed;
-  }
+  if (!config.hsm_pin_file.empty()) return ReadSecretLine(config.hsm_pin_file, "[hsm] pin_file");
   if (!config.hsm_pin_env.empty()) {
     if (const char* env = std::getenv(config.hsm_pin_env.c_str()); env && *env) {
       return SecretBytes::FromString(env);
@@ -113,8 +109,8 @@ Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
   if (!config.softhsm2_conf.empty()) setenv("SOFTHSM2_CONF", config.softhsm2_conf.c_str(), 1);
 
   const Clock& clock = SystemClock::Get();
-  auto store = store::OpenSqliteStore(config.store_path);
-  if (!store) return tl::unexpected(store.error().WithContext("[store] path " + config.store_path));
+  auto store = OpenStateStore(config);
+  if (!store) return tl::unexpected(store.error());
   KMRA_TRY(RegisterStaticKeys(config, **store, clock.NowUnix()));
 
   KMRA_ASSIGN_OR_RETURN(SecretBytes pin, LoadHsmPin(config));
@@ -168,8 +164,9 @@ Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
   if (!config.port_file.empty()) {
     KMRA_TRY(WriteFileAtomic(config.port_file, std::to_string(listener->port()) + "\n", 0644));
   }
-  spdlog::info("kmra server listening on https://{}:{} (HSM token '{}', store {})", config.address,
-               listener->port(), config.hsm_token_label, config.store_path);
+  spdlog::info("kmra server (replica {}) listening on https://{}:{} (HSM token '{}', store {})",
+               config.replica, config.address, listener->port(), config.hsm_token_label,
+               DescribeStateStore(config));
   if (hooks.on_listening) hooks.on_listening(listener->port());
 
   int signal_number = 0;

@@ -69,6 +69,8 @@ Service::Service(ServiceDeps deps)
   metrics_.Describe("kmra_auth_refusals_total", Metrics::Type::kCounter,
                     "Requests refused for a missing, untrusted or unauthorised client certificate");
   audit_.SetAnonymousPerMinute(deps_.config.anonymous_audit_per_minute);
+  if (deps_.config.replica.empty()) deps_.config.replica = DefaultReplicaName();
+  audit_.SetReplica(deps_.config.replica);
   metrics_.Set("kmra_simulated_root_trusted", {}, deps_.attestor->TrustsSimulatedRoot() ? 1 : 0);
   AddKmraRoutes();
   AddV1Routes();

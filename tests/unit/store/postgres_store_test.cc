@@ -1,9 +1,10 @@
 // The PostgreSQL store against a real PostgreSQL server started in a temporary directory (Unix
-// socket only, no TCP port). Skipped, saying why, when the PostgreSQL server binaries are not
-// installed.
+// socket only, no TCP port; pg_server.h). Skipped, saying why, when the PostgreSQL server binaries
+// are not installed.
 #include "store/postgres_store.h"
 
 #include <gmock/gmock.h>
+#include <libpq-fe.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "pg_server.h"
 #include "store_contract.h"
 
 namespace kmra::store {
@@ -20,54 +22,17 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string FindPgBin() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists("/usr/lib/postgresql", ec)) {
-    for (const auto& entry : fs::directory_iterator("/usr/lib/postgresql", ec)) {
-      if (fs::exists(entry.path() / "bin/initdb")) return (entry.path() / "bin").string();
-    }
-  }
-  return "";
-}
-
 class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string bin = FindPgBin();
-    if (bin.empty())
-      GTEST_SKIP() << "PostgreSQL server not installed (Debian package postgresql-15)";
-    char tmpl[] = "/tmp/kmra-pg-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    // PostgreSQL refuses to run as root: run it as the 'postgres' user then.
-    std::string as;
-    if (::geteuid() == 0) {
-      passwd* pw = ::getpwnam("postgres");
-      if (pw == nullptr)
-        GTEST_SKIP() << "running as root and there is no 'postgres' user to run the server";
-      ASSERT_EQ(::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid), 0);
-      as = "setpriv --reuid=postgres --regid=postgres --clear-groups -- ";
-    }
-    pg_ctl_ = as + bin + "/pg_ctl -D " + dir_ + "/data";
-    ASSERT_EQ(
-        std::system((as + bin + "/initdb -D " + dir_ +
-                     "/data -A trust -U kmra --no-sync -E UTF8 > " + dir_ + "/initdb.log 2>&1")
-                        .c_str()),
-        0);
-    start_ = pg_ctl_ + " -w -l " + dir_ + "/server.log -o \"-k " + dir_ +
-             " -c listen_addresses= -p 5432 -c fsync=off\" start > /dev/null";
-    ASSERT_EQ(std::system(start_.c_str()), 0);
-    started_ = true;
-    conninfo_ = "host=" + dir_ + " port=5432 user=kmra dbname=postgres";
+    if (!pg_.Available()) GTEST_SKIP() << pg_.why_not();
+    ASSERT_TRUE(pg_.Init()) << pg_.why_not();
+    conninfo_ = pg_.conninfo();
     auto store = OpenPostgresStore(conninfo_);
     ASSERT_TRUE(store) << store.error().ToString();
     store_ = std::move(*store);
   }
-  void TearDown() override {
-    store_.reset();
-    if (started_) (void)std::system((pg_ctl_ + " -m immediate stop > /dev/null 2>&1").c_str());
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { store_.reset(); }
 
   void KeysPoliciesAndCollateral() {
     ASSERT_TRUE(store_->CreateKey({"web", "front", 100}));
@@ -165,12 +130,12 @@ class PostgresStoreTest : public ::testing::Test {
   }
   void ServerRestartIsSurvivedAndDownIsUnavailable() {
     ASSERT_TRUE(store_->CreateKey({"k", "", 1}));
-    ASSERT_EQ(std::system((pg_ctl_ + " -m fast stop > /dev/null").c_str()), 0);
+    ASSERT_TRUE(pg_.Stop());
     auto down = store_->GetKey("k");
     ASSERT_FALSE(down);
     EXPECT_EQ(down.error().code(), Code::kUnavailable);
     EXPECT_FALSE(store_->Ping());
-    ASSERT_EQ(std::system(start_.c_str()), 0);
+    ASSERT_TRUE(pg_.Start());
     auto back = store_->GetKey("k");
     ASSERT_TRUE(back) << back.error().ToString();
     EXPECT_TRUE(store_->Ping());
@@ -180,11 +145,8 @@ class PostgresStoreTest : public ::testing::Test {
     EXPECT_THAT(nowhere.error().message(), HasSubstr("cannot connect"));
   }
 
-  std::string dir_;
-  std::string pg_ctl_;
-  std::string start_;
+  testing::PgServer pg_;
   std::string conninfo_;
-  bool started_ = false;
   std::unique_ptr<Store> store_;
 };
 
@@ -203,6 +165,176 @@ TEST_F(PostgresStoreTest, NonceSpentOnlyWithItsAuditRecordAndOpaqueKeyIds) {
   testing::NonceIsSpentOnlyWithItsAuditRecord(*store_);
   testing::KeyIdsAreOpaquePrintableAscii(*store_);
   testing::VerifyRunsBesideAppends(*store_);
+}
+
+// A conninfo with a password is refused unless allowed, and descriptions never carry one.
+TEST(PostgresConninfoTest, PasswordsInUrlsAreRefusedAndDescriptionsHoldNone) {
+  for (const std::string with_password :
+       {std::string("postgresql://kmra:hunter2@db.example/kmra"),
+        std::string("host=db.example dbname=kmra user=kmra password=hunter2")}) {
+    auto refused = CheckPostgresConninfo(with_password, false);
+    ASSERT_FALSE(refused) << with_password;
+    EXPECT_EQ(refused.error().code(), Code::kInvalidArgument);
+    EXPECT_THAT(refused.error().message(), HasSubstr("password_file"));
+    EXPECT_THAT(refused.error().message(), ::testing::Not(HasSubstr("hunter2")));
+    EXPECT_TRUE(CheckPostgresConninfo(with_password, true));
+    EXPECT_THAT(DescribePostgresTarget(with_password), ::testing::Not(HasSubstr("hunter2")));
+    EXPECT_THAT(DescribePostgresTarget(with_password), HasSubstr("db.example"));
+  }
+  EXPECT_TRUE(CheckPostgresConninfo(
+      "host=db1,db2 port=5432,5433 dbname=kmra user=kmra target_session_attrs=read-write "
+      "sslmode=verify-full",
+      false));
+  EXPECT_EQ(DescribePostgresTarget("host=db1,db2 dbname=kmra sslmode=verify-full"),
+            "host=db1,db2 dbname=kmra sslmode=verify-full");
+  auto mode = CheckPostgresConninfo("postgresql://db/kmra?sslmode=verify", false);
+  ASSERT_FALSE(mode);
+  EXPECT_THAT(mode.error().message(), HasSubstr("sslmode \"verify\""));
+  auto junk = CheckPostgresConninfo("kmra-db", false);
+  ASSERT_FALSE(junk);
+  EXPECT_THAT(junk.error().message(), HasSubstr("not a libpq connection string"));
+  EXPECT_FALSE(CheckPostgresConninfo("", false));
+}
+
+// Count of this store's connections, by its application name.
+int64_t Connections(const std::string& conninfo, const std::string& application) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  PGresult* r = PQexec(
+      c, ("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + application + "'")
+             .c_str());
+  int64_t n = PQresultStatus(r) == PGRES_TUPLES_OK ? std::atoll(PQgetvalue(r, 0, 0)) : -1;
+  PQclear(r);
+  PQfinish(c);
+  return n;
+}
+
+// Releases use the request pool; a verify of the audit log waits on its own connection. With the
+// audit table locked by someone else, a verify waits while nonces and keys keep being served, and
+// the pool never opens more connections than its size, however many threads ask.
+TEST_F(PostgresStoreTest, AVerifyWaitingOnTheLogDoesNotHoldUpReleasesAndThePoolIsBounded) {
+  PostgresOptions options;
+  options.conninfo = conninfo_;
+  options.pool_size = 2;
+  options.audit_pool_size = 1;
+  options.application_name = "kmra-bounded";
+  auto opened = OpenPostgresStore(options);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  Store& s = **opened;
+  ASSERT_TRUE(s.CreateKey({"k", "", 1}));
+  ASSERT_TRUE(s.AppendAudit(R"({"before":1})", 1));
+
+  PGconn* locker = PQconnectdb(conninfo_.c_str());
+  ASSERT_EQ(PQstatus(locker), CONNECTION_OK);
+  PQclear(PQexec(locker, "BEGIN"));
+  PGresult* locked = PQexec(locker, "LOCK TABLE kmra_audit IN ACCESS EXCLUSIVE MODE");
+  ASSERT_EQ(PQresultStatus(locked), PGRES_COMMAND_OK) << PQresultErrorMessage(locked);
+  PQclear(locked);
+
+  std::atomic<bool> verified{false};
+  Result<ChainVerdict> verdict = Internal("not run");
+  std::thread verifier([&] {
+    verdict = s.VerifyAuditChain();
+    verified = true;
+  });
+  // Wait (bounded) until PostgreSQL shows the verify waiting for the lock.
+  bool waiting = false;
+  for (int i = 0; i < 200 && !waiting; ++i) {
+    PGresult* r = PQexec(locker, "SELECT count(*) FROM pg_locks WHERE NOT granted");
+    waiting = PQresultStatus(r) == PGRES_TUPLES_OK && std::atoll(PQgetvalue(r, 0, 0)) > 0;
+    PQclear(r);
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(waiting) << "the verify never waited for the lock";
+
+  std::atomic<int> served{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        std::vector<uint8_t> nonce(32, static_cast<uint8_t>(t * 16 + i));
+        if (s.PutNonce(nonce, NonceKind::kServerIssued, 5000) && s.ConsumeNonce(nonce, 100) &&
+            s.GetKey("k")) {
+          ++served;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(served.load(), 80);
+  EXPECT_FALSE(verified.load()) << "the verify did not wait for the lock, so proves nothing";
+  EXPECT_LE(Connections(conninfo_, "kmra-bounded"), 3);  // 2 for requests, 1 for the audit read
+
+  PQclear(PQexec(locker, "COMMIT"));
+  PQfinish(locker);
+  verifier.join();
+  ASSERT_TRUE(verdict) << verdict.error().ToString();
+  EXPECT_TRUE(verdict->intact) << verdict->problem;
+  EXPECT_EQ(verdict->records, 1);
+}
+
+// Several replicas opening an empty database at once create the tables once; a database with a
+// newer schema is refused, naming both versions.
+TEST_F(PostgresStoreTest, ReplicasStartTogetherAndANewerSchemaIsRefused) {
+  ASSERT_EQ(pg_.Psql("CREATE DATABASE fresh"), 0);
+  const std::string fresh = pg_.conninfo("fresh");
+  std::vector<std::unique_ptr<Store>> replicas(4);
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto opened = OpenPostgresStore(fresh);
+      if (opened) {
+        replicas[i] = std::move(*opened);
+      } else {
+        errors[i] = opened.error().ToString();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    ASSERT_TRUE(replicas[i]) << errors[i];
+    ASSERT_TRUE(replicas[i]->CreateKey({"key-" + std::to_string(i), "", 1}));
+  }
+  EXPECT_EQ(replicas[0]->ListKeys()->size(), 4u);
+  ASSERT_EQ(pg_.Psql("UPDATE kmra_meta SET value = '99' WHERE name = 'schema_version'", "fresh"),
+            0);
+  auto newer = OpenPostgresStore(fresh);
+  ASSERT_FALSE(newer);
+  EXPECT_EQ(newer.error().code(), Code::kFailedPrecondition);
+  EXPECT_THAT(newer.error().message(), HasSubstr("schema version 99"));
+  ASSERT_EQ(pg_.Psql("UPDATE kmra_meta SET value = '1' WHERE name = 'schema_version'", "fresh"), 0);
+  EXPECT_TRUE(OpenPostgresStore(fresh));
+}
+
+// With password authentication: no password, or a wrong one, is refused by the server (and the
+// message never carries the password); the options' password or libpq's PGPASSWORD is accepted.
+TEST(PostgresStorePasswordTest, PasswordFromOptionsOrTheEnvironment) {
+  testing::PgServer pg;
+  if (!pg.Available()) GTEST_SKIP() << pg.why_not();
+  ASSERT_TRUE(pg.Init({.password = "right-pw-1"})) << pg.why_not();
+  ::unsetenv("PGPASSWORD");
+  ::setenv("PGPASSFILE", "/nonexistent", 1);
+  PostgresOptions options;
+  options.conninfo = pg.conninfo();
+  auto none = OpenPostgresStore(options);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), Code::kUnavailable);
+  EXPECT_THAT(none.error().message(), HasSubstr("password"));
+  options.password = SecretBytes::FromString("wrong-pw-2");
+  auto wrong = OpenPostgresStore(options);
+  ASSERT_FALSE(wrong);
+  EXPECT_THAT(wrong.error().message(), HasSubstr("password authentication failed"));
+  EXPECT_THAT(wrong.error().message(), ::testing::Not(HasSubstr("wrong-pw-2")));
+  options.password = SecretBytes::FromString("right-pw-1");
+  auto right = OpenPostgresStore(options);
+  ASSERT_TRUE(right) << right.error().ToString();
+  EXPECT_TRUE((*right)->Ping());
+  ::setenv("PGPASSWORD", "right-pw-1", 1);
+  auto from_env = OpenPostgresStore(pg.conninfo());
+  ::unsetenv("PGPASSWORD");
+  ::unsetenv("PGPASSFILE");
+  ASSERT_TRUE(from_env) << from_env.error().ToString();
+  EXPECT_TRUE((*from_env)->Ping());
 }
 
 }  // namespace
