@@ -12,9 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
-#include "crypto/key.h"
-#include "crypto/rsa.h"
-#include "enclave/platform.h"
+#include "integration/release_client.h"
 
 namespace kmra::scaleout {
 
@@ -52,34 +50,25 @@ struct ReleaseRequest {
   std::string body;
 };
 
+// One client: its own RSA key and simulated enclave (integration::ReleaseClient, which makes the
+// request bodies and checks the answers) and its own connection.
 class ReleaseClient {
  public:
-  // `rsa`: the client's RSA key (shared between clients: each request has its own nonce).
-  static Result<std::unique_ptr<ReleaseClient>> Create(
-      const std::string& pki_dir, std::shared_ptr<const crypto::PrivateKey> rsa);
+  static Result<std::unique_ptr<ReleaseClient>> Create(const std::string& pki_dir);
 
   // A request for `key_id` with a fresh nonce; /v1 first asks `base` for a server nonce.
   Result<ReleaseRequest> Prepare(const std::string& base, Api api, const std::string& key_id);
   HttpReply Send(const std::string& base, const ReleaseRequest& request);
-  // Unwraps a 200 answer and checks the key against the certificate in it. Returns the released
-  // key's public key (PEM) and, for /v1, the version in `*version`.
+  // Unwraps a 200 answer and checks the key against the certificate in it. Returns that
+  // certificate (PEM); for /v1, sets `*version` to the released version.
   Result<std::string> Check(const ReleaseRequest& request, const HttpReply& reply,
                             int* version = nullptr) const;
 
-  Https& http() { return http_; }
-
  private:
-  ReleaseClient(const std::string& pki_dir, std::shared_ptr<const crypto::PrivateKey> rsa,
-                crypto::RsaPublicNumbers pub, std::unique_ptr<enclave::Platform> platform);
-  Result<std::string> QuoteB64(const std::vector<uint8_t>& nonce);
+  ReleaseClient(const std::string& pki_dir, integration::ReleaseClient enclave);
 
-  std::shared_ptr<const crypto::PrivateKey> rsa_;
-  crypto::RsaPublicNumbers pub_;
-  std::unique_ptr<enclave::Platform> platform_;
+  integration::ReleaseClient enclave_;
   Https http_;
 };
-
-// The public key (PEM) of the first certificate in `pem`, or "".
-std::string FirstCertificateKey(const std::string& pem);
 
 }  // namespace kmra::scaleout
