@@ -62,6 +62,16 @@ Result<CachedCollateral> CachedSource::Lookup(const CollateralKey& key) {
     return std::move(*cached);
   }
 
+  if (cached && !options_.lease_holder.empty() && now <= cached->next_update &&
+      (options_.max_age_seconds <= 0 || now - cached->fetched_at <= options_.max_age_seconds)) {
+    auto held = store_.TryLease("collateral-refresh/" + key.ToString(), options_.lease_holder, now,
+                                options_.lease_seconds);
+    if (held && !*held) {  // another replica refreshes it; what it stores is read next time
+      cached->from_cache = true;
+      return std::move(*cached);
+    }
+  }
+
   auto refreshed = Refresh(key);
   if (refreshed) {
     refreshed->stale = now > refreshed->next_update;

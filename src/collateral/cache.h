@@ -25,6 +25,11 @@ namespace kmra::collateral {
 struct CacheOptions {
   int64_t refresh_ahead_seconds = 24 * 3600;  // refresh inside the last day before nextUpdate
   int64_t max_age_seconds = 0;                // 0: no limit besides nextUpdate
+  // Replicas sharing the store: while a cached entry is still current, only the holder of the
+  // platform's refresh lease (Store::TryLease, `lease_seconds` long) asks upstream; the others
+  // serve the cached entry and read what the holder stores. "": every lookup may refresh.
+  std::string lease_holder;
+  int64_t lease_seconds = 60;
 };
 
 // What a lookup found, with the facts a caller needs to decide and to report.

@@ -163,6 +163,11 @@ Result<CollateralSetup> BuildCollateral(const ServerConfig& config, store::Store
     collateral::CacheOptions cache_options;
     cache_options.refresh_ahead_seconds = config.collateral_refresh_ahead;
     cache_options.max_age_seconds = config.collateral_max_age;
+    // Replicas sharing a PostgreSQL state store take turns: one refreshes a platform, the others
+    // read what it stored (docs/store.md "In the key server").
+    if (config.collateral_cache.empty() && !config.store_url.empty()) {
+      cache_options.lease_holder = config.replica;
+    }
     cache = std::make_unique<collateral::CachedSource>(*cache_store, std::move(upstream), clock,
                                                        cache_options);
     description =

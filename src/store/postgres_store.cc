@@ -275,6 +275,19 @@ class PostgresStore final : public Store {
     return CollateralEntry{key, internal::PgHexToBytes(Text(r, 0, 0)), Int(r, 0, 1), Int(r, 0, 2)};
   }
 
+  Result<bool> TryLease(const std::string& name, const std::string& holder, int64_t now,
+                        int64_t seconds) override {
+    KMRA_ASSIGN_OR_RETURN(auto db, pool_.Acquire());
+    // The conflicting row is locked, so of replicas racing for a free lease exactly one gets it.
+    KMRA_ASSIGN_OR_RETURN(
+        auto r, db->Exec("INSERT INTO kmra_leases(name, holder, expires_at) VALUES ($1, $2, $3) "
+                         "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                         "expires_at = excluded.expires_at WHERE kmra_leases.holder = "
+                         "excluded.holder OR kmra_leases.expires_at <= $4",
+                         {P(name), P(holder), P(now + seconds), P(now)}));
+    return internal::PgAffected(r) == 1;
+  }
+
   Status Ping() override {
     KMRA_ASSIGN_OR_RETURN(auto db, pool_.Acquire());
     KMRA_TRY(db->Exec("UPDATE kmra_meta SET value = value WHERE name = 'schema_version'"));

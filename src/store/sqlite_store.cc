@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS collateral (
   value BLOB NOT NULL,
   fetched_at INTEGER NOT NULL,
   next_update INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta(name, value) VALUES ('audit_head_seq', '0');
 INSERT OR IGNORE INTO meta(name, value) VALUES ('audit_head_hash',
   '0000000000000000000000000000000000000000000000000000000000000000');
@@ -385,6 +389,22 @@ class SqliteStore final : public Store {
     KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return NotFound(fmt::format("no cached collateral '{}'", key));
     return CollateralEntry{key, s.Blob(0), s.Int(1), s.Int(2)};
+  }
+
+  Result<bool> TryLease(const std::string& name, const std::string& holder, int64_t now,
+                        int64_t seconds) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    KMRA_ASSIGN_OR_RETURN(
+        auto s, db_.Prepare("INSERT INTO leases(name, holder, expires_at) VALUES (?1, ?2, ?3) "
+                            "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
+                            "expires_at = excluded.expires_at "
+                            "WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4"));
+    KMRA_TRY(s.Bind(1, name));
+    KMRA_TRY(s.Bind(2, holder));
+    KMRA_TRY(s.Bind(3, now + seconds));
+    KMRA_TRY(s.Bind(4, now));
+    KMRA_TRY(s.Run());
+    return db_.Changes() == 1;
   }
 
   Status Ping() override {

@@ -187,6 +187,14 @@ class Store {
   // NotFound when absent.
   virtual Result<CollateralEntry> GetCollateral(const std::string& key) = 0;
 
+  // --- leases ---
+  // Takes or renews the lease `name` for `holder` until now + seconds. True when `holder` holds it
+  // now (it was free, had expired, or was already its own); false while another holder's lease
+  // runs. Replicas sharing a database use it so that one of them does a job at a time (the refresh
+  // of a platform's collateral); a holder that dies frees it by letting it expire.
+  virtual Result<bool> TryLease(const std::string& name, const std::string& holder, int64_t now,
+                                int64_t seconds) = 0;
+
   // --- health ---
   // OK when the database answers and accepts a write (for /readyz).
   virtual Status Ping() = 0;

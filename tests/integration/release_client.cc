@@ -76,6 +76,12 @@ Json ReleaseClient::Policy() const {
 
 Json ReleaseClient::KmraBody(const std::string& key_id,
                              const std::vector<std::uint8_t>& nonce) const {
+  return KmraReleaseBody(key_id, pub, QuoteFor(nonce), nonce);
+}
+
+Json KmraReleaseBody(const std::string& key_id, const crypto::RsaPublicNumbers& pub,
+                     const std::vector<std::uint8_t>& quote,
+                     const std::vector<std::uint8_t>& nonce) {
   return Json{{"HsmObject", {{"h_unique_id", key_id}}},
               {"SgxObject",
                {{"RsaPublicKey",
@@ -83,7 +89,7 @@ Json ReleaseClient::KmraBody(const std::string& key_id,
                   {"Exponent", Base64Encode(pub.exponent)},
                   {"ModulusLen", pub.modulus.size()},
                   {"Modulus", Base64Encode(pub.modulus)}}},
-                {"SgxQuote", Base64Encode(QuoteFor(nonce))},
+                {"SgxQuote", Base64Encode(quote)},
                 {"SgxQuoteNonce", Base64Encode(nonce)}}}};
 }
 
@@ -114,10 +120,17 @@ std::string ReleaseClient::CheckReleasedKey(const std::vector<std::uint8_t>& wra
                                             const std::vector<std::uint8_t>& wrapped_key,
                                             const std::string& cert_pem,
                                             crypto::HashAlg oaep) const {
+  return integration::CheckReleasedKey(key, wrapped_swk, wrapped_key, cert_pem, oaep);
+}
+
+std::string CheckReleasedKey(const crypto::PrivateKey& client_key,
+                             const std::vector<std::uint8_t>& wrapped_swk,
+                             const std::vector<std::uint8_t>& wrapped_key,
+                             const std::string& cert_pem, crypto::HashAlg oaep) {
   crypto::OaepParams params;
   params.hash = oaep;
   params.mgf1 = oaep;
-  auto swk = crypto::RsaOaepDecrypt(key, wrapped_swk, params);
+  auto swk = crypto::RsaOaepDecrypt(client_key, wrapped_swk, params);
   if (!swk) return "the SWK does not unwrap: " + swk.error().ToString();
   if (swk->size() != 32) return "the SWK is " + std::to_string(swk->size()) + " bytes, not 32";
   auto pkcs8 = crypto::AesKeyUnwrapPad(swk->Reveal(), wrapped_key);

@@ -46,6 +46,19 @@ struct ReleaseClient {
                                const std::string& cert_pem, crypto::HashAlg oaep) const;
 };
 
+// "" when `wrapped_swk` unwraps with `client_key` (RSA-OAEP with `oaep`) to a 32-byte SWK that
+// unwraps `wrapped_key` (AES key wrap with padding) to the private key of the leaf of `cert_pem`,
+// which then signs what the certificate verifies; else what is wrong.
+std::string CheckReleasedKey(const crypto::PrivateKey& client_key,
+                             const std::vector<std::uint8_t>& wrapped_swk,
+                             const std::vector<std::uint8_t>& wrapped_key,
+                             const std::string& cert_pem, crypto::HashAlg oaep);
+
+// The KMRA API 0.2 /sgx/keys/export (and /sgx/attest) body for any public key, quote and nonce.
+nlohmann::json KmraReleaseBody(const std::string& key_id, const crypto::RsaPublicNumbers& pub,
+                               const std::vector<std::uint8_t>& quote,
+                               const std::vector<std::uint8_t>& nonce);
+
 // 28 random bytes and the 4-byte little-endian unix time: a KMRA client nonce.
 std::vector<std::uint8_t> KmraNonce(std::int64_t unix_time);
 std::int64_t NowUnix();

@@ -23,6 +23,7 @@
 #include "enclave/factory.h"
 #include "integration/dev_server.h"
 #include "integration/harness.h"
+#include "integration/release_client.h"
 #include "store/store.h"
 #include "unit/dcap/resign_tcb_info.h"
 #include "unit/server/test_util.h"
@@ -163,15 +164,7 @@ class ServerReleaseTest : public ::testing::Test {
 
   static Json KmraBody(const std::string& key_id, const crypto::RsaPublicNumbers& pub,
                        const std::vector<uint8_t>& quote, const std::vector<uint8_t>& nonce) {
-    return Json{{"HsmObject", {{"h_unique_id", key_id}}},
-                {"SgxObject",
-                 {{"RsaPublicKey",
-                   {{"ExponentLen", pub.exponent.size()},
-                    {"Exponent", Base64Encode(pub.exponent)},
-                    {"ModulusLen", pub.modulus.size()},
-                    {"Modulus", Base64Encode(pub.modulus)}}},
-                  {"SgxQuote", Base64Encode(quote)},
-                  {"SgxQuoteNonce", Base64Encode(nonce)}}}};
+    return integration::KmraReleaseBody(key_id, pub, quote, nonce);
   }
 
   // The newest audit sequence number, and the records after `after`.
@@ -215,49 +208,8 @@ class ServerReleaseTest : public ::testing::Test {
   static void ExpectUsableKey(const Client& c, const std::vector<uint8_t>& wrapped_swk,
                               const std::vector<uint8_t>& wrapped_key, const std::string& cert_pem,
                               crypto::HashAlg oaep) {
-    crypto::OaepParams params;
-    params.hash = oaep;
-    params.mgf1 = oaep;
-    auto swk = crypto::RsaOaepDecrypt(c.key, wrapped_swk, params);
-    ASSERT_TRUE(swk.has_value()) << swk.error().ToString();
-    EXPECT_EQ(swk->size(), 32u);
-    auto pkcs8 = crypto::AesKeyUnwrapPad(swk->Reveal(), wrapped_key);
-    ASSERT_TRUE(pkcs8.has_value()) << pkcs8.error().ToString();
-    // SoftHSM2 2.6.1 pads the PKCS#8 to a multiple of 8 bytes before the RFC 5649 wrap, so the
-    // unwrapped bytes can end in padding; the DER's own length says where the key ends.
-    auto der = pkcs8->Reveal();
-    ASSERT_GE(der.size(), 4u);
-    ASSERT_EQ(der[0], 0x30);
-    size_t len = der[1] == 0x82 ? 4 + (size_t{der[2]} << 8 | der[3]) : der.size();
-    ASSERT_LE(len, der.size());
-    for (size_t i = len; i < der.size(); ++i) EXPECT_EQ(der[i], 0) << "padding byte " << i;
-    auto released = crypto::PrivateKey::FromDer(der.first(len));
-    ASSERT_TRUE(released.has_value()) << released.error().ToString();
-    std::string message = "handshake transcript";
-    std::span<const uint8_t> msg(reinterpret_cast<const uint8_t*>(message.data()), message.size());
-    auto sig = crypto::RsaSign(*released, crypto::RsaPadding::kPss, crypto::HashAlg::kSha256, msg);
-    ASSERT_TRUE(sig.has_value()) << sig.error().ToString();
-    auto cert_pub = crypto::PublicKey::FromPem(CertPublicKeyPem(cert_pem));
-    ASSERT_TRUE(cert_pub.has_value());
-    EXPECT_EQ(*released->PublicKey()->ToPem(), *cert_pub->ToPem()) << cert_pem;
-    EXPECT_TRUE(
-        crypto::RsaVerify(*cert_pub, crypto::RsaPadding::kPss, crypto::HashAlg::kSha256, msg, *sig)
-            .has_value());
-  }
-
-  static std::string CertPublicKeyPem(const std::string& cert_pem) {
-    BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    if (!cert) return {};
-    BIO* out = BIO_new(BIO_s_mem());
-    PEM_write_bio_PUBKEY(out, X509_get0_pubkey(cert));
-    char* data = nullptr;
-    long len = BIO_get_mem_data(out, &data);
-    std::string pem(data, static_cast<size_t>(len));
-    BIO_free(out);
-    X509_free(cert);
-    return pem;
+    EXPECT_EQ(integration::CheckReleasedKey(c.key, wrapped_swk, wrapped_key, cert_pem, oaep), "")
+        << cert_pem;
   }
 
   static inline integration::TempDir* dir_ = nullptr;

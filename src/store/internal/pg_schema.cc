@@ -38,6 +38,11 @@ INSERT INTO kmra_meta(name, value) VALUES
   ('audit_head_hash', '0000000000000000000000000000000000000000000000000000000000000000')
   ON CONFLICT DO NOTHING;
 )sql",
+    // 2: leases (one replica refreshes a platform's collateral at a time).
+    R"sql(
+CREATE TABLE IF NOT EXISTS kmra_leases (
+  name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);
+)sql",
 };
 static_assert(std::size(kMigrations) == kPostgresSchemaVersion);
 

@@ -8,7 +8,7 @@
 namespace kmra::store::internal {
 
 // The schema version this build writes and reads.
-inline constexpr int kPostgresSchemaVersion = 1;
+inline constexpr int kPostgresSchemaVersion = 2;
 
 // Creates the tables of an empty database, upgrades an older schema step by step, and refuses a
 // newer one (FailedPrecondition naming both versions).

@@ -96,6 +96,26 @@ class PostgresStoreTest : public ::testing::Test {
     }
     EXPECT_EQ(*replicas[1]->PurgeExpiredNonces(3000), 2);  // the client nonce and the late one
   }
+  // Replicas racing for a free lease at the same moment: exactly one gets it.
+  void LeaseGoesToOneReplica() {
+    testing::LeasesAreHeldByOneHolderUntilTheyExpire(*store_);
+    auto other = OpenPostgresStore(conninfo_);
+    ASSERT_TRUE(other);
+    for (int round = 0; round < 3; ++round) {
+      const std::string name = "race/" + std::to_string(round);
+      std::atomic<int> holders{0};
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 6; ++t) {
+        Store* s = t % 2 == 0 ? store_.get() : other->get();
+        threads.emplace_back([&, s, t] {
+          auto held = s->TryLease(name, "replica-" + std::to_string(t), 1000, 60);
+          if (held && *held) ++holders;
+        });
+      }
+      for (auto& th : threads) th.join();
+      EXPECT_EQ(holders.load(), 1) << name;
+    }
+  }
   void AuditChainIsLinearAcrossReplicasAndTamperingIsNamed() {
     auto other = OpenPostgresStore(conninfo_);
     ASSERT_TRUE(other);
@@ -156,8 +176,9 @@ TEST_F(PostgresStoreTest, RegistryPoliciesCollateralAndOutages) {
   ServerRestartIsSurvivedAndDownIsUnavailable();
 }
 
-TEST_F(PostgresStoreTest, NoncesAndAuditAcrossReplicas) {
+TEST_F(PostgresStoreTest, NoncesLeasesAndAuditAcrossReplicas) {
   NoncesAreSingleUseAcrossReplicas();
+  LeaseGoesToOneReplica();
   AuditChainIsLinearAcrossReplicasAndTamperingIsNamed();
 }
 

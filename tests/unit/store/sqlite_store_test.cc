@@ -170,6 +170,10 @@ TEST_F(StoreTest, KeyIdsAreOpaquePrintableAscii) {
 
 TEST_F(StoreTest, VerifyRunsBesideAppends) { testing::VerifyRunsBesideAppends(*store_); }
 
+TEST_F(StoreTest, LeasesAreHeldByOneHolderUntilTheyExpire) {
+  testing::LeasesAreHeldByOneHolderUntilTheyExpire(*store_);
+}
+
 TEST_F(StoreTest, ExactlyOneOfManyConcurrentConsumersWins) {
   // Two connections to one file (as two server replicas would have) and several threads on each.
   auto other = OpenSqliteStore(path_);

@@ -111,4 +111,16 @@ inline void VerifyRunsBesideAppends(Store& s) {
   EXPECT_GE(last->records, 200);
 }
 
+// A lease is held by one holder until it expires; its holder renews it, others get it once it ran
+// out.
+inline void LeasesAreHeldByOneHolderUntilTheyExpire(Store& s) {
+  EXPECT_TRUE(*s.TryLease("refresh/a", "r1", 100, 60));   // free: r1 until 160
+  EXPECT_FALSE(*s.TryLease("refresh/a", "r2", 120, 60));  // r1's runs
+  EXPECT_TRUE(*s.TryLease("refresh/b", "r2", 120, 60));   // another name is another lease
+  EXPECT_TRUE(*s.TryLease("refresh/a", "r1", 130, 60));   // renewed: until 190
+  EXPECT_FALSE(*s.TryLease("refresh/a", "r2", 189, 60));
+  EXPECT_TRUE(*s.TryLease("refresh/a", "r2", 190, 60));  // expired: r2's until 250
+  EXPECT_FALSE(*s.TryLease("refresh/a", "r1", 191, 60));
+}
+
 }  // namespace kmra::store::testing
