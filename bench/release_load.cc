@@ -11,13 +11,16 @@
 //   request's latency runs from when it was due, so time spent waiting for a free client counts
 //   (no coordinated omission). This is the latency a fleet sending R releases per second sees.
 //
-// With --server-pid the server's CPU time per release is reported as well (from /proc). With
+// With --server-pid the server's CPU time per release is reported as well (from /proc); a list of
+// pids (replicas behind a load balancer) reports their sum. The URL is https://127.0.0.1:PORT with
+// PORT from DIR/server.port (scripts/scale-out writes HAProxy's port there), or --url. With
 // --beside, each level runs once per listed load beside it (bench/lib/beside_load.h: none,
 // audit-verify, abuse:R), so their effect on the releases is seen in the same run.
 //
 //   kmra server --dev --dir DIR --listen 127.0.0.1:0 &
 //   release_load --dir DIR [--key demo] [--clients 1,8,64] [--requests 400] [--rate 500]
-//                [--platform 1] [--server-pid PID] [--beside none,audit-verify,abuse:200]
+//                [--platform 1] [--server-pid PID[,PID...]] [--url https://HOST:PORT]
+//                [--beside none,audit-verify,abuse:200]
 #include <curl/curl.h>
 #include <unistd.h>
 
@@ -52,12 +55,13 @@ struct Options {
   int requests = 400;  // per level
   int platform = 1;
   double rate = 0;  // requests per second in total; 0: closed loop
-  int server_pid = 0;
+  std::vector<int> server_pids;
+  std::string url;  // "": https://127.0.0.1:<DIR/server.port>
   std::vector<std::string> beside = {"none"};
 };
 
 // User + system CPU seconds of a process, or -1.
-double CpuSeconds(int pid) {
+double CpuSecondsOf(int pid) {
   if (pid <= 0) return -1;
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -70,6 +74,29 @@ double CpuSeconds(int pid) {
     if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
   }
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The sum over `pids`, or -1 when there are none or one cannot be read.
+double CpuSeconds(const std::vector<int>& pids) {
+  double sum = 0;
+  for (int pid : pids) {
+    const double s = CpuSecondsOf(pid);
+    if (s < 0) return -1;
+    sum += s;
+  }
+  return pids.empty() ? -1 : sum;
+}
+
+// "1,8,64" -> {1, 8, 64}
+std::vector<int> IntList(const std::string& v) {
+  std::vector<int> out;
+  size_t pos = 0;
+  while (pos < v.size()) {
+    size_t comma = v.find(',', pos);
+    out.push_back(std::stoi(v.substr(pos, comma - pos)));
+    pos = comma == std::string::npos ? v.size() : comma + 1;
+  }
+  return out;
 }
 
 struct Slot {
@@ -95,7 +122,8 @@ int main(int argc, char** argv) {
     else if (a == "--requests") o.requests = std::stoi(v);
     else if (a == "--platform") o.platform = std::stoi(v);
     else if (a == "--rate") o.rate = std::stod(v);
-    else if (a == "--server-pid") o.server_pid = std::stoi(v);
+    else if (a == "--server-pid") o.server_pids = IntList(v);
+    else if (a == "--url") o.url = v;
     else if (a == "--beside") {
       o.beside.clear();
       std::stringstream list(v);
@@ -108,33 +136,28 @@ int main(int argc, char** argv) {
         o.beside.push_back(kind);
       }
     }
-    else if (a == "--clients") {
-      o.clients.clear();
-      size_t pos = 0;
-      while (pos < v.size()) {
-        size_t comma = v.find(',', pos);
-        o.clients.push_back(std::stoi(v.substr(pos, comma - pos)));
-        pos = comma == std::string::npos ? v.size() : comma + 1;
-      }
-    } else {
+    else if (a == "--clients") o.clients = IntList(v);
+    else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
     }
   }
   if (o.dir.empty()) {
     std::fprintf(stderr, "usage: release_load --dir DIR [--key ID] [--clients 1,8,64] "
-                         "[--requests N] [--rate R] [--platform N] [--server-pid PID] "
-                         "[--beside none,audit-verify,abuse:R]\n");
+                         "[--requests N] [--rate R] [--platform N] [--server-pid PID[,PID...]] "
+                         "[--url https://HOST:PORT] [--beside none,audit-verify,abuse:R]\n");
     return 2;
   }
-  auto port = kmra::ReadFileText(o.dir + "/server.port");
-  if (!port) {
-    std::fprintf(stderr, "no %s/server.port: start kmra server --dev --dir %s first\n",
-                 o.dir.c_str(), o.dir.c_str());
-    return 2;
+  if (o.url.empty()) {
+    auto port = kmra::ReadFileText(o.dir + "/server.port");
+    if (!port) {
+      std::fprintf(stderr, "no %s/server.port: start kmra server --dev --dir %s first\n",
+                   o.dir.c_str(), o.dir.c_str());
+      return 2;
+    }
+    o.url = "https://127.0.0.1:" + std::string(port->substr(0, port->find('\n')));
   }
-  std::string url = "https://127.0.0.1:" + std::string(port->substr(0, port->find('\n'))) +
-                    "/sgx/keys/export";
+  std::string url = o.url + "/sgx/keys/export";
 
   // The client key and platform, as a token would have them.
   auto key = kmra::crypto::GenerateRsaKey(3072);
@@ -182,7 +205,6 @@ int main(int argc, char** argv) {
   std::printf("| clients | mode | beside | releases | errors | releases/s | p50 ms | p99 ms | "
               "server CPU/release | beside did |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
-  const std::string port_text(port->substr(0, port->find('\n')));
   std::vector<std::pair<int, std::string>> levels;  // (clients, load beside)
   for (int n : o.clients) {
     for (const std::string& kind : o.beside) levels.emplace_back(n, kind);
@@ -274,13 +296,13 @@ int main(int argc, char** argv) {
     for (auto& s : slots) idle.push_back(&s);
     drive(n, false, false, Clock::now());  // warm-up: every connection handshakes once
     errors = 0;
-    kmra::bench::BesideLoad beside(beside_kind, o.dir, port_text);
+    kmra::bench::BesideLoad beside(beside_kind, o.dir, o.url);
     beside.Start();
-    const double cpu0 = CpuSeconds(o.server_pid);
+    const double cpu0 = CpuSeconds(o.server_pids);
     const auto t0 = Clock::now();
     drive(total, true, o.rate > 0, t0);
     double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const double cpu1 = CpuSeconds(o.server_pid);
+    const double cpu1 = CpuSeconds(o.server_pids);
     beside.Stop();
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double p) {

@@ -14,8 +14,8 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-BesideLoad::BesideLoad(std::string kind, std::string dir, std::string port)
-    : kind_(std::move(kind)), dir_(std::move(dir)), port_(std::move(port)) {}
+BesideLoad::BesideLoad(std::string kind, std::string dir, std::string base_url)
+    : kind_(std::move(kind)), dir_(std::move(dir)), base_url_(std::move(base_url)) {}
 
 bool BesideLoad::Valid(const std::string& kind) {
   if (kind == "none" || kind == "audit-verify") return true;
@@ -57,7 +57,7 @@ std::string BesideLoad::Summary(double seconds) const {
 // One keep-alive administrator connection, verifies back to back.
 void BesideLoad::AuditVerifyLoop() {
   CURL* c = curl_easy_init();
-  const std::string url = "https://127.0.0.1:" + port_ + "/v1/audit/verify";
+  const std::string url = base_url_ + "/v1/audit/verify";
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_CAINFO, (dir_ + "/tls/ca.pem").c_str());
   curl_easy_setopt(c, CURLOPT_SSLCERT, (dir_ + "/tls/admin.pem").c_str());
@@ -75,7 +75,7 @@ void BesideLoad::AuditVerifyLoop() {
 // A new connection per request, paced at `rate` per second, without a client certificate. A
 // refusal is a 401 answer or a handshake the server ends; a 2xx would be a hole.
 void BesideLoad::AbuseLoop(double rate) {
-  const std::string url = "https://127.0.0.1:" + port_ + "/v1/keys";
+  const std::string url = base_url_ + "/v1/keys";
   const auto t0 = Clock::now();
   for (long i = 0; !stop_; ++i) {
     const auto due =

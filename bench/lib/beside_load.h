@@ -15,7 +15,8 @@ namespace kmra::bench {
 class BesideLoad {
  public:
   // `kind`: "none", "audit-verify" or "abuse:R". `dir`: the --dev directory (tls/ files).
-  BesideLoad(std::string kind, std::string dir, std::string port);
+  // `base_url`: https://HOST:PORT of the server (or of the load balancer in front of it).
+  BesideLoad(std::string kind, std::string dir, std::string base_url);
   ~BesideLoad() { Stop(); }
   BesideLoad(const BesideLoad&) = delete;
   BesideLoad& operator=(const BesideLoad&) = delete;
@@ -30,7 +31,7 @@ class BesideLoad {
   void AuditVerifyLoop();
   void AbuseLoop(double rate);
 
-  std::string kind_, dir_, port_;
+  std::string kind_, dir_, base_url_;
   std::atomic<bool> stop_{false};
   std::atomic<long> done_{0}, unexpected_{0};
   std::thread thread_;
