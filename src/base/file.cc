@@ -28,30 +28,39 @@ tl::unexpected<Error> SysError(const std::string& what, const std::filesystem::p
   }
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
+// Reads the rest of `fd` into any byte container with resize()/data().
+template <class Container>
+Result<Container> ReadFdInto(int fd, const std::string& shown, size_t max_bytes, size_t size_hint) {
+  auto too_large = [&] {
+    return ResourceExhausted("'" + shown + "' is larger than the limit of " +
+                             std::to_string(max_bytes) + " bytes");
+  };
+  Container out;
+  size_t used = 0;
+  // One byte more than the expected size, so reaching the end takes no second allocation.
+  out.resize(size_hint > 0 && size_hint <= max_bytes ? size_hint + 1 : 4096);
+  for (;;) {
+    if (used == out.size()) {
+      if (out.size() > max_bytes) return too_large();
+      out.resize(out.size() * 2);
+    }
+    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return SysError("cannot read", shown, errno);
+    }
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
   }
-  int get() const { return fd_; }
-  // Closes now and reports the result (close can report delayed write errors).
-  int Close() {
-    int r = ::close(fd_);
-    fd_ = -1;
-    return r;
-  }
+  if (used > max_bytes) return too_large();
+  out.resize(used);
+  return out;
+}
 
- private:
-  int fd_;
-};
-
-// Reads into any byte container with resize()/data().
+// Opens and reads a whole file into any byte container with resize()/data().
 template <class Container>
 Result<Container> ReadInto(const std::filesystem::path& path, size_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return SysError("cannot open", path, errno);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return SysError("cannot stat", path, errno);
@@ -62,31 +71,8 @@ Result<Container> ReadInto(const std::filesystem::path& path, size_t max_bytes) 
     return ResourceExhausted("'" + path.string() + "' is " + std::to_string(st.st_size) +
                              " bytes, more than the limit of " + std::to_string(max_bytes));
   }
-  Container out;
-  size_t used = 0;
-  out.resize(S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : 4096);
-  for (;;) {
-    if (used == out.size()) {
-      if (out.size() > max_bytes) {
-        return ResourceExhausted("'" + path.string() + "' is larger than the limit of " +
-                                 std::to_string(max_bytes) + " bytes");
-      }
-      out.resize(out.size() * 2);
-    }
-    ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return SysError("cannot read", path, errno);
-    }
-    if (n == 0) break;
-    used += static_cast<size_t>(n);
-  }
-  if (used > max_bytes) {
-    return ResourceExhausted("'" + path.string() + "' is larger than the limit of " +
-                             std::to_string(max_bytes) + " bytes");
-  }
-  out.resize(used);
-  return out;
+  return ReadFdInto<Container>(fd.get(), path.string(), max_bytes,
+                               S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0);
 }
 
 Status WriteAll(int fd, const uint8_t* p, size_t n, const std::filesystem::path& path) {
@@ -103,6 +89,30 @@ Status WriteAll(int fd, const uint8_t* p, size_t n, const std::filesystem::path&
 }
 
 }  // namespace
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int UniqueFd::Close() {
+  int r = ::close(fd_);
+  fd_ = -1;
+  return r;
+}
+
+Result<std::vector<uint8_t>> ReadOpenFile(int fd, const std::string& shown, size_t max_bytes,
+                                          size_t size_hint) {
+  return ReadFdInto<std::vector<uint8_t>>(fd, shown, max_bytes, size_hint);
+}
 
 Result<std::vector<uint8_t>> ReadFileBytes(const std::filesystem::path& path, size_t max_bytes) {
   return ReadInto<std::vector<uint8_t>>(path, max_bytes);
@@ -131,7 +141,7 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::span<const uint8_
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   int raw = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (raw < 0) return SysError("cannot create a temporary file beside", path, errno);
-  Fd fd(raw);
+  UniqueFd fd(raw);
   const std::filesystem::path tmp(tmpl);
   auto fail = [&](tl::unexpected<Error> e) -> Status {
     ::unlink(tmp.c_str());
@@ -148,7 +158,7 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::span<const uint8_
     return fail(SysError("cannot rename a temporary file onto", path, errno));
   }
   // The rename is durable only once the directory entry is on disk.
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0) return SysError("cannot open directory", dir, errno);
   if (::fsync(dfd.get()) != 0) return SysError("cannot fsync directory", dir, errno);
   return OkStatus();

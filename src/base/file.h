@@ -1,4 +1,7 @@
-// Whole-file reads and crash-safe writes. Errors name the path and the system's reason.
+// Whole-file reads and crash-safe writes: the one implementation of reading a file into memory
+// (ReadOpenFile; the token store opens its files its own way, relative to a directory descriptor
+// and without following links, then reads them with it). Errors name the path and the system's
+// reason.
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +20,33 @@ namespace kmra {
 
 // Files larger than this are refused by the readers unless a larger limit is passed.
 inline constexpr size_t kDefaultMaxFileBytes = size_t{64} << 20;
+
+// An owned file descriptor, closed on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Closes now and returns close(2)'s result (it can report delayed write errors).
+  int Close();
+
+ private:
+  int fd_ = -1;
+};
+
+// Reads the rest of the open file `fd` (named `shown` in errors). ResourceExhausted when it holds
+// more than `max_bytes`; the system's reason (Unavailable, PermissionDenied, ...) when read(2)
+// fails. `size_hint` (the file's size, when known) saves reallocations.
+Result<std::vector<uint8_t>> ReadOpenFile(int fd, const std::string& shown,
+                                          size_t max_bytes = kDefaultMaxFileBytes,
+                                          size_t size_hint = 0);
 
 // Reads a whole regular file. NotFound when it does not exist, PermissionDenied when it cannot be
 // opened for that reason, ResourceExhausted when it is larger than `max_bytes`.

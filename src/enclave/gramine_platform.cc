@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "base/file.h"
-#include "enclave/internal/hkdf.h"
+#include "crypto/hkdf.h"
 #include "enclave/internal/le.h"
 #include "enclave/report.h"
 
@@ -17,7 +17,9 @@ namespace kmra::enclave {
 
 namespace {
 
-constexpr char kSealingSalt[] = "OpenKMRA gramine sealing v1";
+constexpr std::string_view kSealingSaltText = "OpenKMRA gramine sealing v1";
+const std::span<const uint8_t> kSealingSalt(
+    reinterpret_cast<const uint8_t*>(kSealingSaltText.data()), kSealingSaltText.size());
 // header(48) + SGX report body(384) + signature_data_len(4): the smallest prefix we read.
 constexpr std::size_t kMinQuote = kQuoteHeaderSize + kReportBodySize + 4;
 constexpr std::size_t kMaxQuote = 1 << 20;
@@ -86,15 +88,16 @@ Result<std::unique_ptr<GraminePlatform>> GraminePlatform::Open(const std::string
     KMRA_ASSIGN_OR_RETURN(auto type, ReadFileText(type_path));
     while (!type.empty() && (type.back() == '\n' || type.back() == '\0')) type.pop_back();
     if (type != "dcap") {
-      return FailedPrecondition(type_path + " says \"" + type +
-                                "\"; OpenKMRA needs DCAP quotes (sgx.remote_attestation = \"dcap\")");
+      return FailedPrecondition(
+          type_path + " says \"" + type +
+          "\"; OpenKMRA needs DCAP quotes (sgx.remote_attestation = \"dcap\")");
     }
   }
   std::unique_ptr<GraminePlatform> p(new GraminePlatform(dir));
   std::array<std::uint8_t, 64> zeros{};
   KMRA_ASSIGN_OR_RETURN(auto quote, p->Quote(zeros));
-  auto body = ReportBody::Parse(
-      std::span<const std::uint8_t, kReportBodySize>(quote.data() + kQuoteHeaderSize, kReportBodySize));
+  auto body = ReportBody::Parse(std::span<const std::uint8_t, kReportBodySize>(
+      quote.data() + kQuoteHeaderSize, kReportBodySize));
   p->identity_.kind = "gramine";
   p->identity_.mrenclave = body.mr_enclave;
   p->identity_.mrsigner = body.mr_signer;
@@ -122,7 +125,8 @@ Result<std::vector<std::uint8_t>> GraminePlatform::Quote(
   // The ISV report data must be exactly what we wrote, or the quote does not bind our key.
   const std::size_t rd = kQuoteHeaderSize + 320;
   if (!std::equal(report_data.begin(), report_data.end(), quote.begin() + rd)) {
-    return DataLoss(dir_ + "/quote carries other report data than was written to user_report_data "
+    return DataLoss(dir_ +
+                    "/quote carries other report data than was written to user_report_data "
                     "(a concurrent writer in the enclave?)");
   }
   return quote;
@@ -135,7 +139,7 @@ Result<SecretBytes> GraminePlatform::SealingKey() {
     return DataLoss(path + " holds " + std::to_string(ikm.size()) +
                     " bytes; Gramine's SGX sealing keys are 16 bytes");
   }
-  return internal::HkdfSha256(ikm, kSealingSalt, {}, 32);
+  return crypto::Hkdf(crypto::HashAlg::kSha256, ikm.Reveal(), kSealingSalt, {}, 32);
 }
 
 }  // namespace kmra::enclave

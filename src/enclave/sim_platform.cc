@@ -8,13 +8,15 @@
 
 #include "base/file.h"
 #include "crypto/hash.h"
-#include "enclave/internal/hkdf.h"
+#include "crypto/hkdf.h"
 
 namespace kmra::enclave {
 
 namespace {
 
-constexpr char kSealingSalt[] = "OpenKMRA sim sealing v1";
+constexpr std::string_view kSealingSaltText = "OpenKMRA sim sealing v1";
+const std::span<const uint8_t> kSealingSalt(
+    reinterpret_cast<const uint8_t*>(kSealingSaltText.data()), kSealingSaltText.size());
 
 Result<ossl::Ptr<EVP_PKEY>> LoadPrivateKey(const std::filesystem::path& path) {
   KMRA_ASSIGN_OR_RETURN(auto pem, ReadFileSecret(path));
@@ -101,14 +103,16 @@ Result<std::unique_ptr<SimPlatform>> SimPlatform::Open(const SimOptions& options
   return p;
 }
 
-Result<std::vector<std::uint8_t>> SimPlatform::Quote(std::span<const std::uint8_t, 64> report_data) {
+Result<std::vector<std::uint8_t>> SimPlatform::Quote(
+    std::span<const std::uint8_t, 64> report_data) {
   ReportBody isv = isv_template_;
   std::copy(report_data.begin(), report_data.end(), isv.report_data.begin());
   return BuildQuoteV3(header_, isv, attestation_key_.get(), qe_);
 }
 
 Result<SecretBytes> SimPlatform::SealingKey() {
-  return internal::HkdfSha256(sealing_secret_, kSealingSalt, identity_.mrenclave, 32);
+  return crypto::Hkdf(crypto::HashAlg::kSha256, sealing_secret_.Reveal(), kSealingSalt,
+                      identity_.mrenclave, 32);
 }
 
 }  // namespace kmra::enclave

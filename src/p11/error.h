@@ -3,7 +3,7 @@
 // Every failing call becomes an Error whose message names the function and the CKR_ constant, e.g.
 // "C_Login: CKR_PIN_INCORRECT (0xa0)", and whose Code lets a caller branch:
 //   PIN/user problems           -> Unauthenticated
-//   device/token gone or broken -> Unavailable (retrying after a reconnect may help)
+//   connection lost (kConnectionLost) -> Unavailable (retrying after a reconnect may help)
 //   bad arguments/templates     -> InvalidArgument
 //   missing objects/mechanisms  -> NotFound / Unimplemented
 //   full token, no memory       -> ResourceExhausted
@@ -31,7 +31,15 @@ Error RvError(std::string_view function, CK_RV rv);
 Status CheckRv(std::string_view function, CK_RV rv);
 
 // True for return values after which the session (or the whole module connection) is unusable and
-// should be reopened: device errors, removed token, closed or invalid session, not initialized.
+// should be reopened: kConnectionLost below. RvCode maps exactly these to Unavailable.
 bool IsConnectionLost(CK_RV rv);
+
+// The one list of lost connections, each with the reason it is on it (printed by the tests and
+// docs/hsm.md).
+struct ConnectionLostRv {
+  CK_RV rv;
+  const char* why;
+};
+extern const ConnectionLostRv kConnectionLost[12];
 
 }  // namespace kmra::p11

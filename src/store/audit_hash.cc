@@ -1,12 +1,13 @@
-#include <openssl/evp.h>
-
 #include <string>
 
+#include "base/hex.h"
+#include "crypto/hash.h"
 #include "store/store.h"
 
 namespace kmra::store {
 
-std::string AuditHash(const std::string& prev_hash, int64_t seq, int64_t time, const std::string& json) {
+std::string AuditHash(const std::string& prev_hash, int64_t seq, int64_t time,
+                      const std::string& json) {
   std::string input = prev_hash;
   input += '\n';
   input += std::to_string(seq);
@@ -14,17 +15,7 @@ std::string AuditHash(const std::string& prev_hash, int64_t seq, int64_t time, c
   input += std::to_string(time);
   input += '\n';
   input += json;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    hex.push_back(kDigits[digest[i] >> 4]);
-    hex.push_back(kDigits[digest[i] & 15]);
-  }
-  return hex;
+  return HexEncode(crypto::Sha256(input));
 }
 
 const std::string& GenesisHash() {

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "crypto/aes_gcm.h"
 #include "token/crypto_params.h"
 #include "token/mechanisms.h"
 
@@ -72,41 +73,23 @@ std::vector<uint8_t> RawToDer(std::span<const uint8_t> raw) {
   return der;
 }
 
+// CKM_AES_GCM (PKCS#11 v2.40 section 2.12.3): output ciphertext || tag, input of a decryption
+// likewise.
 CK_RV GcmCrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
-  const bool enc = op.kind == OpKind::kEncrypt;
-  if (!enc && in.size() < op.tag_bytes) return CKR_ENCRYPTED_DATA_LEN_RANGE;
-  const size_t body = enc ? in.size() : in.size() - op.tag_bytes;
-  const EVP_CIPHER* cipher = op.key.size() == 16   ? EVP_aes_128_gcm()
-                             : op.key.size() == 24 ? EVP_aes_192_gcm()
-                                                   : EVP_aes_256_gcm();
-  auto ctx = ossl::Wrap(EVP_CIPHER_CTX_new());
-  int len = 0;
-  out = SecretBytes(enc ? body + op.tag_bytes : body);
-  if (!ctx || EVP_CipherInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr, enc) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(op.iv.size()),
-                          nullptr) != 1 ||
-      EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, op.key.Reveal().data(), op.iv.data(), enc) !=
-          1 ||
-      (!op.aad.empty() && EVP_CipherUpdate(ctx.get(), nullptr, &len, op.aad.data(),
-                                           static_cast<int>(op.aad.size())) != 1) ||
-      EVP_CipherUpdate(ctx.get(), out.RevealMutable().data(), &len, in.data(),
-                       static_cast<int>(body)) != 1) {
-    return CKR_FUNCTION_FAILED;
-  }
-  if (enc) {
-    if (EVP_CipherFinal_ex(ctx.get(), out.RevealMutable().data() + len, &len) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(op.tag_bytes),
-                            out.RevealMutable().data() + body) != 1) {
-      return CKR_FUNCTION_FAILED;
-    }
+  if (op.kind == OpKind::kEncrypt) {
+    auto ct = crypto::AesGcmEncrypt(op.key.Reveal(), op.iv, in, op.aad, op.tag_bytes);
+    if (!ct) return CKR_FUNCTION_FAILED;
+    out = SecretBytes(*ct);
     return CKR_OK;
   }
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(op.tag_bytes),
-                          const_cast<uint8_t*>(in.data() + body)) != 1 ||
-      EVP_CipherFinal_ex(ctx.get(), out.RevealMutable().data() + len, &len) != 1) {
+  if (in.size() < op.tag_bytes) return CKR_ENCRYPTED_DATA_LEN_RANGE;
+  auto plain = crypto::AesGcmDecrypt(op.key.Reveal(), op.iv, in, op.aad, op.tag_bytes);
+  if (!plain) {
     out.clear();
-    return CKR_ENCRYPTED_DATA_INVALID;
+    return plain.error().code() == Code::kUnauthenticated ? CKR_ENCRYPTED_DATA_INVALID
+                                                          : CKR_FUNCTION_FAILED;
   }
+  out = std::move(*plain);
   return CKR_OK;
 }
 

@@ -1,9 +1,7 @@
 #include "token/store.h"
 
 #include <fcntl.h>
-#include <openssl/core_names.h>
-#include <openssl/kdf.h>
-#include <openssl/rand.h>
+#include <openssl/evp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,13 +9,17 @@
 #include <cerrno>
 #include <cstring>
 
+#include "crypto/aes_gcm.h"
+#include "crypto/hkdf.h"
 #include "crypto/ossl.h"
 
 namespace kmra::token {
 namespace {
 
+// A sealed file: magic || IV (12 bytes) || AES-256-GCM ciphertext || tag (16 bytes), which is
+// the magic followed by crypto::AesGcmSeal's output.
 constexpr char kMagic[8] = {'K', 'M', 'R', 'A', 'S', 'E', 'L', '1'};
-constexpr size_t kNonce = 12, kTag = 16;
+constexpr char kStoreKeyInfo[] = "kmra token store v1";
 constexpr char kMetaAad[] = "kmra-token-meta-v1";
 constexpr char kObjectAadPrefix[] = "kmra-token-object-v1:";
 
@@ -39,6 +41,10 @@ constexpr char kGenerationAad[] = "kmra-token-generation-v1";
 constexpr char kMetaFile[] = "token.meta";
 constexpr char kGenerationFile[] = ".generation";
 constexpr char kObjectSuffix[] = ".obj";
+
+std::span<const uint8_t> Bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
 
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
@@ -70,14 +76,6 @@ Result<SecretBytes> HashPin(const SecretBytes& salt, std::string_view pin) {
   return out;
 }
 
-Result<SecretBytes> RandomBytes(size_t n) {
-  SecretBytes out(n);
-  if (n > 0 && RAND_bytes(out.RevealMutable().data(), static_cast<int>(n)) != 1) {
-    return ossl::Fail(Code::kInternal, "the random number generator failed");
-  }
-  return out;
-}
-
 Result<std::unique_ptr<Store>> Store::Open(const std::string& dir,
                                            const SecretBytes& platform_key) {
   if (dir.empty() || dir[0] != '/') {
@@ -87,26 +85,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   KMRA_ASSIGN_OR_RETURN(fs::Fd objects_fd, fs::OpenDir(dir_fd.get(), "objects", dir + "/objects"));
   KMRA_ASSIGN_OR_RETURN(fs::Fd lock_fd, fs::OpenLockFile(dir_fd.get(), ".lock", dir + "/.lock"));
 
-  // Store key = HKDF-SHA256(platform sealing key, info "kmra token store v1").
-  SecretBytes key(32);
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  EVP_KDF_CTX* kctx = kdf != nullptr ? EVP_KDF_CTX_new(kdf) : nullptr;
-  EVP_KDF_free(kdf);
-  static char kDigest[] = "SHA256";
-  static char kInfo[] = "kmra token store v1";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, kDigest, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                        const_cast<uint8_t*>(platform_key.Reveal().data()),
-                                        platform_key.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, kInfo, sizeof kInfo - 1),
-      OSSL_PARAM_construct_end()};
-  const bool ok =
-      kctx != nullptr && EVP_KDF_derive(kctx, key.RevealMutable().data(), key.size(), params) == 1;
-  EVP_KDF_CTX_free(kctx);
-  if (!ok) return ossl::Fail(Code::kInternal, "cannot derive the token store key");
-  return std::unique_ptr<Store>(
-      new Store(dir, std::move(key), std::move(dir_fd), std::move(objects_fd), std::move(lock_fd)));
+  // Store key = HKDF-SHA256(platform sealing key, no salt, info "kmra token store v1").
+  auto key =
+      crypto::Hkdf(crypto::HashAlg::kSha256, platform_key.Reveal(), {}, Bytes(kStoreKeyInfo), 32);
+  if (!key) return tl::unexpected(key.error().WithContext("cannot derive the token store key"));
+  return std::unique_ptr<Store>(new Store(dir, std::move(*key), std::move(dir_fd),
+                                          std::move(objects_fd), std::move(lock_fd)));
 }
 
 Store::Store(std::string dir, SecretBytes key, fs::Fd dir_fd, fs::Fd objects_fd, fs::Fd lock_fd)
@@ -133,47 +117,22 @@ Result<FileLock> Store::LockShared() {
 }
 
 Result<std::vector<uint8_t>> Store::Seal(const SecretBytes& plain, const std::string& aad) {
-  std::vector<uint8_t> out(sizeof kMagic + kNonce + plain.size() + kTag);
-  std::memcpy(out.data(), kMagic, sizeof kMagic);
-  uint8_t* nonce = out.data() + sizeof kMagic;
-  if (RAND_bytes(nonce, kNonce) != 1) return ossl::Fail(Code::kInternal, "no randomness");
-  auto ctx = ossl::Wrap(EVP_CIPHER_CTX_new());
-  int len = 0;
-  uint8_t* ct = nonce + kNonce;
-  if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.Reveal().data(), nonce) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const uint8_t*>(aad.data()),
-                        static_cast<int>(aad.size())) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), ct, &len, plain.Reveal().data(),
-                        static_cast<int>(plain.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), ct + len, &len) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, ct + plain.size()) != 1) {
-    return ossl::Fail(Code::kInternal, "sealing failed");
-  }
+  KMRA_ASSIGN_OR_RETURN(auto sealed, crypto::AesGcmSeal(key_.Reveal(), plain.Reveal(), Bytes(aad)));
+  std::vector<uint8_t> out;
+  out.reserve(sizeof kMagic + sealed.size());
+  out.insert(out.end(), kMagic, kMagic + sizeof kMagic);
+  out.insert(out.end(), sealed.begin(), sealed.end());
   return out;
 }
 
 Result<SecretBytes> Store::Unseal(const std::vector<uint8_t>& file, const std::string& aad) {
-  if (file.size() < sizeof kMagic + kNonce + kTag ||
+  if (file.size() < sizeof kMagic + crypto::kGcmIvSize + crypto::kGcmTagSize ||
       std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) {
     return DataLoss("not a sealed token file (bad header)");
   }
-  const uint8_t* nonce = file.data() + sizeof kMagic;
-  const uint8_t* ct = nonce + kNonce;
-  const size_t ct_len = file.size() - sizeof kMagic - kNonce - kTag;
-  SecretBytes plain(ct_len);
-  auto ctx = ossl::Wrap(EVP_CIPHER_CTX_new());
-  int len = 0;
-  if (!ctx ||
-      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.Reveal().data(), nonce) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const uint8_t*>(aad.data()),
-                        static_cast<int>(aad.size())) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), plain.RevealMutable().data(), &len, ct,
-                        static_cast<int>(ct_len)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag,
-                          const_cast<uint8_t*>(ct + ct_len)) != 1 ||
-      EVP_DecryptFinal_ex(ctx.get(), plain.RevealMutable().data() + len, &len) != 1) {
-    ossl::DrainErrors();
+  auto plain =
+      crypto::AesGcmOpen(key_.Reveal(), std::span(file).subspan(sizeof kMagic), Bytes(aad));
+  if (!plain) {
     return DataLoss(
         "authentication failed: the file was modified, moved, or sealed by another enclave or "
         "platform");

@@ -5,14 +5,14 @@
 //   <token_dir>/objects/.generation  sealed (serial, generation): the store's side of the record
 //   <token_dir>/.lock                flock(2) lock shared by every process using the token
 //
-// Sealing: AES-256-GCM under a key derived (HKDF-SHA256) from the platform's sealing key; the
-// associated data names the file's role and the object's uid, so a file moved, swapped or edited
-// is refused. Writes are atomic (temp file, fsync, rename, fsync dir); every change bumps the
-// meta generation so other processes notice it and reload. Each record write is followed by the
-// .generation write, and the record says it was written so; a token.meta older than .generation
-// (a rolled-back record, e.g. to reset the PIN failure counters), one whose .generation is gone,
-// or a missing token.meta in a store past its first record, is refused.
-// Files are reached through directory descriptors and never through a symbolic link (store_fs.h);
+// Sealing: AES-256-GCM (crypto/aes_gcm.h) under a key derived (crypto/hkdf.h, HKDF-SHA256) from
+// the platform's sealing key; the associated data names the file's role and the object's uid, so
+// a file moved, swapped or edited is refused. Writes are atomic (temp file, fsync, rename, fsync
+// dir); every change bumps the meta generation so other processes notice it and reload. Each record
+// write is followed by the .generation write, and the record says it was written so; a token.meta
+// older than .generation (a rolled-back record, e.g. to reset the PIN failure counters), one whose
+// .generation is gone, or a missing token.meta in a store past its first record, is refused. Files
+// are reached through directory descriptors and never through a symbolic link (store_fs.h);
 // token_dir must belong to the effective user or root and be writable by nobody else.
 // Not thread safe; the module serialises access. Processes coordinate through the lock.
 #pragma once
@@ -111,8 +111,5 @@ class Store {
 
 // PBKDF2-HMAC-SHA256 verifier of a PIN (32 bytes); Internal when OpenSSL fails.
 Result<SecretBytes> HashPin(const SecretBytes& salt, std::string_view pin);
-
-// `n` random bytes; Internal when the RNG fails.
-Result<SecretBytes> RandomBytes(size_t n);
 
 }  // namespace kmra::token

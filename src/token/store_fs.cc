@@ -60,19 +60,6 @@ Result<Fd> OpenRegular(int dir, const std::string& name, const std::string& show
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.fd_;
-    o.fd_ = -1;
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 Status CheckOwnership(const struct stat& st, const std::string& shown, bool directory) {
@@ -127,20 +114,11 @@ Result<std::vector<uint8_t>> ReadFileAt(int dir, const std::string& name,
                                         const std::string& shown) {
   struct stat st {};
   KMRA_ASSIGN_OR_RETURN(Fd fd, OpenRegular(dir, name, shown, O_RDONLY, st));
-  if (static_cast<uint64_t>(st.st_size) > kMaxFile) {
-    return DataLoss(shown + " is larger than any token file can be");
-  }
-  std::vector<uint8_t> out;
-  uint8_t buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Unavailable(Errno("cannot read " + shown));
-    if (n == 0) break;
-    out.insert(out.end(), buf, buf + n);
-    if (out.size() > kMaxFile) return DataLoss(shown + " is larger than any token file can be");
-  }
-  return out;
+  const std::string too_large = shown + " is larger than any token file can be";
+  if (static_cast<uint64_t>(st.st_size) > kMaxFile) return DataLoss(too_large);
+  auto bytes = ReadOpenFile(fd.get(), shown, kMaxFile, static_cast<size_t>(st.st_size));
+  if (!bytes && bytes.error().code() == Code::kResourceExhausted) return DataLoss(too_large);
+  return bytes;
 }
 
 Status WriteFileAt(int dir, const std::string& name, const std::vector<uint8_t>& bytes,

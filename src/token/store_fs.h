@@ -15,27 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "base/file.h"
 #include "base/result.h"
 
 namespace kmra::token::fs {
 
 // An owned file descriptor (closed on destruction).
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+using Fd = kmra::UniqueFd;
 
 // "<what>: <strerror(errno)>".
 std::string Errno(const std::string& what);
@@ -51,8 +37,9 @@ Result<Fd> OpenDir(int parent, const std::string& name, const std::string& shown
 // Opens (creating when missing, 0600) the lock file `name` in `dir`; never through a link.
 Result<Fd> OpenLockFile(int dir, const std::string& name, const std::string& shown);
 
-// Reads regular file `name` of `dir`: NotFound when absent, FailedPrecondition for a link or a
-// non-regular file, DataLoss when larger than any token file.
+// Reads regular file `name` of `dir` (opened here, read by base/file.h's ReadOpenFile): NotFound
+// when absent, FailedPrecondition for a link or a non-regular file, DataLoss when larger than any
+// token file.
 Result<std::vector<uint8_t>> ReadFileAt(int dir, const std::string& name, const std::string& shown);
 
 // Replaces `name` in `dir` atomically: a new file with an unpredictable name (O_EXCL, 0600),

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <optional>
 
+#include "crypto/random.h"
 #include "token/log.h"
 
 namespace kmra::token {
@@ -17,7 +18,7 @@ void Pad(CK_UTF8CHAR* dst, size_t n, std::string_view s) {
 
 // A fresh salt and the PBKDF2 verifier of `pin` under it; false (logged) when OpenSSL fails.
 bool MakeVerifier(std::string_view pin, SecretBytes& salt, SecretBytes& hash) {
-  auto s = RandomBytes(16);
+  auto s = crypto::RandomSecret(16);
   auto h = s ? HashPin(*s, pin) : Result<SecretBytes>(tl::unexpected(s.error()));
   if (!h) {
     LogError("cannot make a PIN verifier: " + h.error().message());
@@ -177,7 +178,7 @@ CK_RV Token::InitToken(std::string_view so_pin, std::string_view label) {
     m.serial = current->serial;
     m.generation = current->generation + 1;
   } else if (current.error().code() == Code::kNotFound) {
-    auto raw = RandomBytes(8);
+    auto raw = crypto::RandomSecret(8);
     if (!raw) {
       LogError("C_InitToken: " + raw.error().message());
       return CKR_FUNCTION_FAILED;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "crypto/aes_gcm.h"
+#include "crypto/aes_kw.h"
 #include "kmra/pkcs11_vendor.h"
 #include "token/attributes.h"
 #include "token/custody.h"
@@ -12,10 +13,16 @@
 #include "token/log.h"
 #include "token/mechanisms.h"
 #include "token/token.h"
-#include "token/wrap.h"
 
 namespace kmra::token {
 namespace {
+
+// The IV of CKM_AES_KEY_WRAP / CKM_AES_KEY_WRAP_PAD: the mechanism parameter when one is given
+// (PKCS#11 v2.40 section 2.14.3), else empty for the RFC's default.
+std::span<const uint8_t> KeyWrapIv(const CK_MECHANISM& m) {
+  return {static_cast<const uint8_t*>(m.pParameter),
+          m.pParameter == nullptr ? 0 : static_cast<size_t>(m.ulParameterLen)};
+}
 
 // CKM_AES_GCM unwrap with an AES-128 or AES-256 key: wrapped = IV (12 bytes) || ciphertext || tag
 // (16 bytes). The mechanism parameter is NULL or a CK_GCM_PARAMS whose IV equals that prefix, with
@@ -89,9 +96,10 @@ CK_RV Token::WrapKey(Session& s, const CK_MECHANISM& m, CK_OBJECT_HANDLE wrappin
     if (wk->Class() != CKO_SECRET_KEY || wk->KeyType() != CKK_AES) {
       return CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
     }
-    const auto* iv = static_cast<const uint8_t*>(m.pParameter);
-    auto r = AesKeyWrap(wk->secret, k->secret.Reveal(), m.mechanism == CKM_AES_KEY_WRAP_PAD,
-                        {iv, iv == nullptr ? 0 : m.ulParameterLen});
+    const auto iv = KeyWrapIv(m);
+    auto r = m.mechanism == CKM_AES_KEY_WRAP_PAD
+                 ? crypto::AesKeyWrapPad(wk->secret.Reveal(), k->secret.Reveal(), iv)
+                 : crypto::AesKeyWrap(wk->secret.Reveal(), k->secret.Reveal(), iv);
     if (!r)
       return r.error().code() == Code::kInvalidArgument ? CKR_KEY_SIZE_RANGE : CKR_FUNCTION_FAILED;
     wrapped = std::move(*r);
@@ -172,13 +180,15 @@ CK_RV Token::UnwrapKey(Session& s, const CK_MECHANISM& m, CK_OBJECT_HANDLE unwra
     if (uk->Class() != CKO_SECRET_KEY || uk->KeyType() != CKK_AES) {
       return CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT;
     }
-    const auto* iv = static_cast<const uint8_t*>(m.pParameter);
-    auto r = AesKeyUnwrap(uk->secret, wrapped, m.mechanism == CKM_AES_KEY_WRAP_PAD,
-                          {iv, iv == nullptr ? 0 : m.ulParameterLen});
+    const auto iv = KeyWrapIv(m);
+    auto r = m.mechanism == CKM_AES_KEY_WRAP_PAD
+                 ? crypto::AesKeyUnwrapPad(uk->secret.Reveal(), wrapped, iv)
+                 : crypto::AesKeyUnwrap(uk->secret.Reveal(), wrapped, iv);
     if (!r) {
       LogError("C_UnwrapKey: " + r.error().message());
-      return r.error().code() == Code::kDataLoss ? CKR_WRAPPED_KEY_INVALID
-                                                 : CKR_WRAPPED_KEY_LEN_RANGE;
+      // Unauthenticated: the integrity check failed (wrong key or altered input).
+      return r.error().code() == Code::kUnauthenticated ? CKR_WRAPPED_KEY_INVALID
+                                                        : CKR_WRAPPED_KEY_LEN_RANGE;
     }
     plain = std::move(*r);
   } else if (m.mechanism == CKM_AES_GCM) {

@@ -5,23 +5,6 @@
 namespace kmra::dcap::internal {
 namespace {
 
-std::string HexWith(std::span<const uint8_t> bytes, const char* digits) {
-  std::string out;
-  out.resize(bytes.size() * 2);
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = digits[bytes[i] >> 4];
-    out[2 * i + 1] = digits[bytes[i] & 0xf];
-  }
-  return out;
-}
-
-int Nibble(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
   if (pos + n > s.size()) return false;
   int v = 0;
@@ -35,21 +18,6 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 }
 
 }  // namespace
-
-std::string Hex(std::span<const uint8_t> bytes) { return HexWith(bytes, "0123456789abcdef"); }
-std::string HexUpper(std::span<const uint8_t> bytes) { return HexWith(bytes, "0123456789ABCDEF"); }
-
-std::optional<std::vector<uint8_t>> Unhex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::vector<uint8_t> out(hex.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    int hi = Nibble(hex[2 * i]);
-    int lo = Nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return out;
-}
 
 // Howard Hinnant's days_from_civil.
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {

@@ -1,4 +1,5 @@
-// Little helpers shared by the dcap parsers: a bounds-checked little-endian reader, hex, and UTC times.
+// Little helpers shared by the dcap parsers: a bounds-checked little-endian reader, hex (from
+// base/hex.h), and UTC times.
 // Internal to src/dcap; not part of the component's interface.
 #pragma once
 
@@ -10,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "base/hex.h"
 
 namespace kmra::dcap::internal {
 
@@ -55,17 +58,20 @@ class Reader {
   size_t pos_ = 0;
 };
 
-// Lower-case hex of bytes.
-std::string Hex(std::span<const uint8_t> bytes);
+// Hex is base/hex.h's; these short names keep the parsers readable. Lower case:
+inline std::string Hex(std::span<const uint8_t> bytes) { return HexEncode(bytes); }
 template <size_t N>
 std::string Hex(const std::array<uint8_t, N>& a) {
-  return Hex(std::span<const uint8_t>(a.data(), N));
+  return HexEncode(std::span<const uint8_t>(a.data(), N));
 }
-// Upper-case hex, the spelling of Intel's collateral.
-std::string HexUpper(std::span<const uint8_t> bytes);
-
+// Upper case, the spelling of Intel's collateral.
+inline std::string HexUpper(std::span<const uint8_t> bytes) { return HexEncodeUpper(bytes); }
 // Decodes hex (either case); nullopt on an odd length or a non-hex character.
-std::optional<std::vector<uint8_t>> Unhex(std::string_view hex);
+inline std::optional<std::vector<uint8_t>> Unhex(std::string_view hex) {
+  auto bytes = HexDecode(hex);
+  if (!bytes) return std::nullopt;
+  return std::move(*bytes);
+}
 
 // Parses Intel's collateral dates "YYYY-MM-DDThh:mm:ssZ" (also accepting fractional seconds and
 // "+00:00") into unix seconds; nullopt when malformed.

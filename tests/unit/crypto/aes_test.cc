@@ -85,7 +85,9 @@ TEST(AesKwTest, BadLengthsAreNamed) {
   EXPECT_NE(AesKeyWrap(kek, std::vector<uint8_t>(20)).error().message().find("multiple of 8"),
             std::string::npos);
   EXPECT_NE(AesKeyWrap(std::vector<uint8_t>(15), std::vector<uint8_t>(16))
-                .error().message().find("KEK is 15 bytes"),
+                .error()
+                .message()
+                .find("KEK is 15 bytes"),
             std::string::npos);
   EXPECT_NE(AesKeyUnwrapPad(kek, std::vector<uint8_t>(12)).error().message().find("12 bytes"),
             std::string::npos);
@@ -144,10 +146,50 @@ TEST(AesGcmTest, SealOpenAndTamper) {
   EXPECT_EQ(AesGcmOpen(key, sealed, testing::B("slot 1")).error().code(), Code::kUnauthenticated);
   EXPECT_NE(AesGcmOpen(key, std::span(sealed).first(20)).error().message().find("at least 28"),
             std::string::npos);
-  EXPECT_NE(AesGcmSeal(std::vector<uint8_t>(24), {}).error().message().find("expected 16 or 32"),
+  EXPECT_NE(
+      AesGcmSeal(std::vector<uint8_t>(20), {}).error().message().find("expected 16, 24 or 32"),
+      std::string::npos);
+  EXPECT_NE(AesGcmEncrypt(key, {}, {}).error().message().find("IV is 0 bytes"), std::string::npos);
+  EXPECT_NE(AesGcmEncrypt(key, std::vector<uint8_t>(257), {}).error().message().find("IV is 257"),
             std::string::npos);
-  EXPECT_NE(AesGcmEncrypt(key, std::vector<uint8_t>(8), {}).error().message().find("IV is 8"),
+  EXPECT_NE(AesGcmEncrypt(key, std::vector<uint8_t>(12), {}, {}, 10)
+                .error()
+                .message()
+                .find("tag of 10 bytes"),
             std::string::npos);
+}
+
+// PKCS#11 CKM_AES_GCM takes other IV and tag lengths (CK_GCM_PARAMS); the token passes them on.
+TEST(AesGcmTest, OtherIvAndTagLengthsRoundTripAndAreBound) {
+  const auto key = std::vector<uint8_t>(24, 9);
+  const auto iv = std::vector<uint8_t>(16, 3);
+  auto ct = AesGcmEncrypt(key, iv, testing::B("sixteen byte msg"), testing::B("aad"), 12);
+  ASSERT_TRUE(ct) << ct.error().message();
+  EXPECT_EQ(ct->size(), 16u + 12u);
+  EXPECT_TRUE(AesGcmDecrypt(key, iv, *ct, testing::B("aad"), 12));
+  // The same bytes read with the default tag length, or under a 12-byte IV, do not open.
+  EXPECT_EQ(AesGcmDecrypt(key, iv, *ct, testing::B("aad")).error().code(), Code::kUnauthenticated);
+  EXPECT_EQ(AesGcmDecrypt(key, std::span(iv).first(12), *ct, testing::B("aad"), 12).error().code(),
+            Code::kUnauthenticated);
+}
+
+// PKCS#11 CKM_AES_KEY_WRAP(_PAD) may name the IV; the default one given explicitly changes nothing.
+TEST(AesKwTest, ExplicitIvs) {
+  const auto kek = H("000102030405060708090A0B0C0D0E0F");
+  const auto key = H("00112233445566778899AABBCCDDEEFF");
+  EXPECT_EQ(*AesKeyWrap(kek, key, H("A6A6A6A6A6A6A6A6")), *AesKeyWrap(kek, key));
+  EXPECT_EQ(*AesKeyWrapPad(kek, key, H("A65959A6")), *AesKeyWrapPad(kek, key));
+  const auto other_iv = H("0102030405060708");
+  auto wrapped = AesKeyWrap(kek, key, other_iv);
+  ASSERT_TRUE(wrapped);
+  EXPECT_NE(*wrapped, *AesKeyWrap(kek, key));
+  EXPECT_TRUE(AesKeyUnwrap(kek, *wrapped, other_iv)->Equals(key));
+  EXPECT_EQ(AesKeyUnwrap(kek, *wrapped).error().code(), Code::kUnauthenticated);
+  auto bad = AesKeyWrapPad(kek, key, other_iv);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.error().message().find("IV of 4 bytes, not 8"), std::string::npos)
+      << bad.error().message();
 }
 
 }  // namespace
