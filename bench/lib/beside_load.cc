@@ -72,28 +72,51 @@ void BesideLoad::AuditVerifyLoop() {
   curl_easy_cleanup(c);
 }
 
-// A new connection per request, paced at `rate` per second, without a client certificate. A
-// refusal is a 401 answer or a handshake the server ends; a 2xx would be a hole.
+// Open loop: a new connection is due every 1/rate seconds whatever happened to the earlier ones
+// (up to 256 in flight), each without a client certificate and used for one request. A refusal is
+// a 401/403/429 answer or a connection the server ends; a 2xx would be a hole.
 void BesideLoad::AbuseLoop(double rate) {
   const std::string url = base_url_ + "/v1/keys";
+  const std::string ca = dir_ + "/tls/ca.pem";
+  CURLM* multi = curl_multi_init();
+  int in_flight = 0;
   const auto t0 = Clock::now();
-  for (long i = 0; !stop_; ++i) {
-    const auto due =
-        t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
-    if (Clock::now() < due) std::this_thread::sleep_until(due);
-    CURL* c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_CAINFO, (dir_ + "/tls/ca.pem").c_str());
-    curl_easy_setopt(c, CURLOPT_INTERFACE, "host!127.0.0.2");
-    curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    long status = 0;
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    (rc != CURLE_OK || status == 401 || status == 403 || status == 429 ? done_ : unexpected_)++;
-    curl_easy_cleanup(c);
+  long started = 0;
+  while (!stop_ || in_flight > 0) {
+    const auto due = t0 + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(started / rate));
+    while (!stop_ && in_flight < 256 && Clock::now() >= due) {
+      CURL* c = curl_easy_init();
+      curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(c, CURLOPT_CAINFO, ca.c_str());
+      curl_easy_setopt(c, CURLOPT_INTERFACE, "host!127.0.0.2");
+      curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+      curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
+      curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+      curl_multi_add_handle(multi, c);
+      ++in_flight;
+      ++started;
+      break;  // re-read the clock for the next one
+    }
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* c = msg->easy_handle;
+      long status = 0;
+      if (msg->data.result == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+      const bool refused = msg->data.result != CURLE_OK || status == 401 || status == 403 ||
+                           status == 429;
+      (refused ? done_ : unexpected_)++;
+      curl_multi_remove_handle(multi, c);
+      curl_easy_cleanup(c);
+      --in_flight;
+    }
+    curl_multi_poll(multi, nullptr, 0, 1, nullptr);
   }
+  curl_multi_cleanup(multi);
 }
 
 }  // namespace kmra::bench

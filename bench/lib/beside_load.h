@@ -3,7 +3,7 @@
 //   re-hashes the whole audit chain);
 // - "abuse:R": R new connections per second from another local address (127.0.0.2) that complete
 //   a TLS handshake without a client certificate and send a request, as a scanner or an attacker
-//   without credentials would.
+//   without credentials would (open loop: due at R/s whatever the server does with them).
 #pragma once
 
 #include <atomic>
