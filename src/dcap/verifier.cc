@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "crypto/ec.h"
+#include "crypto/ecdsa.h"
 #include "dcap/intel_root.h"
 #include "dcap/internal/bytes.h"
 #include "dcap/internal/facts.h"
@@ -21,7 +23,7 @@ using internal::HexUpper;
 using internal::PckChainFacts;
 
 struct AttestationKey {
-  ossl::Ptr<EVP_PKEY> key;
+  std::optional<crypto::PublicKey> key;
   std::string error;
 };
 
@@ -130,11 +132,11 @@ struct Verifier::Impl {
   std::shared_ptr<const AttestationKey> Key(const std::array<uint8_t, 64>& raw) {
     auto make = [&raw]() {
       auto k = std::make_shared<AttestationKey>();
-      auto key = internal::P256FromRaw(std::span<const uint8_t, 64>(raw));
+      auto key = crypto::EcPublicKeyFromPoint(crypto::EcCurve::kP256, raw);
       if (key) {
         k->key = std::move(*key);
       } else {
-        k->error = key.error().message();
+        k->error = "the attestation key is not a P-256 point";
       }
       return k;
     };
@@ -277,9 +279,9 @@ VerificationReport Verifier::Impl::Run(const Quote& q, const dcap::Collateral& c
   }
   {
     auto key = Key(q.attestation_key);
-    const bool ok =
-        key->key && internal::VerifyRawEcdsa(key->key.get(), q.signed_bytes, q.signature);
-    internal::Record(internal::QuoteSignature(key->key != nullptr, key->error, ok), &r);
+    const bool ok = key->key && crypto::EcdsaVerifyRaw(*key->key, crypto::HashAlg::kSha256,
+                                                       q.signed_bytes, q.signature);
+    internal::Record(internal::QuoteSignature(key->key.has_value(), key->error, ok), &r);
   }
 
   // TCB level and status convergence (QVL step 4.1.2.4.17).
