@@ -34,6 +34,7 @@ void FillIdentity(const dcap::Quote& q, AttestationResult* r) {
 Result<std::unique_ptr<Attestor>> Attestor::Create(const AttestorOptions& options,
                                                    PlatformCollateral& collateral) {
   dcap::VerifierOptions vo;
+  vo.clock_skew_seconds = options.clock_skew_seconds;
   bool simulated = false;
   if (!options.trusted_root_file.empty()) {
     if (!options.trust_simulated_root) {

@@ -26,6 +26,9 @@ namespace kmra::server {
 struct AttestorOptions {
   std::string trusted_root_file;  // empty: Intel SGX Root CA
   bool trust_simulated_root = false;
+  // Seconds a collateral document's issueDate/thisUpdate may lie after the verification time
+  // (dcap::VerifierOptions::clock_skew_seconds; [attestation] clock_skew).
+  std::int64_t clock_skew_seconds = 0;
 };
 
 class Attestor {
