@@ -115,13 +115,13 @@ struct Verifier::Impl {
                                                                  const CollateralFacts& c) {
     if (!options.enable_cache) return internal::PreparePckRevocation(chain, c);
     {
-      std::lock_guard<std::mutex> lock(chain.revocation_mu);
+      std::shared_lock<std::shared_mutex> lock(chain.revocation_mu);
       for (const auto& [id, facts] : chain.revocation_memo) {
         if (id == c.id) return facts;
       }
     }
     auto facts = internal::PreparePckRevocation(chain, c);
-    std::lock_guard<std::mutex> lock(chain.revocation_mu);
+    std::unique_lock<std::shared_mutex> lock(chain.revocation_mu);
     if (chain.revocation_memo.size() >= 4) {
       chain.revocation_memo.erase(chain.revocation_memo.begin());
     }
@@ -156,13 +156,13 @@ struct Verifier::Impl {
     std::string memo(reinterpret_cast<const char*>(q.qe_report.raw.data()), q.qe_report.raw.size());
     memo.append(reinterpret_cast<const char*>(q.qe_report_signature.data()), 64);
     {
-      std::lock_guard<std::mutex> lock(chain.qe_mu);
+      std::shared_lock<std::shared_mutex> lock(chain.qe_mu);
       for (const auto& [m, ok] : chain.qe_memo) {
         if (m == memo) return ok;
       }
     }
     const bool ok = verify();
-    std::lock_guard<std::mutex> lock(chain.qe_mu);
+    std::unique_lock<std::shared_mutex> lock(chain.qe_mu);
     if (chain.qe_memo.size() >= 8) chain.qe_memo.erase(chain.qe_memo.begin());
     chain.qe_memo.emplace_back(std::move(memo), ok);
     return ok;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -86,10 +87,10 @@ struct PckChainFacts {
   std::string ca_type;  // "processor", "platform" or ""
 
   // Outcomes of QE report signature checks with this PCK key (bounded; see verifier.cc).
-  mutable std::mutex qe_mu;
+  mutable std::shared_mutex qe_mu;
   mutable std::vector<std::pair<std::string, bool>> qe_memo;
   // Revocation facts of this chain per collateral (by CollateralFacts::id; bounded).
-  mutable std::mutex revocation_mu;
+  mutable std::shared_mutex revocation_mu;
   mutable std::vector<std::pair<uint64_t, std::shared_ptr<const PckRevocationFacts>>>
       revocation_memo;
 
