@@ -12,7 +12,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <filesystem>
 #include <set>
 
 #include "base/clock.h"
@@ -22,33 +21,15 @@
 #include "enclave/pki/pki_init.h"
 #include "enclave/pki/x509_builder.h"
 #include "enclave/quote_builder.h"
+#include "integration/harness.h"
 #include "server/attestor.h"
 #include "server/platform_collateral.h"
 
 namespace kmra::server {
 namespace {
 
-namespace fs = std::filesystem;
-
 constexpr std::int64_t kPkiTime = 1768435200;  // 2026-01-15T00:00:00Z
 constexpr int kForged = 1000;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "kmra-forged-XXXXXX").string();
-    char* made = mkdtemp(tmpl.data());
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // The server's collateral source (the offline bundles `kmra pki init` writes), counting every
 // fetch the server makes.
@@ -168,7 +149,7 @@ std::string Failures(const AttestationResult& r) {
 }
 
 TEST(ForgedPckTest, LeavesClaimingNewFmspcsCreateNoCollateralEntryAndFetchNothing) {
-  TempDir dir;
+  integration::TempDir dir;
   enclave::pki::PkiInitOptions o;
   o.dir = dir.path();
   o.tls.now = SystemClock::Get().NowUnix();
