@@ -1,7 +1,7 @@
-// DCAP verification speed on the dcap-qvl SGX case: cold (nothing cached: every certificate, CRL and
-// JSON parsed and every signature checked) and warm (collateral and PCK chain cached: the per-quote
-// checks and the quote signature), beside the machine's ECDSA P-256 verification rate measured in
-// the same run. Prints the ratios at the end.
+// DCAP verification speed on the dcap-qvl SGX case: cold (nothing cached: every certificate, CRL
+// and JSON parsed and every signature checked) and warm (collateral and PCK chain cached: the
+// per-quote checks and the quote signature), beside the machine's ECDSA P-256 verification rate
+// measured in the same run. Prints the ratios at the end.
 //
 //   build/release/bench/dcap_bench [--benchmark_min_time=2]
 #include <benchmark/benchmark.h>
@@ -13,6 +13,8 @@
 #include <map>
 #include <string>
 
+#include "crypto/ec.h"
+#include "crypto/ecdsa.h"
 #include "dcap/collateral.h"
 #include "dcap/internal/x509.h"
 #include "dcap/quote.h"
@@ -50,13 +52,16 @@ std::unique_ptr<Verifier> Make(bool cache) {
   return std::move(*Verifier::Create(o));
 }
 
-// One ECDSA P-256 / SHA-256 verification of the quote's own signature with a prepared key: the floor
-// of any DCAP verifier that checks the quote signature.
+// One ECDSA P-256 / SHA-256 verification of the quote's own signature with a prepared key: the
+// floor of any DCAP verifier that checks the quote signature.
 void BM_EcdsaP256Verify(benchmark::State& state) {
   auto quote = *kmra::dcap::ParseQuote(QuoteBytes());
-  auto key = *kmra::dcap::internal::P256FromRaw(std::span<const uint8_t, 64>(quote.attestation_key));
+  auto key =
+      *kmra::crypto::EcPublicKeyFromPoint(kmra::crypto::EcCurve::kP256, quote.attestation_key);
   for (auto _ : state) {
-    bool ok = kmra::dcap::internal::VerifyRawEcdsa(key.get(), quote.signed_bytes, quote.signature);
+    bool ok = kmra::crypto::EcdsaVerifyRaw(key, kmra::crypto::HashAlg::kSha256, quote.signed_bytes,
+                                           quote.signature)
+                  .has_value();
     if (!ok) state.SkipWithError("signature did not verify");
     benchmark::DoNotOptimize(ok);
   }
@@ -80,6 +85,20 @@ void BM_VerifyWarm(benchmark::State& state) {
   }
   for (auto _ : state) {
     auto r = verifier->Verify(QuoteBytes(), TheCollateral(), kAt);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Warm verifications from 1 and 2 threads sharing one verifier (and its caches), as a key server's
+// I/O threads do; items_per_second is the total over the threads (real time).
+void BM_VerifyWarmShared(benchmark::State& state) {
+  static Verifier* shared = Make(true).release();
+  if (state.thread_index() == 0 && !shared->Verify(QuoteBytes(), TheCollateral(), kAt).verified) {
+    state.SkipWithError("quote did not verify");
+  }
+  for (auto _ : state) {
+    auto r = shared->Verify(QuoteBytes(), TheCollateral(), kAt);
     benchmark::DoNotOptimize(r);
   }
   state.SetItemsProcessed(state.iterations());
@@ -112,6 +131,7 @@ BENCHMARK(BM_PartParseQuote);
 BENCHMARK(BM_EcdsaP256Verify);
 BENCHMARK(BM_VerifyCold);
 BENCHMARK(BM_VerifyWarm);
+BENCHMARK(BM_VerifyWarmShared)->Threads(1)->Threads(2)->UseRealTime();
 
 // Console output plus the ratios to the ECDSA floor.
 class RatioReporter : public benchmark::ConsoleReporter {
@@ -130,10 +150,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
     const double warm = rates_["BM_VerifyWarm"];
     if (ecdsa <= 0 || cold <= 0 || warm <= 0) return;
     std::printf("\nECDSA P-256 verify: %.0f/s (%.1f us)\n", ecdsa, 1e6 / ecdsa);
-    std::printf("cold verification:  %.0f/s (%.3f ms per quote; goal < 1.5 ms) = %.3f x ECDSA\n",
+    std::printf("cold verification:  %.0f/s (%.3f ms per quote; goal <= 0.8 ms) = %.3f x ECDSA\n",
                 cold, 1e3 / cold, cold / ecdsa);
-    std::printf("warm verification:  %.0f/s (goal >= 8000/s) = %.3f x ECDSA (goal ~0.7)\n", warm,
-                warm / ecdsa);
+    std::printf("warm verification:  %.0f/s = %.3f x ECDSA (goal >= 0.9)\n", warm, warm / ecdsa);
+    const double one = rates_["BM_VerifyWarmShared/real_time/threads:1"];
+    const double two = rates_["BM_VerifyWarmShared/real_time/threads:2"];
+    if (one > 0 && two > 0) {
+      std::printf(
+          "warm, shared verifier: 1 thread %.0f/s, 2 threads %.0f/s = %.2fx (goal >= 1.9)\n", one,
+          two, two / one);
+    }
   }
 
  private:

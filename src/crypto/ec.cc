@@ -13,22 +13,21 @@ Result<EcCurve> CurveOfPkey(EVP_PKEY* pkey) {
   KMRA_TRY(internal::RequireType(pkey, KeyType::kEc, "EC curve lookup"));
   char name[64] = {0};
   size_t len = 0;
-  if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name),
-                                     &len) != 1) {
+  if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), &len) !=
+      1) {
     return ossl::Fail(Code::kInvalidArgument, "EC key has no named curve");
   }
   std::string_view n(name, len);
   if (n == "prime256v1" || n == "P-256" || n == "secp256r1") return EcCurve::kP256;
   if (n == "secp384r1" || n == "P-384") return EcCurve::kP384;
-  return InvalidArgument("EC key is on curve " + std::string(n) + "; only P-256 and P-384 are "
+  return InvalidArgument("EC key is on curve " + std::string(n) +
+                         "; only P-256 and P-384 are "
                          "supported");
 }
 
 }  // namespace
 
-std::string_view EcCurveName(EcCurve curve) {
-  return curve == EcCurve::kP256 ? "P-256" : "P-384";
-}
+std::string_view EcCurveName(EcCurve curve) { return curve == EcCurve::kP256 ? "P-256" : "P-384"; }
 
 size_t EcCoordinateSize(EcCurve curve) { return curve == EcCurve::kP256 ? 32 : 48; }
 
@@ -84,8 +83,8 @@ Result<PublicKey> EcPublicKeyFromPoint(EcCurve curve, std::span<const uint8_t> p
   }
   auto bld = ossl::Wrap(OSSL_PARAM_BLD_new());
   if (!bld ||
-      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, GroupName(curve),
-                                      0) != 1 ||
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, GroupName(curve), 0) !=
+          1 ||
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, encoded.data(),
                                        encoded.size()) != 1) {
     return ossl::Fail(Code::kInternal, "cannot build EC key parameters");
@@ -98,7 +97,15 @@ Result<PublicKey> EcPublicKeyFromPoint(EcCurve curve, std::span<const uint8_t> p
     return ossl::Fail(Code::kInvalidArgument, "EC " + std::string(EcCurveName(curve)) +
                                                   " public point is not on the curve");
   }
-  return PublicKey::Adopt(ossl::Ptr<EVP_PKEY>(raw));
+  ossl::Ptr<EVP_PKEY> key(raw);
+  // Points off the curve are refused (the quick check skips the order multiplication, moot for
+  // the NIST curves' cofactor 1).
+  auto check = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
+    return ossl::Fail(Code::kInvalidArgument, "EC " + std::string(EcCurveName(curve)) +
+                                                  " public point is not on the curve");
+  }
+  return PublicKey::Adopt(std::move(key));
 }
 
 }  // namespace kmra::crypto

@@ -109,10 +109,18 @@ Result<std::vector<uint8_t>> EcdsaSignDigest(const PrivateKey& key,
   return out;
 }
 
-Status EcdsaVerify(const PublicKey& key, HashAlg hash, std::span<const uint8_t> message,
-                   std::span<const uint8_t> der_signature) {
-  KMRA_TRY(internal::RequireType(key.get(), KeyType::kEc, "ECDSA verification"));
-  KMRA_TRY(CheckDer(der_signature));
+Result<std::vector<uint8_t>> EcdsaSignRaw(const PrivateKey& key, HashAlg hash,
+                                          std::span<const uint8_t> message) {
+  KMRA_ASSIGN_OR_RETURN(EcCurve curve, EcCurveOf(key));
+  KMRA_ASSIGN_OR_RETURN(auto der, EcdsaSign(key, hash, message));
+  return EcdsaDerToRaw(der, EcCoordinateSize(curve));
+}
+
+namespace {
+
+// EVP_DigestVerify of a DER signature known to be well-formed.
+Status VerifyWellFormed(const PublicKey& key, HashAlg hash, std::span<const uint8_t> message,
+                        std::span<const uint8_t> der_signature) {
   auto ctx = ossl::Wrap(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, Md(hash), nullptr, key.get()) != 1) {
     return ossl::Fail(Code::kInternal, "cannot start ECDSA verification");
@@ -120,6 +128,15 @@ Status EcdsaVerify(const PublicKey& key, HashAlg hash, std::span<const uint8_t> 
   return VerifyResult(EVP_DigestVerify(ctx.get(), der_signature.data(), der_signature.size(),
                                        message.data(), message.size()),
                       "ECDSA verification");
+}
+
+}  // namespace
+
+Status EcdsaVerify(const PublicKey& key, HashAlg hash, std::span<const uint8_t> message,
+                   std::span<const uint8_t> der_signature) {
+  KMRA_TRY(internal::RequireType(key.get(), KeyType::kEc, "ECDSA verification"));
+  KMRA_TRY(CheckDer(der_signature));
+  return VerifyWellFormed(key, hash, message, der_signature);
 }
 
 Status EcdsaVerifyRaw(const PublicKey& key, HashAlg hash, std::span<const uint8_t> message,
@@ -131,7 +148,7 @@ Status EcdsaVerifyRaw(const PublicKey& key, HashAlg hash, std::span<const uint8_
                            std::to_string(2 * EcCoordinateSize(curve)));
   }
   KMRA_ASSIGN_OR_RETURN(auto der, EcdsaRawToDer(raw_signature));
-  return EcdsaVerify(key, hash, message, der);
+  return VerifyWellFormed(key, hash, message, der);
 }
 
 Status EcdsaVerifyDigest(const PublicKey& key, std::span<const uint8_t> digest,

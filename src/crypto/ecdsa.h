@@ -1,9 +1,9 @@
 // ECDSA on P-256/P-384, and the two signature encodings in use: DER (X.509, TLS, PKCS#11 callers
 // that want DER) and raw r || s (SGX quotes, Intel collateral JSON, PKCS#11 CKM_ECDSA).
 //
-// Verification results: OkStatus when the signature is valid; Unauthenticated when it is well-formed
-// but does not match; InvalidArgument when the signature or the key is malformed or of the wrong
-// type. All functions are thread safe.
+// Verification results: OkStatus when the signature is valid; Unauthenticated when it is
+// well-formed but does not match; InvalidArgument when the signature or the key is malformed or of
+// the wrong type. All functions are thread safe.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,11 @@ Result<std::vector<uint8_t>> EcdsaSign(const PrivateKey& key, HashAlg hash,
 // Signs an already computed digest; returns DER.
 Result<std::vector<uint8_t>> EcdsaSignDigest(const PrivateKey& key,
                                              std::span<const uint8_t> digest);
+
+// Signs `message` hashed with `hash`; returns raw r || s, each left-padded to the key's coordinate
+// size (64 bytes for P-256).
+Result<std::vector<uint8_t>> EcdsaSignRaw(const PrivateKey& key, HashAlg hash,
+                                          std::span<const uint8_t> message);
 
 Status EcdsaVerify(const PublicKey& key, HashAlg hash, std::span<const uint8_t> message,
                    std::span<const uint8_t> der_signature);

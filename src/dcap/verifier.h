@@ -1,22 +1,24 @@
 // DCAP quote verification (Intel QVL's algorithm, DCAP.md §11) with a report, and the quote facts a
 // key server needs to pick collateral before verifying.
 //
-//   auto verifier = dcap::Verifier::Create({});          // trusts the compiled-in Intel SGX Root CA
-//   dcap::VerificationReport r = (*verifier)->Verify(quote_bytes, collateral, clock.NowUnix());
+//   auto verifier = dcap::Verifier::Create({});          // trusts the compiled-in Intel SGX Root
+//   CA dcap::VerificationReport r = (*verifier)->Verify(quote_bytes, collateral, clock.NowUnix());
 //   if (r.verified && r.tcb_status == "UpToDate") ...
 //
 // Thread safety: Verify may be called concurrently from any number of threads.
-// Caching: collateral is parsed and its signatures checked once per distinct collateral content, PCK
-// chains once per chain and collateral, QE report signatures once per PCK certificate and QE report,
-// attestation keys once per key. Caches are bounded LRUs. Every time-dependent check runs on every
-// call, so a cached verifier returns exactly what an uncached one does.
+// Caching: collateral is parsed and its signatures checked once per distinct collateral content,
+// PCK chains once per chain and collateral, QE report signatures once per PCK certificate and QE
+// report, attestation keys once per key. Caches are bounded LRUs. Every time-dependent check runs
+// on every call, so a cached verifier returns exactly what an uncached one does.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "dcap/collateral.h"
@@ -55,6 +57,16 @@ class Verifier {
   // chain otherwise). `collateral.trusted_root_pem` is ignored: the trust anchor is the verifier's.
   VerificationReport Verify(std::span<const uint8_t> quote, const Collateral& collateral,
                             int64_t at_unix, std::string_view pck_chain_pem = {}) const;
+  // As above for a quote already parsed (ParseQuote), so a caller parses it once.
+  VerificationReport Verify(const Quote& quote, const Collateral& collateral, int64_t at_unix,
+                            std::string_view pck_chain_pem = {}) const;
+
+  // The platform of `quote` read from a PCK certificate that is vouched for: the PCK chain (as
+  // Verify chooses it) parses, is named as QVL expects, every signature verifies and it ends in the
+  // trusted root. What needs collateral or a time (CRLs, expiry) is left to Verify. A server uses
+  // this to choose collateral only for platforms the trusted root vouches for.
+  struct PlatformCheck;
+  PlatformCheck Platform(const Quote& quote, std::string_view pck_chain_pem = {}) const;
 
   // Totals over all caches (zeros when caching is off).
   CacheStats Stats() const;
@@ -65,17 +77,26 @@ class Verifier {
   std::unique_ptr<Impl> impl_;
 };
 
-// What a server needs to choose collateral for a quote, without verifying anything.
+// What a server needs to choose collateral for a quote.
 struct QuotePlatform {
   uint32_t tee_type = 0;
-  std::string tee;    // "SGX" or "TDX"
-  std::string fmspc;  // 12 upper-case hex digits
-  std::string pce_id; // 4 upper-case hex digits
-  std::string pck_ca; // "processor" or "platform" (the PCK CA that issued the PCK certificate)
+  std::string tee;     // "SGX" or "TDX"
+  std::string fmspc;   // 12 upper-case hex digits
+  std::string pce_id;  // 4 upper-case hex digits
+  std::string pck_ca;  // "processor" or "platform" (the PCK CA that issued the PCK certificate)
+};
+
+struct Verifier::PlatformCheck {
+  std::optional<QuotePlatform> platform;  // set when the chain is trusted and its leaf reads
+  bool chain_present = true;              // false: no PCK chain in the quote and none given
+  // Why `platform` is not set, with the codes Verify reports for the same checks
+  // (pck_chain.untrusted, pck.extension_invalid, collateral.missing, quote.unsupported).
+  std::vector<ReportError> errors;
 };
 
 // Parses the quote and the PCK certificate (from `pck_chain_pem` or the quote) and reads the FMSPC,
 // PCE-ID, TEE type and PCK CA type. InvalidArgument for a malformed quote or a missing/odd PCK.
+// Nothing is verified: use Verifier::Platform before acting on what a quote claims.
 Result<QuotePlatform> InspectQuote(std::span<const uint8_t> quote,
                                    std::string_view pck_chain_pem = {});
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string>
 
 #include "base/file.h"
 #include "base/hex.h"
@@ -17,11 +18,23 @@ void FromHex(const std::string& hex, std::array<std::uint8_t, N>* out) {
   if (bytes && bytes->size() == N) std::copy(bytes->begin(), bytes->end(), out->begin());
 }
 
+// The enclave identity of a quote that is refused before verification (for the audit record).
+void FillIdentity(const dcap::Quote& q, AttestationResult* r) {
+  if (!q.sgx) return;
+  r->mrenclave = q.sgx->mr_enclave;
+  r->mrsigner = q.sgx->mr_signer;
+  r->report_data = q.sgx->report_data;
+  r->isv_prod_id = q.sgx->isv_prod_id;
+  r->isv_svn = q.sgx->isv_svn;
+  r->debug = q.sgx->debug();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Attestor>> Attestor::Create(const AttestorOptions& options,
                                                    PlatformCollateral& collateral) {
   dcap::VerifierOptions vo;
+  vo.clock_skew_seconds = options.clock_skew_seconds;
   bool simulated = false;
   if (!options.trusted_root_file.empty()) {
     if (!options.trust_simulated_root) {
@@ -51,44 +64,34 @@ Result<std::unique_ptr<Attestor>> Attestor::Create(const AttestorOptions& option
   return std::unique_ptr<Attestor>(new Attestor(std::move(*verifier), collateral, simulated));
 }
 
-Result<dcap::QuotePlatform> Attestor::PlatformOf(std::span<const std::uint8_t> quote) {
-  constexpr std::size_t kMaxPlatforms = 1024;
-  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
-  auto parsed = dcap::ParseQuote(quote);
-  if (!parsed || parsed->cert_data.pck_chain_pem.empty()) return dcap::InspectQuote(quote);
-  const std::string& pem = parsed->cert_data.pck_chain_pem;
-  const std::size_t end = pem.find(kEnd);
-  std::string leaf = end == std::string::npos ? pem : pem.substr(0, end + kEnd.size());
-  {
-    std::lock_guard<std::mutex> lock(platforms_mu_);
-    auto it = platforms_.find(leaf);
-    if (it != platforms_.end()) {
-      dcap::QuotePlatform p = it->second;
-      p.tee_type = parsed->header.tee_type;  // from this quote's header, as InspectQuote does
-      p.tee = dcap::TeeName(p.tee_type);
-      return p;
-    }
-  }
-  auto platform = dcap::InspectQuote(quote);
-  if (platform) {
-    std::lock_guard<std::mutex> lock(platforms_mu_);
-    if (platforms_.size() >= kMaxPlatforms) platforms_.clear();
-    platforms_.emplace(std::move(leaf), *platform);
-  }
-  return platform;
-}
-
 Result<AttestationResult> Attestor::Check(std::span<const std::uint8_t> quote,
                                           std::int64_t now_unix) {
-  auto platform = PlatformOf(quote);
-  if (!platform) return tl::unexpected(platform.error().WithContext("quote"));
-  auto key = collateral::CollateralKey::Make(platform->fmspc, platform->tee, platform->pck_ca);
+  // Parsed once; the parsed quote is handed down to the platform check and the verifier.
+  auto parsed = dcap::ParseQuote(quote);
+  if (!parsed) return tl::unexpected(parsed.error().WithContext("quote"));
+  const dcap::Quote& q = *parsed;
+  AttestationResult r;
+  r.simulated_root = simulated_;
+  // The PCK chain is verified up to the trusted root before its leaf's FMSPC chooses (and may
+  // create, and fetch) a collateral entry: a forged leaf claiming some FMSPC costs no entry and
+  // no fetch.
+  dcap::Verifier::PlatformCheck platform = verifier_->Platform(q);
+  if (!platform.chain_present) {
+    return InvalidArgument("quote: the quote carries certification data type " +
+                           std::to_string(q.cert_data.nested_type) +
+                           " without a PCK certificate; supply the PCK chain");
+  }
+  if (!platform.platform) {
+    FillIdentity(q, &r);
+    for (const auto& e : platform.errors) r.failures.push_back({e.code, e.message});
+    return r;
+  }
+  auto key = collateral::CollateralKey::Make(platform.platform->fmspc, platform.platform->tee,
+                                             platform.platform->pck_ca);
   if (!key) return tl::unexpected(key.error().WithContext("quote"));
   auto entry = collateral_.For(*key, now_unix);
   if (!entry) return tl::unexpected(entry.error());
-  AttestationResult r;
-  r.simulated_root = simulated_;
-  r.fmspc = platform->fmspc;
+  r.fmspc = platform.platform->fmspc;
   if (!(*entry)->UsableAt(now_unix, collateral_.max_age())) {
     // Never verify against collateral that is no longer current (DCAP.md: nextUpdate).
     r.failures.push_back({"collateral.stale", (*entry)->Problem(now_unix, collateral_.max_age())});
@@ -96,7 +99,7 @@ Result<AttestationResult> Attestor::Check(std::span<const std::uint8_t> quote,
   }
   // The shared entry keeps the collateral alive for this call; no copy per request.
   const std::shared_ptr<const dcap::Collateral> collateral = (*entry)->collateral;
-  dcap::VerificationReport report = verifier_->Verify(quote, *collateral, now_unix);
+  dcap::VerificationReport report = verifier_->Verify(q, *collateral, now_unix);
   r.verified = report.verified;
   for (const auto& e : report.errors) r.failures.push_back({e.code, e.message});
   if (!r.verified && r.failures.empty()) {
@@ -110,9 +113,8 @@ Result<AttestationResult> Attestor::Check(std::span<const std::uint8_t> quote,
   r.isv_prod_id = report.isv_prod_id;
   r.isv_svn = report.isv_svn;
   r.debug = report.debug;
-  r.fmspc = report.fmspc.empty() ? platform->fmspc : report.fmspc;
+  r.fmspc = report.fmspc.empty() ? platform.platform->fmspc : report.fmspc;
   r.collateral_issued_at = report.collateral_not_before;
-  r.simulated_root = simulated_;
   if (report.tee != "SGX" && !report.tee.empty()) {
     r.verified = false;
     r.failures.push_back({"quote.tee", "the quote is a " + report.tee +

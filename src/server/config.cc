@@ -93,6 +93,10 @@ Status CheckCollateralSettings(ServerConfig* c) {
         "[attestation] collateral_cache is set but pccs_url is not: the cache holds what a PCCS "
         "delivers; an offline collateral_dir alone is read directly");
   }
+  if (c->clock_skew < 0 || c->clock_skew > 3600) {
+    return InvalidArgument("[attestation] clock_skew is " + std::to_string(c->clock_skew) +
+                           "; it must be from 0 to 3600 seconds");
+  }
   if (c->collateral_recheck < 1 || c->collateral_recheck > 3600) {
     return InvalidArgument("[attestation] collateral_recheck must be from 1 to 3600 seconds");
   }
@@ -241,6 +245,7 @@ Status ReadConfig(const toml::table& root, const std::string& base, ServerConfig
     r.Get("collateral_refresh_ahead", &c->collateral_refresh_ahead);
     r.Get("collateral_max_age", &c->collateral_max_age);
     r.Get("collateral_recheck", &c->collateral_recheck);
+    r.Get("clock_skew", &c->clock_skew);
     r.Get("platforms", &c->platforms);
     r.Get("nonce_lifetime", &c->nonce_lifetime);
     r.Get("nonce_clock_skew", &c->nonce_clock_skew);

@@ -86,6 +86,9 @@ struct ServerConfig {
   std::string collateral_cache;           // "": the state store ([store] path); else a SQLite file
   std::int64_t collateral_refresh_ahead = std::int64_t{24} * 3600;  // refresh before nextUpdate
   std::int64_t collateral_max_age = 0;    // refuse collateral fetched longer ago; 0: no limit
+  // Seconds a collateral document's start (TCB info and QE identity issueDate, CRL thisUpdate) may
+  // lie after the verification time: the allowance for a server clock behind Intel's (0 to 3600).
+  std::int64_t clock_skew = 0;
   std::int64_t collateral_recheck = 60;   // seconds the in-memory copy is used without asking
   std::vector<std::string> platforms;     // known platforms, normalised "SGX/<FMSPC>/<pck ca>"
   std::string platform_id;                // reserved

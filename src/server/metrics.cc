@@ -1,5 +1,6 @@
 #include "server/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -70,6 +71,21 @@ void Metrics::Set(const std::string& name, const Labels& labels, double value) {
   auto& family = families_[name];
   family.type = Type::kGauge;
   family.values[RenderLabels(labels)] = value;
+}
+
+void Metrics::KeepOnly(const std::string& name, const std::vector<Labels>& keep) {
+  std::vector<std::string> rendered;
+  rendered.reserve(keep.size());
+  for (const auto& labels : keep) rendered.push_back(RenderLabels(labels));
+  std::sort(rendered.begin(), rendered.end());
+  auto kept = [&rendered](const std::string& series) {
+    return std::binary_search(rendered.begin(), rendered.end(), series);
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return;
+  std::erase_if(it->second.values, [&](const auto& v) { return !kept(v.first); });
+  std::erase_if(it->second.histograms, [&](const auto& h) { return !kept(h.first); });
 }
 
 void Metrics::Observe(const std::string& name, const Labels& labels, double value) {

@@ -26,6 +26,10 @@ class Metrics {
   // Records one observation in a histogram.
   void Observe(const std::string& name, const Labels& labels, double value);
 
+  // Removes every series of `name` whose label set is not among `keep` (a gauge per platform whose
+  // platform is gone, so that label values stay bounded by what is current).
+  void KeepOnly(const std::string& name, const std::vector<Labels>& keep);
+
   // Current value of a counter or gauge series (0 when absent). For tests and /readyz.
   double Value(const std::string& name, const Labels& labels) const;
 

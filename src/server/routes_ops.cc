@@ -19,6 +19,8 @@ Json Service::CollateralReadiness(std::int64_t now, bool* ok) {
   Json platforms = Json::array();
   bool any_usable = false;
   std::string first_problem;
+  std::vector<Labels> fresh_series;
+  std::vector<Labels> next_update_series;
   // Only what is there: /readyz answers anyone, so it never makes the server fetch (the background
   // refresher of Service does).
   for (const auto& e : pc.Snapshot()) {
@@ -35,13 +37,20 @@ Json Service::CollateralReadiness(std::int64_t now, bool* ok) {
       p["problem"] = e->Problem(now, pc.max_age());
       if (first_problem.empty()) first_problem = p["problem"];
     }
-    metrics_.Set("kmra_collateral_fresh", {{"platform", e->key.ToString()}}, usable ? 1 : 0);
+    const Labels labels{{"platform", e->key.ToString()}};
+    metrics_.Set("kmra_collateral_fresh", labels, usable ? 1 : 0);
+    fresh_series.push_back(labels);
     if (e->collateral) {
-      metrics_.Set("kmra_collateral_next_update_seconds", {{"platform", e->key.ToString()}},
+      metrics_.Set("kmra_collateral_next_update_seconds", labels,
                    static_cast<double>(e->next_update));
+      next_update_series.push_back(labels);
     }
     platforms.push_back(std::move(p));
   }
+  // A platform dropped from the collateral map (least recently used beyond its bound) loses its
+  // series too.
+  metrics_.KeepOnly("kmra_collateral_fresh", fresh_series);
+  metrics_.KeepOnly("kmra_collateral_next_update_seconds", next_update_series);
   *ok = any_usable || (platforms.empty() && pc.upstream_network());
   Json out{{"ok", *ok}, {"source", pc.Describe()}, {"platforms", platforms}};
   if (!*ok) {

@@ -130,6 +130,7 @@ Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
   AttestorOptions attestor_options;
   attestor_options.trusted_root_file = config.trusted_root;
   attestor_options.trust_simulated_root = config.trust_simulated_root;
+  attestor_options.clock_skew_seconds = config.clock_skew;
   KMRA_ASSIGN_OR_RETURN(auto attestor, Attestor::Create(attestor_options, *collateral.collateral));
 
   ServiceDeps deps;

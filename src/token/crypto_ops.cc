@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "crypto/aes_gcm.h"
+#include "crypto/ecdsa.h"
 #include "token/crypto_params.h"
 #include "token/mechanisms.h"
 
@@ -43,34 +44,18 @@ bool ConfigureRsa(Operation& op, EVP_PKEY_CTX* ctx) {
   }
 }
 
-// ECDSA signatures are raw r || s in PKCS#11 (§2.3.1) and DER in OpenSSL.
+// ECDSA signatures are raw r || s in PKCS#11 (§2.3.1) and DER in OpenSSL; the conversions are
+// crypto's (crypto/ecdsa.h).
 bool DerToRaw(std::span<const uint8_t> der, size_t field, SecretBytes& out) {
-  const unsigned char* p = der.data();
-  auto sig = ossl::Wrap(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
-  if (!sig) return false;
-  out = SecretBytes(2 * field);
-  return BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), out.RevealMutable().data(),
-                      static_cast<int>(field)) > 0 &&
-         BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), out.RevealMutable().data() + field,
-                      static_cast<int>(field)) > 0;
+  auto raw = crypto::EcdsaDerToRaw(der, field);
+  if (!raw) return false;
+  out = SecretBytes(std::span<const uint8_t>(*raw));
+  return true;
 }
 
 std::vector<uint8_t> RawToDer(std::span<const uint8_t> raw) {
-  auto sig = ossl::Wrap(ECDSA_SIG_new());
-  const size_t half = raw.size() / 2;
-  BIGNUM* r = BN_bin2bn(raw.data(), static_cast<int>(half), nullptr);
-  BIGNUM* s = BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr);
-  if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    return {};
-  }
-  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
-  if (len <= 0) return {};
-  std::vector<uint8_t> der(static_cast<size_t>(len));
-  unsigned char* q = der.data();
-  if (i2d_ECDSA_SIG(sig.get(), &q) != len) return {};
-  return der;
+  auto der = crypto::EcdsaRawToDer(raw);
+  return der ? std::move(*der) : std::vector<uint8_t>{};
 }
 
 // CKM_AES_GCM (PKCS#11 v2.40 section 2.12.3): output ciphertext || tag, input of a decryption

@@ -27,8 +27,8 @@ CrlFacts LoadCrl(const std::vector<uint8_t>& der, const char* what) {
   return f;
 }
 
-// QVL's chain rules (PckCertVerifier.cpp / TCBSigningChain.cpp): every certificate is issued (raw DN)
-// and signed by the next; the last is self-signed and byte-identical to the trusted root.
+// QVL's chain rules (PckCertVerifier.cpp / TCBSigningChain.cpp): every certificate is issued (raw
+// DN) and signed by the next; the last is self-signed and byte-identical to the trusted root.
 void CheckChain(const std::vector<Cert>& chain, const TrustedRoot& root, Fact* signatures,
                 Fact* root_fact) {
   signatures->ok = true;
@@ -98,9 +98,9 @@ Fact SignedJsonFact(const std::string& body, const std::array<uint8_t, 64>& sig,
     return f;
   }
   EVP_PKEY* key = X509_get0_pubkey(c.tcb_chain[0].x509.get());
-  f.ok = VerifyRawEcdsa(key, std::span<const uint8_t>(
-                                 reinterpret_cast<const uint8_t*>(body.data()), body.size()),
-                        sig);
+  f.ok = VerifyRawEcdsa(
+      key, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), body.size()),
+      sig);
   f.detail = f.ok ? std::string("ECDSA signature of ") + Quoted(c.tcb_chain[0].subject_cn) +
                         " over the " + what + " body verifies"
                   : std::string("the ") + what + " signature does not verify with the key of " +
@@ -118,8 +118,8 @@ std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
   f->pck_crl = LoadCrl(c.pck_crl_der, "the PCK CRL");
   if (f->root_crl.crl) {
     X509_CRL* crl = f->root_crl.crl->crl.get();
-    const bool issuer = X509_NAME_cmp(X509_CRL_get_issuer(crl),
-                                      X509_get_subject_name(root.cert.x509.get())) == 0;
+    const bool issuer =
+        X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(root.cert.x509.get())) == 0;
     const bool signed_ok = issuer && CrlSignedBy(crl, root.key());
     f->root_crl_issuer.ok = signed_ok;
     f->root_crl_issuer.detail =
@@ -142,13 +142,13 @@ std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
       f->tcb_chain_names.ok = ch.size() == 2 && Contains(ch[0].subject_cn, "SGX TCB Signing") &&
                               Contains(ch[1].subject_cn, "SGX Root CA");
       f->tcb_chain_names.detail =
-          ch.size() != 2 ? "the TCB signing chain holds " + std::to_string(ch.size()) +
-                               " certificates; expected the TCB Signing certificate and the root"
-                         : "signer " + Quoted(ch[0].subject_cn) + ", root " +
-                               Quoted(ch[1].subject_cn) +
-                               (f->tcb_chain_names.ok ? ""
-                                                      : " (expected names containing \"SGX TCB "
-                                                        "Signing\" and \"SGX Root CA\")");
+          ch.size() != 2
+              ? "the TCB signing chain holds " + std::to_string(ch.size()) +
+                    " certificates; expected the TCB Signing certificate and the root"
+              : "signer " + Quoted(ch[0].subject_cn) + ", root " + Quoted(ch[1].subject_cn) +
+                    (f->tcb_chain_names.ok ? ""
+                                           : " (expected names containing \"SGX TCB "
+                                             "Signing\" and \"SGX Root CA\")");
       CheckChain(ch, root, &f->tcb_chain_signatures, &f->tcb_chain_root);
       if (f->root_crl.crl && f->root_crl_issuer.ok) {
         f->tcb_signing_not_revoked = NotRevoked(f->root_crl, ch[0]);
@@ -182,8 +182,9 @@ std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
 }
 
 std::shared_ptr<const PckChainFacts> PreparePckChain(std::string_view pem, const TrustedRoot& root,
-                                                     const CollateralFacts& c) {
+                                                     uint64_t id) {
   auto f = std::make_shared<PckChainFacts>();
+  f->id = id;
   auto chain = ParsePemChain(pem, "the PCK certificate chain", &root.cert);
   if (!chain) {
     f->parse_error = chain.error().message();
@@ -203,41 +204,51 @@ std::shared_ptr<const PckChainFacts> PreparePckChain(std::string_view pem, const
     f->names.detail = "PCK " + Quoted(ch[0].subject_cn) + ", CA " + Quoted(ch[1].subject_cn) +
                       ", root " + Quoted(ch[2].subject_cn);
     if (!f->names.ok) {
-      f->names.detail += " (expected names containing \"SGX PCK Certificate\", \"CA\" and "
-                         "\"SGX Root CA\")";
+      f->names.detail +=
+          " (expected names containing \"SGX PCK Certificate\", \"CA\" and "
+          "\"SGX Root CA\")";
     }
   }
   CheckChain(ch, root, &f->signatures, &f->root);
   if (ch.size() >= 2) {
     const std::string& ca = ch[1].subject_cn;
-    f->ca_type = Contains(ca, "Processor") ? "processor" : Contains(ca, "Platform") ? "platform" : "";
-  }
-  if (c.pck_crl.crl && ch.size() >= 2) {
-    X509_CRL* crl = c.pck_crl.crl->crl.get();
-    Fact issuer;
-    const bool cn_ok = Contains(c.pck_crl.crl->issuer_cn, "CA");
-    const bool dn_ok = X509_NAME_cmp(X509_CRL_get_issuer(crl),
-                                     X509_get_issuer_name(ch[0].x509.get())) == 0;
-    const bool sig_ok = dn_ok && CrlSignedBy(crl, X509_get0_pubkey(ch[1].x509.get()));
-    issuer.ok = cn_ok && dn_ok && sig_ok;
-    issuer.detail = !dn_ok || !cn_ok
-                        ? "the PCK CRL is issued by " + Quoted(c.pck_crl.crl->issuer_cn) +
-                              " but the PCK certificate by " + Quoted(ch[0].issuer_cn) +
-                              " (Processor vs Platform CA CRL?)"
-                    : !sig_ok ? "the PCK CRL's signature does not verify with the key of " +
-                                    Quoted(ch[1].subject_cn)
-                              : "issued and signed by " + Quoted(ch[1].subject_cn);
-    f->pck_crl_issuer = issuer;
-    if (issuer.ok) f->leaf_not_revoked = NotRevoked(c.pck_crl, ch[0]);
-  }
-  if (c.root_crl.crl && c.root_crl_issuer.ok && ch.size() >= 2) {
-    f->intermediate_not_revoked = NotRevoked(c.root_crl, ch[1]);
+    f->ca_type = Contains(ca, "Processor")  ? "processor"
+                 : Contains(ca, "Platform") ? "platform"
+                                            : "";
   }
   auto ext = PckExtensionOf(ch[0].x509.get());
   if (ext) {
     f->extension = *ext;
   } else {
     f->extension_error = ext.error().message();
+  }
+  return f;
+}
+
+std::shared_ptr<const PckRevocationFacts> PreparePckRevocation(const PckChainFacts& chain,
+                                                               const CollateralFacts& c) {
+  auto f = std::make_shared<PckRevocationFacts>();
+  const auto& ch = chain.certs;
+  if (c.pck_crl.crl && ch.size() >= 2) {
+    X509_CRL* crl = c.pck_crl.crl->crl.get();
+    Fact issuer;
+    const bool cn_ok = Contains(c.pck_crl.crl->issuer_cn, "CA");
+    const bool dn_ok =
+        X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(ch[0].x509.get())) == 0;
+    const bool sig_ok = dn_ok && CrlSignedBy(crl, X509_get0_pubkey(ch[1].x509.get()));
+    issuer.ok = cn_ok && dn_ok && sig_ok;
+    issuer.detail =
+        !dn_ok || !cn_ok ? "the PCK CRL is issued by " + Quoted(c.pck_crl.crl->issuer_cn) +
+                               " but the PCK certificate by " + Quoted(ch[0].issuer_cn) +
+                               " (Processor vs Platform CA CRL?)"
+        : !sig_ok
+            ? "the PCK CRL's signature does not verify with the key of " + Quoted(ch[1].subject_cn)
+            : "issued and signed by " + Quoted(ch[1].subject_cn);
+    f->pck_crl_issuer = issuer;
+    if (issuer.ok) f->leaf_not_revoked = NotRevoked(c.pck_crl, ch[0]);
+  }
+  if (c.root_crl.crl && c.root_crl_issuer.ok && ch.size() >= 2) {
+    f->intermediate_not_revoked = NotRevoked(c.root_crl, ch[1]);
   }
   return f;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,7 +51,7 @@ struct CollateralFacts {
   std::vector<Cert> tcb_chain;
   Fact tcb_chain_names;
   Fact tcb_chain_signatures;
-  Fact tcb_chain_root;       // ends in the trusted root
+  Fact tcb_chain_root;                          // ends in the trusted root
   std::optional<Fact> tcb_signing_not_revoked;  // when the root CRL is usable
 
   bool tcb_info_present = false;
@@ -69,34 +70,55 @@ struct CollateralFacts {
   }
 };
 
+struct PckRevocationFacts;
+
+// What a PCK certificate chain shows without collateral or a time: parsed certificates, names,
+// signatures up to the trusted root, and the platform facts of the leaf. Shared by every quote that
+// carries the same chain (and by every collateral it is checked against).
 struct PckChainFacts {
+  uint64_t id = 0;  // unique per prepared chain
   std::string parse_error;
   std::vector<Cert> certs;  // leaf, intermediate, root
   Fact names;
   Fact signatures;
   Fact root;
-  std::optional<Fact> pck_crl_issuer;         // when the PCK CRL parsed
-  std::optional<Fact> intermediate_not_revoked;  // when the root CRL is usable
-  std::optional<Fact> leaf_not_revoked;       // when the PCK CRL is usable
   std::optional<PckExtension> extension;
   std::string extension_error;
   std::string ca_type;  // "processor", "platform" or ""
 
   // Outcomes of QE report signature checks with this PCK key (bounded; see verifier.cc).
-  mutable std::mutex qe_mu;
+  mutable std::shared_mutex qe_mu;
   mutable std::vector<std::pair<std::string, bool>> qe_memo;
+  // Revocation facts of this chain per collateral (by CollateralFacts::id; bounded).
+  mutable std::shared_mutex revocation_mu;
+  mutable std::vector<std::pair<uint64_t, std::shared_ptr<const PckRevocationFacts>>>
+      revocation_memo;
 
+  // Parsed, named as QVL expects, every signature verifies and the chain ends in the trusted root:
+  // the leaf's facts (FMSPC, PCE-ID, CA type) are vouched for by the root.
+  bool trusted() const { return parse_error.empty() && names.ok && signatures.ok && root.ok; }
   EVP_PKEY* leaf_key() const {
     return certs.empty() ? nullptr : X509_get0_pubkey(certs[0].x509.get());
   }
+};
+
+// What a collateral's CRLs say about a PCK chain.
+struct PckRevocationFacts {
+  std::optional<Fact> pck_crl_issuer;            // when the PCK CRL parsed
+  std::optional<Fact> intermediate_not_revoked;  // when the root CRL is usable
+  std::optional<Fact> leaf_not_revoked;          // when the PCK CRL is usable
 };
 
 // Parses and checks everything of `c` that does not depend on a quote or a time.
 std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
                                                          const TrustedRoot& root, uint64_t id);
 
-// Parses and checks a PCK chain against the trusted root and the collateral's CRLs.
+// Parses a PCK chain and checks its names and signatures against the trusted root.
 std::shared_ptr<const PckChainFacts> PreparePckChain(std::string_view pem, const TrustedRoot& root,
-                                                     const CollateralFacts& collateral);
+                                                     uint64_t id);
+
+// Checks a parsed chain (with certificates) against the collateral's CRLs.
+std::shared_ptr<const PckRevocationFacts> PreparePckRevocation(const PckChainFacts& chain,
+                                                               const CollateralFacts& collateral);
 
 }  // namespace kmra::dcap::internal

@@ -1,11 +1,15 @@
-// A small bounded, thread-safe LRU map from byte-string keys to shared immutable values.
+// A small bounded, thread-safe LRU map from byte-string keys to shared immutable values. Lookups
+// take a shared lock only (a hit records its use in an atomic stamp instead of reordering a list),
+// so concurrent verifications do not serialise on a cache they all hit; inserting takes the lock
+// exclusively and evicts the entry with the oldest stamp.
 #pragma once
 
-#include <list>
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -18,51 +22,60 @@ class Lru {
 
   // The value for `key`, or null. Marks it most recently used.
   std::shared_ptr<const V> Get(const std::string& key) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = map_.find(key);
     if (it == map_.end()) {
-      ++misses_;
+      misses_.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
-    ++hits_;
-    order_.splice(order_.begin(), order_, it->second);
-    return it->second->second;
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    it->second.used.store(clock_.fetch_add(1, std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+    return it->second.value;
   }
 
   // Stores `value` under `key` (replacing), evicting the least recently used entry when full.
   void Put(const std::string& key, std::shared_ptr<const V> value) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
-    if (it != map_.end()) {
-      it->second->second = std::move(value);
-      order_.splice(order_.begin(), order_, it->second);
-      return;
-    }
-    order_.emplace_front(key, std::move(value));
-    map_.emplace(order_.front().first, order_.begin());
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    const uint64_t now = clock_.fetch_add(1, std::memory_order_relaxed) + 1;
+    auto [it, inserted] = map_.try_emplace(key);
+    it->second.value = std::move(value);
+    it->second.used.store(now, std::memory_order_relaxed);
+    if (!inserted) return;
     while (map_.size() > capacity_) {
-      map_.erase(order_.back().first);
-      order_.pop_back();
+      auto victim = map_.end();
+      uint64_t oldest = UINT64_MAX;
+      for (auto e = map_.begin(); e != map_.end(); ++e) {
+        const uint64_t used = e->second.used.load(std::memory_order_relaxed);
+        if (e != it && used < oldest) {
+          oldest = used;
+          victim = e;
+        }
+      }
+      if (victim == map_.end()) break;
+      map_.erase(victim);
     }
   }
 
   size_t size() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_lock<std::shared_mutex> lock(mu_);
     return map_.size();
   }
   std::pair<uint64_t, uint64_t> hits_misses() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return {hits_, misses_};
+    return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed)};
   }
 
  private:
-  using Entry = std::pair<std::string, std::shared_ptr<const V>>;
-  mutable std::mutex mu_;
+  struct Entry {
+    std::shared_ptr<const V> value;
+    std::atomic<uint64_t> used{0};
+  };
+  mutable std::shared_mutex mu_;
   size_t capacity_;
-  std::list<Entry> order_;
-  std::unordered_map<std::string_view, typename std::list<Entry>::iterator> map_;
-  uint64_t hits_ = 0;
-  uint64_t misses_ = 0;
+  std::unordered_map<std::string, Entry> map_;
+  std::atomic<uint64_t> clock_{0};
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
 };
 
 }  // namespace kmra::dcap::internal

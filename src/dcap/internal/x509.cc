@@ -1,6 +1,5 @@
 #include "dcap/internal/x509.h"
 
-#include <openssl/core_names.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
@@ -8,6 +7,7 @@
 #include <ctime>
 
 #include "base/base64.h"
+#include "crypto/ecdsa.h"
 #include "dcap/internal/bytes.h"
 
 namespace kmra::dcap::internal {
@@ -200,53 +200,11 @@ bool Revoked(X509_CRL* crl, X509* cert) {
                                  const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(cert))) == 1;
 }
 
-Result<ossl::Ptr<EVP_PKEY>> P256FromRaw(std::span<const uint8_t, 64> xy) {
-  uint8_t point[65];
-  point[0] = 0x04;
-  std::memcpy(point + 1, xy.data(), 64);
-  ossl::Ptr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
-  if (!bld ||
-      !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-      !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point))) {
-    return ossl::Fail(Code::kInternal, "cannot build EC key parameters");
-  }
-  ossl::Ptr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  ossl::Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* raw = nullptr;
-  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return ossl::Fail(Code::kInvalidArgument, "the attestation key is not a P-256 point");
-  }
-  ossl::Ptr<EVP_PKEY> key(raw);
-  // Reject points off the curve (the quick check skips the costly order multiplication, which is
-  // moot for P-256's cofactor 1).
-  ossl::Ptr<EVP_PKEY_CTX> check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
-    return ossl::Fail(Code::kInvalidArgument, "the attestation key is not a point on P-256");
-  }
-  return key;
-}
-
 bool VerifyRawEcdsa(EVP_PKEY* key, std::span<const uint8_t> message,
                     std::span<const uint8_t, 64> signature) {
-  ossl::Ptr<ECDSA_SIG> sig(ECDSA_SIG_new());
-  BIGNUM* r = BN_bin2bn(signature.data(), 32, nullptr);
-  BIGNUM* s = BN_bin2bn(signature.data() + 32, 32, nullptr);
-  if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    return false;
-  }
-  unsigned char der[80];
-  unsigned char* p = der;
-  const int der_len = i2d_ECDSA_SIG(sig.get(), &p);
-  if (der_len <= 0 || der_len > static_cast<int>(sizeof(der))) return false;
-  ossl::Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
-  const bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
-                  EVP_DigestVerify(ctx.get(), der, static_cast<size_t>(der_len), message.data(),
-                                   message.size()) == 1;
-  ERR_clear_error();
-  return ok;
+  if (key == nullptr || EVP_PKEY_up_ref(key) != 1) return false;
+  const auto shared = crypto::PublicKey::Adopt(ossl::Ptr<EVP_PKEY>(key));
+  return crypto::EcdsaVerifyRaw(shared, crypto::HashAlg::kSha256, message, signature).has_value();
 }
 
 }  // namespace kmra::dcap::internal

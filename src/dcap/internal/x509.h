@@ -75,10 +75,8 @@ bool CrlSignedBy(X509_CRL* crl, EVP_PKEY* issuer_key);
 // True when the CRL lists the certificate's serial number.
 bool Revoked(X509_CRL* crl, X509* cert);
 
-// An EC P-256 public key from raw x || y (64 bytes).
-Result<ossl::Ptr<EVP_PKEY>> P256FromRaw(std::span<const uint8_t, 64> xy);
-
-// ECDSA-P256-SHA256 verification of a raw r || s signature over `message`.
+// ECDSA-P256-SHA256 verification of a raw r || s signature over `message` with a certificate's
+// key (crypto::EcdsaVerifyRaw, the one implementation).
 bool VerifyRawEcdsa(EVP_PKEY* key, std::span<const uint8_t> message,
                     std::span<const uint8_t, 64> signature);
 

@@ -89,7 +89,7 @@ struct Server {
     auto built = BuildCollateral(config, *store, clock);
     EXPECT_TRUE(built.has_value()) << built.error().ToString();
     setup = std::move(*built);
-    auto made = Attestor::Create({pki.Root(), true}, *setup.collateral);
+    auto made = Attestor::Create({pki.Root(), true, config.clock_skew}, *setup.collateral);
     EXPECT_TRUE(made.has_value()) << made.error().ToString();
     attestor = std::move(*made);
   }
@@ -171,6 +171,28 @@ TEST(CollateralAttestorTest, PccsThenCacheThenStaleWithTheReasonNamed) {
   EXPECT_NE(msg.find("127.0.0.1"), std::string::npos) << msg;
   EXPECT_EQ(stale.fmspc, pki.fmspc);
   EXPECT_FALSE(server.Entry(pki.fmspc)->UsableAt(server.clock.NowUnix(), 0));
+}
+
+// Collateral issued (an hour before kPkiTime) after the server's clock is refused naming the
+// document, unless [attestation] clock_skew allows for that much.
+TEST(CollateralAttestorTest, ClockSkewAllowsCollateralIssuedAfterTheServersClock) {
+  Pki pki;
+  TempDir state;
+  ServerConfig config;
+  config.collateral_dir = pki.dir.path() + "/collateral";
+  const std::int64_t behind = kPkiTime - 3600 - 1800;  // 30 minutes before the issueDate
+  {
+    Server strict(pki, config, state.path() + "/strict.db");
+    strict.clock.Set(behind);
+    AttestationResult r = strict.Check(pki.quote);
+    EXPECT_FALSE(r.verified);
+    EXPECT_NE(Failures(r).find("tcb_info.not_yet_valid"), std::string::npos) << Failures(r);
+  }
+  config.clock_skew = 3600;
+  Server lenient(pki, config, state.path() + "/lenient.db");
+  lenient.clock.Set(behind);
+  AttestationResult r = lenient.Check(pki.quote);
+  EXPECT_TRUE(r.verified) << Failures(r);
 }
 
 TEST(CollateralAttestorTest, ARestartedServerReleasesFromTheCacheWhileThePccsIsDown) {

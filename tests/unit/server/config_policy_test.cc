@@ -108,7 +108,7 @@ TEST(ConfigTest, PolicyDefaultIsCheckedAtLoadAndNamesTheField) {
 TEST(ConfigTest, NonceSettingsAreBoundedInTomlAndApphsmConf) {
   for (const char* bad :
        {"nonce_lifetime = 0", "nonce_lifetime = 9223372036854775807", "nonce_clock_skew = 3601",
-        "nonce_max_outstanding = 0", "nonce_rate = 0"}) {
+        "nonce_max_outstanding = 0", "nonce_rate = 0", "clock_skew = 3601"}) {
     auto c = ParseServerConfig(std::string("[attestation]\n") + bad + "\n", "/");
     ASSERT_FALSE(c.has_value()) << bad;
     EXPECT_NE(c.error().message().find("must be from"), std::string::npos) << c.error().message();
@@ -117,6 +117,9 @@ TEST(ConfigTest, NonceSettingsAreBoundedInTomlAndApphsmConf) {
   auto huge = MergeApphsmConfText(R"({"nonce_lifetime": 9223372036854775807})", "/", &c);
   ASSERT_FALSE(huge.has_value());
   EXPECT_NE(huge.error().message().find("apphsm.conf nonce_lifetime"), std::string::npos);
+  auto skew = ParseServerConfig("[attestation]\nclock_skew = 600\n", "/");
+  ASSERT_TRUE(skew.has_value()) << skew.error().ToString();
+  EXPECT_EQ(skew->clock_skew, 600);
 }
 
 TEST(ConfigTest, ApphsmConfKeyIdsAreOpaqueButPrintable) {

@@ -1,0 +1,59 @@
+// The checks a verification phase returns: each with its name, outcome, detail and the stable error
+// code it reports when it fails. A phase builds a Checks list; the verifier appends the lists in
+// Intel's order to the report (CheckOutcome per check, ReportError per failed check).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dcap/internal/facts.h"
+#include "dcap/report.h"
+
+namespace kmra::dcap::internal {
+
+struct Check {
+  std::string name;
+  bool ok = false;
+  std::string detail;
+  std::string code;  // reported when !ok
+};
+
+class Checks {
+ public:
+  // `clock_skew`: seconds a document's start may lie after the verification time (Validity).
+  explicit Checks(int64_t clock_skew = 0) : skew_(clock_skew) {}
+
+  // Appends one check; returns `ok`.
+  bool Add(std::string name, bool ok, std::string detail, std::string_view code);
+  bool Add(std::string name, const Fact& f, std::string_view code) {
+    return Add(std::move(name), f.ok, f.detail, code);
+  }
+  // A signature fact: `unchecked_code` when it could not be checked (its chain is not trusted).
+  bool Signature(std::string name, const Fact& f, std::string_view invalid_code,
+                 std::string_view unchecked_code) {
+    return Add(std::move(name), f.ok, f.detail, f.checked ? invalid_code : unchecked_code);
+  }
+  // A document valid from `not_before` (its `start_field`, less the clock skew allowance) to
+  // `not_after` inclusive, like QVL's nextUpdate check.
+  bool Validity(std::string name, const std::string& what, const char* start_field,
+                int64_t not_before, int64_t not_after, int64_t at, std::string_view early_code,
+                std::string_view late_code);
+  bool CrlValid(std::string name, const std::string& what, const Crl& crl, int64_t at);
+
+  // True when every check so far passed.
+  bool all_ok() const;
+  const std::vector<Check>& list() const { return list_; }
+  int64_t clock_skew() const { return skew_; }
+
+ private:
+  std::vector<Check> list_;
+  int64_t skew_;
+};
+
+// Appends the checks to the report: each as a CheckOutcome, each failed one as a ReportError
+// "<name>: <detail>" with its code.
+void Record(const Checks& checks, VerificationReport* report);
+
+}  // namespace kmra::dcap::internal
