@@ -41,3 +41,4 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/kmra-server.toml
               ${PROJECT_SOURCE_DIR}/deploy/systemd/README.md
         DESTINATION ${KMRA_EXAMPLES_DIR}/systemd)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/nginx DESTINATION ${KMRA_EXAMPLES_DIR})
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/kmra.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)

@@ -106,9 +106,9 @@ std::string FindTokenModule(const std::string& given) {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return "";
-  for (const char* rel : {"../token/libkmra-pkcs11.so", "../lib/pkcs11/libkmra-pkcs11.so",
-                          "../lib/x86_64-linux-gnu/pkcs11/libkmra-pkcs11.so",
-                          "../lib/libkmra-pkcs11.so"}) {
+  for (const char* rel :
+       {"../token/libkmra-pkcs11.so", "../lib/pkcs11/libkmra-pkcs11.so",
+        "../lib/x86_64-linux-gnu/pkcs11/libkmra-pkcs11.so", "../lib/libkmra-pkcs11.so"}) {
     fs::path candidate = (exe.parent_path() / rel).lexically_normal();
     if (fs::exists(candidate, ec)) return candidate.string();
   }
