@@ -198,6 +198,33 @@ objects=$("${as_unit[@]}" pkcs11-tool --module "$module" --login --pin 1234-toke
 [ "$(grep -c '^Private Key Object' <<<"$objects")" = 1 ] ||
   { echo "$objects" >&2; fail "the token does not hold exactly one private key after two runs"; }
 
+step "kmra-p11-kit.service's command as kmra: www-data reaches the token through the socket, others not"
+[ "$(unit_value kmra-p11-kit.service User)" = kmra ] || fail "kmra-p11-kit does not run as kmra"
+[ "$(unit_value kmra-p11-kit.service AmbientCapabilities)" = CAP_CHOWN ] || fail "unexpected capabilities"
+install -d -o kmra -g kmra -m 0755 /run/kmra      # RuntimeDirectory=kmra
+read -r -a argv <<<"$(unit_value kmra-p11-kit.service ExecStart)"
+setpriv --reuid=kmra --regid=kmra --init-groups --no-new-privs --inh-caps=+chown --ambient-caps=+chown \
+  --bounding-set=-all,+chown env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+  "$(unit_value kmra-p11-kit.service Environment)" "${argv[@]}" >/tmp/p11-kit-server.log 2>&1 &
+p11_pid=$!
+pids+=("$p11_pid")
+for i in $(seq 100); do [ -S /run/kmra/p11-kit.sock ] && break; sleep 0.1; done
+[ -S /run/kmra/p11-kit.sock ] || { cat /tmp/p11-kit-server.log >&2; fail "no socket /run/kmra/p11-kit.sock"; }
+[ "$(stat -c '%U:%G %a' /run/kmra/p11-kit.sock)" = "www-data:www-data 600" ] ||
+  fail "the socket is $(stat -c '%U:%G %a' /run/kmra/p11-kit.sock)"
+client=/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so
+remote=$(setpriv --reuid=www-data --regid=www-data --init-groups env -i \
+  P11_KIT_SERVER_ADDRESS=unix:path=/run/kmra/p11-kit.sock pkcs11-tool --module "$client" -L 2>&1) ||
+  { echo "$remote" >&2; cat /tmp/p11-kit-server.log >&2; fail "www-data: pkcs11-tool through p11-kit-client"; }
+grep -q "token label *: kmra" <<<"$remote" || { echo "$remote" >&2; fail "www-data does not see the token"; }
+echo "www-data sees: $(grep 'token label' <<<"$remote")"
+if other=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env -i \
+  P11_KIT_SERVER_ADDRESS=unix:path=/run/kmra/p11-kit.sock pkcs11-tool --module "$client" -L 2>&1) &&
+  grep -q "token label" <<<"$other"; then
+  echo "$other" >&2; fail "user nobody reached the token through the socket"
+fi
+echo "nobody is refused"
+
 cleanup
 pids=()
 step "done"
