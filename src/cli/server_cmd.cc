@@ -101,14 +101,17 @@ std::string DevConfigText(const std::string& listen_address) {
 }
 
 // The token module the dev policy measures: --token-module, else KMRA_TOKEN_MODULE, else the module
-// beside this kmra (build tree: ../token/, installed: ../lib/). Empty when none is found.
+// beside this kmra (build tree: ../token/; installed: ../lib/pkcs11/, the Debian package's
+// ../lib/x86_64-linux-gnu/pkcs11/). Empty when none is found.
 std::string FindTokenModule(const std::string& given) {
   if (!given.empty()) return given;
   if (const char* env = std::getenv("KMRA_TOKEN_MODULE"); env && *env) return env;
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return "";
-  for (const char* rel : {"../token/libkmra-pkcs11.so", "../lib/libkmra-pkcs11.so"}) {
+  for (const char* rel :
+       {"../token/libkmra-pkcs11.so", "../lib/pkcs11/libkmra-pkcs11.so",
+        "../lib/x86_64-linux-gnu/pkcs11/libkmra-pkcs11.so", "../lib/libkmra-pkcs11.so"}) {
     fs::path candidate = (exe.parent_path() / rel).lexically_normal();
     if (fs::exists(candidate, ec)) return candidate.string();
   }

@@ -30,8 +30,10 @@ std::string FindModule(const std::string& flag) {
   if (const char* env = std::getenv("KMRA_TOKEN_MODULE"); env != nullptr && *env != '\0') return env;
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
-  for (const auto& rel : {"../token/libkmra-pkcs11.so", "../lib/libkmra-pkcs11.so",
-                          "../lib/x86_64-linux-gnu/libkmra-pkcs11.so"}) {
+  for (const auto& rel :
+       {"../token/libkmra-pkcs11.so", "../lib/pkcs11/libkmra-pkcs11.so",
+        "../lib/x86_64-linux-gnu/pkcs11/libkmra-pkcs11.so", "../lib/libkmra-pkcs11.so",
+        "../lib/x86_64-linux-gnu/libkmra-pkcs11.so"}) {
     auto p = exe / rel;
     if (std::filesystem::exists(p, ec)) return std::filesystem::weakly_canonical(p, ec).string();
   }
