@@ -19,7 +19,7 @@ std::string AuditHash(const std::string& prev_hash, int64_t seq, int64_t time, c
   EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
   static const char kDigits[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(len * 2);
+  hex.reserve(std::size_t{len} * 2);
   for (unsigned int i = 0; i < len; ++i) {
     hex.push_back(kDigits[digest[i] >> 4]);
     hex.push_back(kDigits[digest[i] & 15]);
