@@ -91,14 +91,14 @@ Result<int64_t> ParseRfc3339(std::string_view s) {
         !Digits(s, pos + 4, 2, &om) || oh > 23 || om > 59) {
       return bad("expected an offset +HH:MM or -HH:MM");
     }
-    offset = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
+    offset = (int64_t{oh} * 3600 + int64_t{om} * 60) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
     return bad("expected 'Z' or an offset after the time");
   }
   if (pos != s.size()) return bad("unexpected text after the offset");
   int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  return days * 86400 + hour * 3600 + minute * 60 + second - offset;
+  return days * 86400 + int64_t{hour} * 3600 + int64_t{minute} * 60 + second - offset;
 }
 
 }  // namespace
@@ -147,9 +147,10 @@ std::string FormatRfc3339(int64_t t) {
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
+  // Cannot truncate: an int64 time has a year of at most 12 digits, plus 16 characters.
+  (void)std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
+                      static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
+                      static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
   return buf;
 }
 

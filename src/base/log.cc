@@ -130,7 +130,7 @@ std::string JsonEscape(std::string_view text) {
       default:
         if (u < 0x20 || u == 0x7f) {
           char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", u);
+          (void)std::snprintf(buf, sizeof(buf), "\\u%04x", u);  // 6 characters: cannot truncate
           out += buf;
         } else {
           out.push_back(c);

@@ -49,10 +49,13 @@ inline tl::unexpected<Error> Internal(std::string m) { return MakeError(Code::kI
     }                                                                     \
   } while (0)
 
+// tmp is the declared name and lhs may be a declaration (`auto x`): neither takes parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define KMRA_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)                   \
   auto tmp = (expr);                                                  \
   if (!tmp) return ::tl::unexpected<::kmra::Error>(std::move(tmp).error()); \
   lhs = std::move(*tmp)
+// NOLINTEND(bugprone-macro-parentheses)
 
 // Evaluates a Result<T> expression; on success moves the value into lhs (which may declare a variable,
 // e.g. `auto x`), on failure returns the error from the enclosing function.

@@ -34,7 +34,7 @@ Result<HttpReply> AdminRequest(const AdminEndpoint& endpoint, const std::string&
     curl_easy_setopt(curl, CURLOPT_SSLCERT, endpoint.cert_file.c_str());
     curl_easy_setopt(curl, CURLOPT_SSLKEY, endpoint.key_file.c_str());
   }
-  curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+  curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
   struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);

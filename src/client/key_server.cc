@@ -66,7 +66,7 @@ Code CodeForStatus(long status) {
     case 403: return Code::kPermissionDenied;
     case 404: return Code::kNotFound;
     case 409: return Code::kFailedPrecondition;
-    case 413: return Code::kResourceExhausted;
+    case 413:  // body too large
     case 429: return Code::kResourceExhausted;
     default: return status >= 500 ? Code::kUnavailable : Code::kInternal;
   }

@@ -23,7 +23,8 @@
 namespace kmra::collateral {
 
 struct CacheOptions {
-  int64_t refresh_ahead_seconds = 24 * 3600;  // refresh inside the last day before nextUpdate
+  // Refresh inside the last day before nextUpdate.
+  int64_t refresh_ahead_seconds = int64_t{24} * 3600;
   int64_t max_age_seconds = 0;                // 0: no limit besides nextUpdate
   // Replicas sharing the store: while a cached entry is still current, only the holder of the
   // platform's refresh lease (Store::TryLease, `lease_seconds` long) asks upstream; the others

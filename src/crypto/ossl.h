@@ -24,11 +24,14 @@ namespace kmra::ossl {
 template <class T>
 struct Deleter;
 
+// Type names a type (Type* cannot take parentheses).
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define KMRA_OSSL_DELETER(Type, free_fn)          \
   template <>                                     \
   struct Deleter<Type> {                          \
     void operator()(Type* p) const { free_fn(p); } \
   };
+// NOLINTEND(bugprone-macro-parentheses)
 
 KMRA_OSSL_DELETER(BIO, BIO_free_all)
 KMRA_OSSL_DELETER(BIGNUM, BN_clear_free)

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <p11-kit/uri.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -29,7 +30,7 @@ Status SetPadded(CK_UTF8CHAR* field, size_t size, const std::string& value, std:
     return InvalidArgument(fmt::format("{} '{}' is longer than the {} bytes PKCS#11 allows", what, value, size));
   }
   std::memset(field, ' ', size);
-  std::memcpy(field, value.data(), value.size());
+  std::copy(value.begin(), value.end(), field);  // blank padded, no NUL terminator
   return OkStatus();
 }
 

@@ -15,20 +15,23 @@
 
 namespace kmra::server {
 
+// Every member has a default member initializer, so a designated initializer may name only the
+// fields it knows (GCC's -Wmissing-field-initializers counts a member without one as forgotten).
 struct AuditEntry {
-  std::string action;        // "release", "attest", "nonce", "key.create", "key.delete", ...
-  std::string api;           // "kmra", "v1", "admin"
+  std::string action{};      // "release", "attest", "nonce", "key.create", "key.delete", ...
+  std::string api{};         // "kmra", "v1", "admin"
   std::string client = "-";  // OU of the client certificate, "-" when none was verified
-  std::string remote;
-  std::string key_id;
+  std::string remote{};
+  std::string key_id{};
   int key_version = 0;
-  std::string verdict;       // "allowed", "refused", "error", "ok"
-  std::string failed_check;  // stable code of the refusal ("policy.mrenclave", "pck.revoked", ...)
-  std::string detail;
-  std::string tcb_status;
-  std::vector<std::string> advisory_ids;
-  std::string mrenclave;  // hex
-  std::string wrap_mechanisms;
+  std::string verdict{};  // "allowed", "refused", "error", "ok"
+  // Stable code of the refusal ("policy.mrenclave", "pck.revoked", ...).
+  std::string failed_check{};
+  std::string detail{};
+  std::string tcb_status{};
+  std::vector<std::string> advisory_ids{};
+  std::string mrenclave{};  // hex
+  std::string wrap_mechanisms{};
 
   // Copies the quote facts (TCB status, advisories, MRENCLAVE) into the entry.
   void SetAttestation(const AttestationResult& result);

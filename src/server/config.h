@@ -123,7 +123,7 @@ struct ServerConfig {
 std::string DefaultReplicaName();
 
 // Bounds of the nonce settings, the same for the TOML file and apphsm.conf.
-inline constexpr std::int64_t kNonceLifetimeMax = 24 * 3600;
+inline constexpr std::int64_t kNonceLifetimeMax = std::int64_t{24} * 3600;
 inline constexpr std::int64_t kNonceClockSkewMax = 3600;
 
 // Parses a TOML config file. Errors name the file, the setting and what was expected. Secret files

@@ -110,7 +110,7 @@ int HttpStatusFor(Code code) {
     case Code::kUnauthenticated: return 401;
     case Code::kPermissionDenied: return 403;
     case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
+    case Code::kAlreadyExists:
     case Code::kFailedPrecondition: return 409;
     case Code::kResourceExhausted: return 413;
     case Code::kUnavailable: return 503;

@@ -16,7 +16,7 @@ const std::vector<double>& Buckets() {
 std::string Number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  (void)std::snprintf(buf, sizeof(buf), "%.17g", v);  // at most 24 characters: cannot truncate
   return buf;
 }
 
@@ -132,8 +132,13 @@ std::string Metrics::Render() const {
                Number(cumulative) + "\n";
       }
       out += name + "_bucket" + WithLabel(labels, "le", "+Inf") + " " + Number(h.count) + "\n";
-      out += name + "_sum" + labels + " " + Number(h.sum) + "\n";
-      out += name + "_count" + labels + " " + Number(h.count) + "\n";
+      out.append(name).append("_sum").append(labels).append(" ").append(Number(h.sum)).append("\n");
+      out.append(name)
+          .append("_count")
+          .append(labels)
+          .append(" ")
+          .append(Number(h.count))
+          .append("\n");
     }
   }
   return out;

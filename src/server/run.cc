@@ -103,7 +103,7 @@ Status RunServer(const ServerConfig& config, const RunHooks& hooks) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  (void)signal(SIGPIPE, SIG_IGN);  // fails only for an invalid signal number
   const std::uint64_t open_files = RaiseOpenFileLimit(config.max_connections);
 
   if (!config.softhsm2_conf.empty()) setenv("SOFTHSM2_CONF", config.softhsm2_conf.c_str(), 1);

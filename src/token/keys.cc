@@ -3,6 +3,8 @@
 #include <openssl/core_names.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace kmra::token {
@@ -25,18 +27,24 @@ ossl::Ptr<BIGNUM> Bn(std::span<const uint8_t> be) {
 }
 
 std::vector<uint8_t> DerOctetString(std::span<const uint8_t> v) {
-  std::vector<uint8_t> out = {0x04};
+  // Tag and length first, then the contents into a vector sized once for both.
+  std::array<uint8_t, 4> head = {0x04};
+  size_t head_len = 2;
   if (v.size() < 128) {
-    out.push_back(static_cast<uint8_t>(v.size()));
+    head[1] = static_cast<uint8_t>(v.size());
   } else if (v.size() < 256) {
-    out.push_back(0x81);
-    out.push_back(static_cast<uint8_t>(v.size()));
+    head[1] = 0x81;
+    head[2] = static_cast<uint8_t>(v.size());
+    head_len = 3;
   } else {
-    out.push_back(0x82);
-    out.push_back(static_cast<uint8_t>(v.size() >> 8));
-    out.push_back(static_cast<uint8_t>(v.size()));
+    head[1] = 0x82;
+    head[2] = static_cast<uint8_t>(v.size() >> 8);
+    head[3] = static_cast<uint8_t>(v.size());
+    head_len = 4;
   }
-  out.insert(out.end(), v.begin(), v.end());
+  std::vector<uint8_t> out(head_len + v.size());
+  std::copy_n(head.begin(), head_len, out.begin());
+  std::copy(v.begin(), v.end(), out.begin() + static_cast<std::ptrdiff_t>(head_len));
   return out;
 }
 

@@ -59,7 +59,9 @@ Reply GoClientRequest(const std::string& dir, const std::string& method, const s
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
   }
-  curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3);
+  // Two different enums: OR them as the long the option takes (C++20 deprecates enum | enum).
+  curl_easy_setopt(curl, CURLOPT_SSLVERSION,
+                   long{CURL_SSLVERSION_TLSv1_3} | long{CURL_SSLVERSION_MAX_TLSv1_3});
   curl_easy_setopt(curl, CURLOPT_CAINFO, (dir + "/tls/ca.pem").c_str());
   curl_easy_setopt(curl, CURLOPT_SSLCERT, (dir + "/tls/" + who + ".pem").c_str());
   curl_easy_setopt(curl, CURLOPT_SSLKEY, (dir + "/tls/" + who + ".key").c_str());

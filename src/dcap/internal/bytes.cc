@@ -47,8 +47,8 @@ std::optional<int64_t> ParseUtc(std::string_view s) {
   }
   std::string_view zone = s.substr(pos);
   if (zone != "Z" && zone != "z" && zone != "+00:00") return std::nullopt;
-  return DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
-         mi * 60 + se;
+  return DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
+         int64_t{h} * 3600 + int64_t{mi} * 60 + se;
 }
 
 std::string FormatUtc(int64_t t) {
@@ -66,9 +66,10 @@ std::string FormatUtc(int64_t t) {
   const unsigned m = mp < 10 ? mp + 3 : mp - 9;
   y += m <= 2;
   char buf[96];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
+  // Cannot truncate: an int64 time has a year of at most 12 digits, plus 16 characters.
+  (void)std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ",
+                      static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
+                      static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
   return buf;
 }
 

@@ -197,7 +197,8 @@ Status WriteSgxPki(const fs::path& dir, const SgxPkiOptions& options) {
     KMRA_TRY(WriteText(pdir / kSimPlatformConfigFile, info.ToJson()));
     KMRA_TRY(WriteSecret(pdir / kSimAttestationKeyFile, PrivateKeyPem(attestation_key.get())));
     KMRA_TRY(WriteSecret(pdir / kSimPckKeyFile, PrivateKeyPem(pck_key.get())));
-    KMRA_TRY(WriteText(pdir / kSimPckChainFile, CertPem(pck.get()) + pca_pem + root_pem));
+    KMRA_TRY(
+        WriteText(pdir / kSimPckChainFile, CertPem(pck.get()).append(pca_pem).append(root_pem)));
     KMRA_TRY(WriteSecret(pdir / kSimSignerKeyFile, signer_pem));
     KMRA_TRY(WriteSecret(pdir / kSimSealingSecretFile, SecretBytes(sealing)));
     SecureWipe(sealing.data(), sealing.size());

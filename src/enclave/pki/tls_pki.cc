@@ -44,7 +44,7 @@ Status WriteTlsPki(const fs::path& dir, const TlsPkiOptions& options) {
   ca_spec.subject_key = ca_key.get();
   ca_spec.issuer_key = ca_key.get();
   ca_spec.not_before = start;
-  ca_spec.not_after = options.now + 10 * 365 * kDay;
+  ca_spec.not_after = options.now + int64_t{10} * 365 * kDay;
   ca_spec.ca = true;
   ca_spec.path_len = 0;
   ca_spec.key_usage = "keyCertSign,cRLSign";
@@ -56,7 +56,7 @@ Status WriteTlsPki(const fs::path& dir, const TlsPkiOptions& options) {
   leaf.issuer = ca.get();
   leaf.issuer_key = ca_key.get();
   leaf.not_before = start;
-  leaf.not_after = options.now + 2 * 365 * kDay;
+  leaf.not_after = options.now + int64_t{2} * 365 * kDay;
   leaf.key_usage = "digitalSignature,keyAgreement";
 
   CertSpec server = leaf;

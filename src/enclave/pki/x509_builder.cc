@@ -15,7 +15,8 @@ Result<ossl::Ptr<X509_NAME>> MakeName(const Name& entries) {
     if (X509_NAME_add_entry_by_txt(name.get(), field.c_str(), type,
                                    reinterpret_cast<const unsigned char*>(value.c_str()),
                                    static_cast<int>(value.size()), -1, 0) != 1) {
-      return ossl::Fail(Code::kInvalidArgument, "bad name entry " + field + "=" + value);
+      return ossl::Fail(Code::kInvalidArgument,
+                        std::string("bad name entry ").append(field).append("=").append(value));
     }
   }
   return name;

@@ -72,12 +72,12 @@ inline void NonceIsSpentOnlyWithItsAuditRecord(Store& s) {
 
 // Key ids are opaque printable ASCII up to 255 bytes, '/' and ':' included (KMRA h_unique_id).
 inline void KeyIdsAreOpaquePrintableAscii(Store& s) {
-  for (const std::string id : {std::string("tcsissuer.tcs.intel.com/sandbox.external-ca"),
-                               std::string("urn:kmra:key 1"), std::string(255, 'k')}) {
+  for (const std::string& id : {std::string("tcsissuer.tcs.intel.com/sandbox.external-ca"),
+                                std::string("urn:kmra:key 1"), std::string(255, 'k')}) {
     ASSERT_TRUE(s.CreateKey({id, "", 1})) << id;
     EXPECT_EQ(s.GetKey(id)->id, id);
   }
-  for (const std::string id :
+  for (const std::string& id :
        {std::string(), std::string(256, 'k'), std::string("a\nb"), std::string("caf\xc3\xa9")}) {
     auto refused = s.CreateKey({id, "", 1});
     ASSERT_FALSE(refused) << id;

@@ -87,9 +87,12 @@ TEST_F(ConformanceTest, TemplateAttributesAreStoredAndReturnedAsValues) {
   for (size_t i = 0; i < elems.size(); ++i) {
     EXPECT_EQ(elems[i].pValue, bufs[i].data());
     std::vector<uint8_t> v(bufs[i].begin(), bufs[i].begin() + elems[i].ulValueLen);
-    if (elems[i].type == CKA_LABEL)
+    if (elems[i].type == CKA_LABEL) {
       EXPECT_EQ(std::string(v.begin(), v.end()), "unwrapped-by-template");
-    if (elems[i].type == CKA_EXTRACTABLE) EXPECT_EQ(v, Bytes({CK_FALSE}));
+    }
+    if (elems[i].type == CKA_EXTRACTABLE) {
+      EXPECT_EQ(v, Bytes({CK_FALSE}));
+    }
     if (elems[i].type == CKA_CLASS) {
       CK_OBJECT_CLASS c;
       std::memcpy(&c, v.data(), sizeof c);
@@ -102,7 +105,9 @@ TEST_F(ConformanceTest, TemplateAttributesAreStoredAndReturnedAsValues) {
   }
   EXPECT_EQ(C_GetAttributeValue(session_, key, &a, 1), CKR_BUFFER_TOO_SMALL);
   for (const auto& e : elems) {
-    if (e.type == CKA_LABEL) EXPECT_EQ(e.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    if (e.type == CKA_LABEL) {
+      EXPECT_EQ(e.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    }
   }
   // An outer array too short for the count.
   CK_ATTRIBUTE one[1] = {{0, nullptr, 0}};
