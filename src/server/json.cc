@@ -34,7 +34,7 @@ int NestingDepth(std::string_view text, int limit) {
 
 }  // namespace
 
-Result<Json> ParseJson(std::string_view text, std::size_t max_bytes, int max_depth) {
+Status CheckJsonBounds(std::string_view text, std::size_t max_bytes, int max_depth) {
   if (text.size() > max_bytes) {
     return ResourceExhausted("JSON body is " + std::to_string(text.size()) +
                              " bytes; the limit is " + std::to_string(max_bytes));
@@ -43,6 +43,11 @@ Result<Json> ParseJson(std::string_view text, std::size_t max_bytes, int max_dep
     return ResourceExhausted("JSON nesting is deeper than " + std::to_string(max_depth) +
                              " levels");
   }
+  return OkStatus();
+}
+
+Result<Json> ParseJson(std::string_view text, std::size_t max_bytes, int max_depth) {
+  KMRA_TRY(CheckJsonBounds(text, max_bytes, max_depth));
   try {
     Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (value.is_discarded()) {
@@ -105,19 +110,31 @@ std::string_view RequestErrorCode(const Error& error) {
 
 int HttpStatusFor(Code code) {
   switch (code) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument: return 400;
-    case Code::kUnauthenticated: return 401;
-    case Code::kPermissionDenied: return 403;
-    case Code::kNotFound: return 404;
+    case Code::kOk:
+      return 200;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kNotFound:
+      return 404;
     case Code::kAlreadyExists:
-    case Code::kFailedPrecondition: return 409;
-    case Code::kResourceExhausted: return 413;
-    case Code::kUnavailable: return 503;
-    case Code::kDeadlineExceeded: return 504;
-    case Code::kDataLoss: return 500;
-    case Code::kUnimplemented: return 501;
-    case Code::kInternal: return 500;
+    case Code::kFailedPrecondition:
+      return 409;
+    case Code::kResourceExhausted:
+      return 413;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kDeadlineExceeded:
+      return 504;
+    case Code::kDataLoss:
+      return 500;
+    case Code::kUnimplemented:
+      return 501;
+    case Code::kInternal:
+      return 500;
   }
   return 500;
 }

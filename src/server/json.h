@@ -3,7 +3,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <string_view>
 
@@ -17,6 +16,11 @@ using Json = nlohmann::json;
 
 inline constexpr std::size_t kDefaultJsonMaxBytes = 1 << 20;
 inline constexpr int kDefaultJsonMaxDepth = 32;
+
+// The caps ParseJson applies before parsing: ResourceExhausted for a body over max_bytes or nesting
+// deeper than max_depth (brackets inside strings do not count).
+Status CheckJsonBounds(std::string_view text, std::size_t max_bytes = kDefaultJsonMaxBytes,
+                       int max_depth = kDefaultJsonMaxDepth);
 
 // Parses a request body. Refuses, before building any DOM, bodies over max_bytes and nesting deeper
 // than max_depth (nlohmann's dump/copy recurse; nlohmann/json#5387). Never throws.

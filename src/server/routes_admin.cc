@@ -94,7 +94,10 @@ Response Err(const Error& e) { return ErrorResponse(e); }
 // Reads an admin request body that may import a key: the PEM is taken out of the text before the
 // JSON parser sees it (json_secret.h), and the body is wiped whatever happens.
 static Result<Json> ParseKeyBody(std::string& text, std::optional<SecretBytes>* pem) {
-  auto secret = TakeSecretMember(text, "private_key_pem");
+  // The caps first, so an over-large or over-deep body is refused as on every other route (413).
+  auto bounded = CheckJsonBounds(text);
+  auto secret = bounded ? TakeSecretMember(text, "private_key_pem")
+                        : Result<std::optional<SecretBytes>>(tl::unexpected(bounded.error()));
   auto parsed = secret ? ParseJsonObject(text) : Result<Json>(tl::unexpected(secret.error()));
   Wipe(text);
   KMRA_ASSIGN_OR_RETURN(Json body, std::move(parsed));
