@@ -102,7 +102,8 @@ RunResult RunCmd(const std::vector<std::string>& argv, const Env& env, int timeo
   return r;
 }
 
-Process::Process(const std::vector<std::string>& argv, const Env& env, const std::string& log_file) {
+Process::Process(const std::vector<std::string>& argv, const Env& env,
+                 const std::string& log_file) {
   int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
   pid_ = Spawn(argv, env, fd);
@@ -190,19 +191,33 @@ bool MemoryContains(pid_t pid, std::span<const uint8_t> needle, uint64_t* scanne
   std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
   int mem = open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
   if (mem < 0 || needle.empty()) return false;
+  // Regions are read in chunks that overlap by the needle's length less one, so a match across a
+  // chunk boundary is still seen. A readable region over 1 GiB is a reservation, not data (under
+  // ASan the shadow memory is terabytes of mostly unbacked pages): it is skipped.
+  constexpr std::size_t kChunk = 8 << 20;
+  constexpr unsigned long kMaxRegion = 1UL << 30;
   std::string line;
-  std::vector<uint8_t> buf;
+  std::vector<uint8_t> buf(kChunk + needle.size());
   bool found = false;
   while (!found && std::getline(maps, line)) {
     unsigned long start = 0, end = 0;
     char perms[5] = {};
     if (std::sscanf(line.c_str(), "%lx-%lx %4s", &start, &end, perms) != 3) continue;
     if (perms[0] != 'r' || line.find("[vvar]") != std::string::npos) continue;
-    buf.resize(end - start);
-    ssize_t n = pread(mem, buf.data(), buf.size(), static_cast<off_t>(start));
-    if (n <= 0) continue;
-    *scanned += static_cast<uint64_t>(n);
-    found = std::search(buf.begin(), buf.begin() + n, needle.begin(), needle.end()) != buf.begin() + n;
+    if (end - start > kMaxRegion) continue;
+    std::size_t kept = 0;  // tail of the previous chunk, at the front of buf
+    for (unsigned long at = start; at < end && !found;) {
+      const std::size_t want = std::min<unsigned long>(kChunk, end - at);
+      ssize_t n = pread(mem, buf.data() + kept, want, static_cast<off_t>(at));
+      if (n <= 0) break;
+      *scanned += static_cast<uint64_t>(n);
+      const auto last =
+          buf.begin() + static_cast<std::ptrdiff_t>(kept + static_cast<std::size_t>(n));
+      found = std::search(buf.begin(), last, needle.begin(), needle.end()) != last;
+      kept = std::min(needle.size() - 1, kept + static_cast<std::size_t>(n));
+      std::copy(last - static_cast<std::ptrdiff_t>(kept), last, buf.begin());
+      at += static_cast<unsigned long>(n);
+    }
   }
   close(mem);
   return found;
