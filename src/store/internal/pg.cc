@@ -1,6 +1,7 @@
 #include "store/internal/pg.h"
 
 #include <fmt/format.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <string>
@@ -134,10 +135,20 @@ Status PgConn::ExecScript(const char* sql) {
 
 bool PgConn::Usable() {
   if (broken_ || PQstatus(conn_) != CONNECTION_OK) return false;
-  // libpq's socket is non-blocking: this reads what the server sent meanwhile (the FATAL message
-  // and end of file of a server that shut down) and marks the connection bad, without waiting.
-  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) return false;
-  return PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  if (PQtransactionStatus(conn_) != PQTRANS_IDLE) return false;
+  // An idle connection the server wrote to is not used again. We neither LISTEN nor SET, so what
+  // arrives unasked is a server that shut down or a failover that ended our session: its FATAL
+  // message, then end of file. libpq notices the end of file only on a read after the one that
+  // took the message, so a connection could still look good here and fail its next statement
+  // (a 503 for the first request after a failover); poll() sees either without waiting.
+  pollfd p{PQsocket(conn_), POLLIN, 0};
+  if (p.fd < 0) return false;
+  const int ready = poll(&p, 1, 0);
+  if (ready != 0) {
+    broken_ = true;
+    return false;
+  }
+  return true;
 }
 
 Result<PgPool::Lease> PgPool::Acquire() {
