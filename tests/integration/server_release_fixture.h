@@ -39,17 +39,8 @@ using server::testing::Https;
 
 std::string Kmra() { return integration::EnvOr("KMRA_BIN", "kmra"); }
 
-std::vector<uint8_t> KmraNonce(int64_t unix_time) {
-  std::vector<uint8_t> n = *crypto::RandomBytes(28);
-  for (int i = 0; i < 4; ++i) n.push_back(static_cast<uint8_t>(unix_time >> (8 * i)));
-  return n;
-}
-
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using integration::KmraNonce;
+int64_t Now() { return integration::NowUnix(); }
 
 // The client side of a release: an RSA-3072 key (the token's cust key) and a simulated enclave.
 struct Client {
