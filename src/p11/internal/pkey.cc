@@ -6,6 +6,10 @@
 
 #include <cstring>
 
+#include "crypto/ec.h"
+#include "crypto/key.h"
+#include "crypto/rsa.h"
+
 namespace kmra::p11::internal {
 namespace {
 
@@ -13,7 +17,8 @@ namespace {
 const uint8_t kP256Oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 const uint8_t kP384Oid[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 
-// A private bignum parameter as big-endian bytes (padded to `pad` bytes when pad > 0), in wiping memory.
+// A private bignum parameter as big-endian bytes (padded to `pad` bytes when pad > 0), in wiping
+// memory.
 Result<SecretBytes> BnParam(const EVP_PKEY* key, const char* name, int pad = 0) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) {
@@ -31,7 +36,8 @@ Result<SecretBytes> BnParam(const EVP_PKEY* key, const char* name, int pad = 0) 
 Result<std::string> GroupName(const EVP_PKEY* key) {
   char name[64] = {0};
   size_t len = 0;
-  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), &len) != 1) {
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), &len) !=
+      1) {
     return ossl::Fail(Code::kInvalidArgument, "the EC key names no curve");
   }
   return std::string(name, len);
@@ -98,8 +104,9 @@ Result<ossl::Ptr<EVP_PKEY>> ParsePrivateKeyPem(std::string_view pem) {
     return InvalidArgument("the private key is not PEM (no '-----BEGIN' line)");
   }
   if (pem.find("ENCRYPTED") != std::string_view::npos) {
-    return InvalidArgument("the PEM private key is encrypted; decrypt it first (openssl pkey -in K -out "
-                           "K.clear) and import over a protected channel");
+    return InvalidArgument(
+        "the PEM private key is encrypted; decrypt it first (openssl pkey -in K -out "
+        "K.clear) and import over a protected channel");
   }
   auto bio = ossl::Wrap(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return ossl::Fail(Code::kInternal, "BIO_new_mem_buf");
@@ -126,9 +133,12 @@ Result<KeyAlgorithm> AppendPrivateKeyAttrs(const EVP_PKEY* key, Attrs& attrs) {
     attrs.Ulong(CKA_KEY_TYPE, CKK_RSA);
     // PKCS#11 2.40 section 2.1.3: modulus, exponents and the CRT values.
     const std::pair<CK_ATTRIBUTE_TYPE, const char*> kParts[] = {
-        {CKA_MODULUS, OSSL_PKEY_PARAM_RSA_N},          {CKA_PUBLIC_EXPONENT, OSSL_PKEY_PARAM_RSA_E},
-        {CKA_PRIVATE_EXPONENT, OSSL_PKEY_PARAM_RSA_D}, {CKA_PRIME_1, OSSL_PKEY_PARAM_RSA_FACTOR1},
-        {CKA_PRIME_2, OSSL_PKEY_PARAM_RSA_FACTOR2},    {CKA_EXPONENT_1, OSSL_PKEY_PARAM_RSA_EXPONENT1},
+        {CKA_MODULUS, OSSL_PKEY_PARAM_RSA_N},
+        {CKA_PUBLIC_EXPONENT, OSSL_PKEY_PARAM_RSA_E},
+        {CKA_PRIVATE_EXPONENT, OSSL_PKEY_PARAM_RSA_D},
+        {CKA_PRIME_1, OSSL_PKEY_PARAM_RSA_FACTOR1},
+        {CKA_PRIME_2, OSSL_PKEY_PARAM_RSA_FACTOR2},
+        {CKA_EXPONENT_1, OSSL_PKEY_PARAM_RSA_EXPONENT1},
         {CKA_EXPONENT_2, OSSL_PKEY_PARAM_RSA_EXPONENT2},
         {CKA_COEFFICIENT, OSSL_PKEY_PARAM_RSA_COEFFICIENT1}};
     for (const auto& [type, name] : kParts) {
@@ -141,7 +151,8 @@ Result<KeyAlgorithm> AppendPrivateKeyAttrs(const EVP_PKEY* key, Attrs& attrs) {
   KMRA_ASSIGN_OR_RETURN(auto group, GroupName(key));
   KMRA_ASSIGN_OR_RETURN(auto oid, EcOidForGroup(group));
   attrs.Bytes(CKA_EC_PARAMS, oid);
-  KMRA_ASSIGN_OR_RETURN(auto scalar, BnParam(key, OSSL_PKEY_PARAM_PRIV_KEY, (EVP_PKEY_get_bits(key) + 7) / 8));
+  KMRA_ASSIGN_OR_RETURN(auto scalar,
+                        BnParam(key, OSSL_PKEY_PARAM_PRIV_KEY, (EVP_PKEY_get_bits(key) + 7) / 8));
   attrs.Secret(CKA_VALUE, scalar.Reveal());
   return alg;
 }
@@ -163,78 +174,55 @@ Status AppendPublicKeyAttrs(const EVP_PKEY* key, Attrs& attrs) {
   return OkStatus();
 }
 
+namespace {
+
+// The EVP_PKEY of a crypto::PublicKey, as a reference of its own.
+ossl::Ptr<EVP_PKEY> Shared(const crypto::PublicKey& key) {
+  EVP_PKEY_up_ref(key.get());
+  return ossl::Ptr<EVP_PKEY>(key.get());
+}
+
+}  // namespace
+
 Result<ossl::Ptr<EVP_PKEY>> RsaPublicFromComponents(std::span<const uint8_t> modulus,
                                                     std::span<const uint8_t> exponent) {
-  if (modulus.empty() || exponent.empty()) return InvalidArgument("RSA modulus or exponent is empty");
-  auto n = ossl::Wrap(BN_bin2bn(modulus.data(), static_cast<int>(modulus.size()), nullptr));
-  auto e = ossl::Wrap(BN_bin2bn(exponent.data(), static_cast<int>(exponent.size()), nullptr));
-  auto bld = ossl::Wrap(OSSL_PARAM_BLD_new());
-  if (!n || !e || !bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1) {
-    return ossl::Fail(Code::kInternal, "cannot build RSA parameters");
-  }
-  auto params = ossl::Wrap(OSSL_PARAM_BLD_to_param(bld.get()));
-  auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  EVP_PKEY* raw = nullptr;
-  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return ossl::Fail(Code::kInvalidArgument, "invalid RSA public key");
-  }
-  return ossl::Wrap(raw);
+  KMRA_ASSIGN_OR_RETURN(auto key, crypto::RsaPublicKeyFromNumbers(modulus, exponent));
+  return Shared(key);
 }
 
 Result<ossl::Ptr<EVP_PKEY>> EcPublicFromAttributes(std::span<const uint8_t> ec_params,
                                                    std::span<const uint8_t> point) {
-  const char* group = nullptr;
-  if (ec_params.size() == sizeof(kP256Oid) && std::memcmp(ec_params.data(), kP256Oid, sizeof(kP256Oid)) == 0) {
-    group = "prime256v1";
+  crypto::EcCurve curve;
+  if (ec_params.size() == sizeof(kP256Oid) &&
+      std::memcmp(ec_params.data(), kP256Oid, sizeof(kP256Oid)) == 0) {
+    curve = crypto::EcCurve::kP256;
   } else if (ec_params.size() == sizeof(kP384Oid) &&
              std::memcmp(ec_params.data(), kP384Oid, sizeof(kP384Oid)) == 0) {
-    group = "secp384r1";
+    curve = crypto::EcCurve::kP384;
   } else {
     return InvalidArgument("CKA_EC_PARAMS names a curve other than P-256 or P-384");
   }
-  std::vector<uint8_t> raw_point(point.begin(), point.end());
+  // CKA_EC_POINT is a DER OCTET STRING around the X9.62 point; a bare point is accepted too.
+  std::span<const uint8_t> raw_point = point;
   const uint8_t* p = point.data();
   auto os = ossl::Wrap(d2i_ASN1_OCTET_STRING(nullptr, &p, static_cast<long>(point.size())));
   if (os && p == point.data() + point.size()) {
-    raw_point.assign(ASN1_STRING_get0_data(os.get()),
-                     ASN1_STRING_get0_data(os.get()) + ASN1_STRING_length(os.get()));
+    raw_point = std::span<const uint8_t>(ASN1_STRING_get0_data(os.get()),
+                                         static_cast<size_t>(ASN1_STRING_length(os.get())));
   }
   ERR_clear_error();
-  auto bld = ossl::Wrap(OSSL_PARAM_BLD_new());
-  if (!bld ||
-      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, raw_point.data(),
-                                       raw_point.size()) != 1) {
-    return ossl::Fail(Code::kInternal, "cannot build EC parameters");
-  }
-  auto params = ossl::Wrap(OSSL_PARAM_BLD_to_param(bld.get()));
-  auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  EVP_PKEY* raw = nullptr;
-  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return ossl::Fail(Code::kInvalidArgument, "invalid EC public point");
-  }
-  return ossl::Wrap(raw);
+  KMRA_ASSIGN_OR_RETURN(auto key, crypto::EcPublicKeyFromPoint(curve, raw_point));
+  return Shared(key);
 }
 
 Result<std::vector<uint8_t>> SpkiDer(const EVP_PKEY* key) {
-  int len = i2d_PUBKEY(const_cast<EVP_PKEY*>(key), nullptr);
-  if (len <= 0) return ossl::Fail(Code::kInternal, "i2d_PUBKEY");
-  std::vector<uint8_t> der(static_cast<size_t>(len));
-  uint8_t* p = der.data();
-  i2d_PUBKEY(const_cast<EVP_PKEY*>(key), &p);
-  return der;
+  EVP_PKEY_up_ref(const_cast<EVP_PKEY*>(key));
+  return crypto::PublicKey::Adopt(ossl::Ptr<EVP_PKEY>(const_cast<EVP_PKEY*>(key))).ToSpkiDer();
 }
 
 Result<ossl::Ptr<EVP_PKEY>> ParseSpki(std::span<const uint8_t> der) {
-  const uint8_t* p = der.data();
-  auto key = ossl::Wrap(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
-  if (!key || p != der.data() + der.size()) {
-    return ossl::Fail(Code::kInvalidArgument, "the public key is not a DER SubjectPublicKeyInfo");
-  }
-  return key;
+  KMRA_ASSIGN_OR_RETURN(auto key, crypto::PublicKey::FromSpkiDer(der));
+  return Shared(key);
 }
 
 }  // namespace kmra::p11::internal
