@@ -1,6 +1,7 @@
 #include "dcap/tcb_info.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "dcap/internal/bytes.h"
@@ -13,10 +14,14 @@ using internal::Fields;
 using internal::ToArray;
 namespace dom = simdjson::dom;
 
-constexpr std::string_view kStatusNames[] = {
-    "UpToDate",  "SWHardeningNeeded",           "ConfigurationNeeded",
-    "ConfigurationAndSWHardeningNeeded",        "OutOfDate",
-    "OutOfDateConfigurationNeeded", "Revoked",  "TCBLevelNotSupported"};
+constexpr std::string_view kStatusNames[] = {"UpToDate",
+                                             "SWHardeningNeeded",
+                                             "ConfigurationNeeded",
+                                             "ConfigurationAndSWHardeningNeeded",
+                                             "OutOfDate",
+                                             "OutOfDateConfigurationNeeded",
+                                             "Revoked",
+                                             "TCBLevelNotSupported"};
 
 Result<TcbStatus> Status(const Fields& f) {
   KMRA_ASSIGN_OR_RETURN(std::string_view s, f.String("tcbStatus"));
@@ -25,6 +30,32 @@ Result<TcbStatus> Status(const Fields& f) {
     return f.Bad("tcbStatus", "has the unknown value \"" + std::string(s) + "\"");
   }
   return *st;
+}
+
+// The tcbLevels of a TDX module identity or of an enclave identity (QE, TD_QE, QVE): each
+// {tcb: {isvsvn}, tcbDate, tcbStatus, advisoryIDs}, isvsvn in the range of Level::isv_svn.
+template <class Level>
+Result<std::vector<Level>> IsvLevels(const Fields& f, const std::string& ctx) {
+  using Svn = decltype(Level::isv_svn);
+  KMRA_ASSIGN_OR_RETURN(dom::array levels, f.Array("tcbLevels"));
+  std::vector<Level> out;
+  size_t i = 0;
+  for (dom::element e : levels) {
+    dom::object lo;
+    const std::string lctx = ctx + ".tcbLevels[" + std::to_string(i++) + "]";
+    if (e.get_object().get(lo)) return InvalidArgument(lctx + " is not an object");
+    Fields lf(lo, lctx);
+    KMRA_ASSIGN_OR_RETURN(dom::object tcb_obj, lf.Object("tcb"));
+    Fields tcb(tcb_obj, lctx + ".tcb");
+    Level level;
+    KMRA_ASSIGN_OR_RETURN(int64_t svn, tcb.Int("isvsvn", 0, std::numeric_limits<Svn>::max()));
+    level.isv_svn = static_cast<Svn>(svn);
+    KMRA_ASSIGN_OR_RETURN(level.tcb_date, lf.Date("tcbDate"));
+    KMRA_ASSIGN_OR_RETURN(level.status, Status(lf));
+    KMRA_ASSIGN_OR_RETURN(level.advisory_ids, lf.StringList("advisoryIDs"));
+    out.push_back(std::move(level));
+  }
+  return out;
 }
 
 Result<std::array<uint8_t, 16>> Components(const Fields& tcb, std::string_view key) {
@@ -82,23 +113,7 @@ Result<TdxModuleIdentity> Module(dom::object o, const std::string& ctx, bool wit
   m.attributes = ToArray<8>(attributes);
   m.attributes_mask = ToArray<8>(mask);
   if (!with_levels) return m;
-  KMRA_ASSIGN_OR_RETURN(dom::array levels, f.Array("tcbLevels"));
-  size_t i = 0;
-  for (dom::element e : levels) {
-    dom::object lo;
-    const std::string lctx = ctx + ".tcbLevels[" + std::to_string(i++) + "]";
-    if (e.get_object().get(lo)) return InvalidArgument(lctx + " is not an object");
-    Fields lf(lo, lctx);
-    KMRA_ASSIGN_OR_RETURN(dom::object tcb_obj, lf.Object("tcb"));
-    Fields tcb(tcb_obj, lctx + ".tcb");
-    TdxModuleLevel level;
-    KMRA_ASSIGN_OR_RETURN(int64_t svn, tcb.Int("isvsvn", 0, 255));
-    level.isv_svn = static_cast<uint8_t>(svn);
-    KMRA_ASSIGN_OR_RETURN(level.tcb_date, lf.Date("tcbDate"));
-    KMRA_ASSIGN_OR_RETURN(level.status, Status(lf));
-    KMRA_ASSIGN_OR_RETURN(level.advisory_ids, lf.StringList("advisoryIDs"));
-    m.levels.push_back(std::move(level));
-  }
+  KMRA_ASSIGN_OR_RETURN(m.levels, IsvLevels<TdxModuleLevel>(f, ctx));
   return m;
 }
 
@@ -225,23 +240,7 @@ Result<Signed<EnclaveIdentity>> ParseEnclaveIdentity(std::string_view json) {
   id.mrsigner = ToArray<32>(mrsigner);
   KMRA_ASSIGN_OR_RETURN(int64_t prod, f.Int("isvprodid", 0, 65535));
   id.isv_prod_id = static_cast<uint16_t>(prod);
-  KMRA_ASSIGN_OR_RETURN(dom::array levels, f.Array("tcbLevels"));
-  size_t i = 0;
-  for (dom::element e : levels) {
-    dom::object lo;
-    const std::string ctx = "enclaveIdentity.tcbLevels[" + std::to_string(i++) + "]";
-    if (e.get_object().get(lo)) return InvalidArgument(ctx + " is not an object");
-    Fields lf(lo, ctx);
-    KMRA_ASSIGN_OR_RETURN(dom::object tcb_obj, lf.Object("tcb"));
-    Fields tcb(tcb_obj, ctx + ".tcb");
-    EnclaveIdentityLevel level;
-    KMRA_ASSIGN_OR_RETURN(int64_t svn, tcb.Int("isvsvn", 0, 65535));
-    level.isv_svn = static_cast<uint16_t>(svn);
-    KMRA_ASSIGN_OR_RETURN(level.tcb_date, lf.Date("tcbDate"));
-    KMRA_ASSIGN_OR_RETURN(level.status, Status(lf));
-    KMRA_ASSIGN_OR_RETURN(level.advisory_ids, lf.StringList("advisoryIDs"));
-    id.levels.push_back(std::move(level));
-  }
+  KMRA_ASSIGN_OR_RETURN(id.levels, IsvLevels<EnclaveIdentityLevel>(f, "enclaveIdentity"));
   if (id.levels.empty()) return f.Bad("tcbLevels", "is empty");
   return out;
 }
