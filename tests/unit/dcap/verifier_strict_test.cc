@@ -10,8 +10,8 @@
 #include <algorithm>
 
 #include "case.h"
+#include "crypto/der.h"
 #include "crypto/ossl.h"
-#include "dcap/internal/der.h"
 #include "dcap/verifier.h"
 #include "test_data.h"
 
@@ -195,8 +195,8 @@ TEST(VerifierStrictTest, CrlsNeedTheCrlNumberAndAuthorityKeyIdentifier) {
 }
 
 TEST(VerifierStrictTest, DerLengthsMustBeMinimal) {
-  using internal::ReadTlv;
-  using internal::Tlv;
+  using crypto::der::ReadTlv;
+  using crypto::der::Tlv;
   auto read = [](std::vector<uint8_t> bytes) {
     std::span<const uint8_t> in(bytes);
     Tlv t;
