@@ -13,10 +13,11 @@
 #include <map>
 #include <string>
 
+#include "crypto/crl.h"
 #include "crypto/ec.h"
 #include "crypto/ecdsa.h"
+#include "crypto/x509.h"
 #include "dcap/collateral.h"
-#include "dcap/internal/x509.h"
 #include "dcap/quote.h"
 #include "dcap/tcb_info.h"
 #include "dcap/verifier.h"
@@ -108,8 +109,26 @@ void BM_VerifyWarmShared(benchmark::State& state) {
 void BM_PartParsePckChain(benchmark::State& state) {
   auto quote = *kmra::dcap::ParseQuote(QuoteBytes());
   for (auto _ : state) {
-    auto chain = kmra::dcap::internal::ParsePemChain(quote.cert_data.pck_chain_pem, "chain");
+    auto chain = kmra::crypto::ParsePemChain(quote.cert_data.pck_chain_pem, "chain");
     benchmark::DoNotOptimize(chain);
+  }
+}
+// One P-256 key object from a point, as each certificate's parse builds it.
+void BM_PartEcKeyFromPoint(benchmark::State& state) {
+  auto quote = *kmra::dcap::ParseQuote(QuoteBytes());
+  for (auto _ : state) {
+    auto key =
+        kmra::crypto::EcPublicKeyFromPoint(kmra::crypto::EcCurve::kP256, quote.attestation_key);
+    benchmark::DoNotOptimize(key);
+  }
+}
+// Both CRLs of the collateral through d2i_X509_CRL (a CRL carries no public key to decode).
+void BM_PartParseCrls(benchmark::State& state) {
+  for (auto _ : state) {
+    auto root = kmra::crypto::ParseCrl(TheCollateral().root_ca_crl_der, "root CRL");
+    auto pck = kmra::crypto::ParseCrl(TheCollateral().pck_crl_der, "PCK CRL");
+    benchmark::DoNotOptimize(root);
+    benchmark::DoNotOptimize(pck);
   }
 }
 void BM_PartParseTcbInfo(benchmark::State& state) {
@@ -125,6 +144,8 @@ void BM_PartParseQuote(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PartParsePckChain);
+BENCHMARK(BM_PartEcKeyFromPoint);
+BENCHMARK(BM_PartParseCrls);
 BENCHMARK(BM_PartParseTcbInfo);
 BENCHMARK(BM_PartParseQuote);
 

@@ -1,466 +1,348 @@
 #include "crypto/x509.h"
 
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
+#include <algorithm>
 
-#include <ctime>
-#include <memory>
-
+#include "base/base64.h"
 #include "base/clock.h"
 #include "base/hex.h"
+#include "crypto/der.h"
+#include "crypto/ec.h"
+#include "crypto/ecdsa.h"
 #include "crypto/hash.h"
 
 namespace kmra::crypto {
 namespace {
 
-std::string NameToString(const X509_NAME* name) {
-  auto bio = ossl::Wrap(BIO_new(BIO_s_mem()));
-  if (!bio || name == nullptr) return "";
-  // RFC 2253 escaping and separators, but in the certificate's own RDN order (Intel writes CN
-  // first and C last; reversing would make its names read backwards).
-  X509_NAME_print_ex(bio.get(), name, 0,
-                     (XN_FLAG_RFC2253 & ~XN_FLAG_DN_REV) & ~ASN1_STRFLGS_ESC_MSB);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
+using Bytes = std::span<const uint8_t>;
+
+constexpr uint8_t kInteger = 0x02, kBitString = 0x03, kOctetString = 0x04, kOid = 0x06,
+                  kBoolean = 0x01, kSequence = 0x30, kSet = 0x31;
+// [0] EXPLICIT version, [3] EXPLICIT extensions.
+constexpr uint8_t kVersionTag = 0xa0, kExtensionsTag = 0xa3;
+// AlgorithmIdentifier { ecdsa-with-SHA256 } with the parameters absent (RFC 5758).
+constexpr uint8_t kEcdsaSha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                    0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+// AlgorithmIdentifier { id-ecPublicKey, prime256v1 }.
+constexpr uint8_t kEcP256Alg[] = {0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+                                  0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+constexpr uint8_t kCommonName[] = {0x55, 0x04, 0x03};  // 2.5.4.3
+
+bool Equal(Bytes a, Bytes b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
+
+// The next TLV with `tag`: its whole encoding (tag and length included) and its value; advances
+// `in`.
+bool ReadWhole(Bytes& in, uint8_t tag, Bytes* whole, Bytes* value) {
+  return der::PeekWhole(in, whole) && der::ReadTag(in, tag, value);
 }
 
-std::vector<uint8_t> IntegerBytes(const ASN1_INTEGER* i) {
-  ossl::Ptr<BIGNUM> bn(ASN1_INTEGER_to_BN(i, nullptr));
-  if (!bn) return {0};
-  std::vector<uint8_t> out(static_cast<size_t>(BN_num_bytes(bn.get())));
-  BN_bn2bin(bn.get(), out.data());
-  if (out.empty()) out.push_back(0);
-  return out;
+// A positive DER INTEGER's magnitude (minimal: no needless leading 0x00, no sign bit set).
+bool PositiveInteger(Bytes v, Bytes* magnitude) {
+  if (v.empty() || (v[0] & 0x80) != 0) return false;
+  if (v.size() > 1 && v[0] == 0 && (v[1] & 0x80) == 0) return false;
+  *magnitude = v.size() > 1 && v[0] == 0 ? v.subspan(1) : v;
+  return true;
 }
 
-bool LooksLikePem(std::span<const uint8_t> b) {
-  std::string_view s(reinterpret_cast<const char*>(b.data()), b.size());
-  return s.find("-----BEGIN ") != std::string_view::npos;
-}
-
-std::string_view AsText(std::span<const uint8_t> b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-ossl::Ptr<BIO> MemBio(std::string_view text) {
-  return ossl::Wrap(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
-ChainCheck Classify(int err) {
-  switch (err) {
-    case X509_V_OK: return ChainCheck::kOk;
-    case X509_V_ERR_CERT_HAS_EXPIRED: return ChainCheck::kExpired;
-    case X509_V_ERR_CERT_NOT_YET_VALID: return ChainCheck::kNotYetValid;
-    case X509_V_ERR_CERT_REVOKED: return ChainCheck::kRevoked;
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_CERT_UNTRUSTED:
-    case X509_V_ERR_CERT_REJECTED:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-      return ChainCheck::kUntrusted;
-    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-    case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
-    case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
-      return ChainCheck::kBadSignature;
-    case X509_V_ERR_UNABLE_TO_GET_CRL:
-    case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
-      return ChainCheck::kCrlMissing;
-    case X509_V_ERR_CRL_HAS_EXPIRED: return ChainCheck::kCrlExpired;
-    case X509_V_ERR_CRL_NOT_YET_VALID: return ChainCheck::kCrlNotYetValid;
-    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
-    case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
-      return ChainCheck::kCrlBadSignature;
-    case X509_V_ERR_INVALID_CA:
-    case X509_V_ERR_PATH_LENGTH_EXCEEDED:
-    case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
-    case X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
-      return ChainCheck::kNotCa;
-    default: return ChainCheck::kInvalid;
+// An OID's content: non-empty, each sub-identifier minimal (no leading 0x80) and terminated.
+bool ValidOid(Bytes oid) {
+  if (oid.empty() || (oid.back() & 0x80) != 0) return false;
+  bool start = true;
+  for (uint8_t b : oid) {
+    if (start && b == 0x80) return false;
+    start = (b & 0x80) == 0;
   }
+  return true;
+}
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool ValidUtf8(Bytes s) {
+  for (size_t i = 0; i < s.size();) {
+    const uint8_t b = s[i];
+    const size_t n = b < 0x80             ? 1
+                     : (b & 0xe0) == 0xc0 ? 2
+                     : (b & 0xf0) == 0xe0 ? 3
+                     : (b & 0xf8) == 0xf0 ? 4
+                                          : 0;
+    if (n == 0 || s.size() - i < n) return false;
+    uint32_t cp = n == 1 ? b : b & (0xff >> (n + 1));
+    for (size_t k = 1; k < n; ++k) {
+      if ((s[i + k] & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n;
+  }
+  return true;
+}
+
+// The attribute value string types read: UTF8String (valid UTF-8), PrintableString, IA5String.
+bool ValidNameString(const der::Tlv& v) {
+  if (v.tag == 0x0c) return ValidUtf8(v.value);
+  if (v.tag == 0x13 || v.tag == 0x16) {
+    return std::all_of(v.value.begin(), v.value.end(), [](uint8_t c) { return c < 0x80; });
+  }
+  return false;
+}
+
+// A Name's first commonName (raw content bytes) after checking the RDNSequence structure.
+bool ReadName(Bytes name_value, std::string* cn) {
+  bool found = false;
+  while (!name_value.empty()) {
+    Bytes rdn;
+    if (!der::ReadTag(name_value, kSet, &rdn) || rdn.empty()) return false;
+    while (!rdn.empty()) {
+      Bytes atv, oid;
+      der::Tlv value;
+      if (!der::ReadTag(rdn, kSequence, &atv) || !der::ReadTag(atv, kOid, &oid) ||
+          !der::ReadTlv(atv, &value) || !atv.empty() || !ValidOid(oid) || !ValidNameString(value)) {
+        return false;
+      }
+      if (!found && Equal(oid, kCommonName)) {
+        cn->assign(reinterpret_cast<const char*>(value.value.data()), value.value.size());
+        found = true;
+      }
+    }
+  }
+  return true;
+}
+
+bool ReadTime(Bytes& in, int64_t* out) {
+  der::Tlv t;
+  if (!der::ReadTlv(in, &t)) return false;
+  auto unix = internal::DerTimeToUnix(t.tag, t.value);
+  if (!unix) return false;
+  *out = *unix;
+  return true;
+}
+
+// ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER } -> r || s, 32 bytes each.
+bool EcdsaSigToRaw(Bytes sig, std::array<uint8_t, 64>* raw) {
+  Bytes seq, r, s;
+  if (!der::ReadTag(sig, kSequence, &seq) || !sig.empty()) return false;
+  if (!der::ReadTag(seq, kInteger, &r) || !der::ReadTag(seq, kInteger, &s) || !seq.empty()) {
+    return false;
+  }
+  raw->fill(0);
+  size_t at = 0;
+  for (Bytes v : {r, s}) {
+    Bytes m;
+    if (!PositiveInteger(v, &m) || m.size() > 32) return false;
+    std::copy(m.begin(), m.end(), raw->begin() + static_cast<std::ptrdiff_t>(at + 32 - m.size()));
+    at += 32;
+  }
+  return true;
+}
+
+bool ReadExtensions(Bytes in, std::vector<CertExtension>* out) {
+  Bytes list;
+  if (!der::ReadTag(in, kSequence, &list) || !in.empty() || list.empty()) return false;
+  while (!list.empty()) {
+    Bytes ext, oid, value;
+    if (!der::ReadTag(list, kSequence, &ext) || !der::ReadTag(ext, kOid, &oid) || !ValidOid(oid)) {
+      return false;
+    }
+    CertExtension e;
+    if (!ext.empty() && ext[0] == kBoolean) {
+      Bytes b;
+      // DER: the DEFAULT FALSE is never encoded, so an encoded value is TRUE (0xff).
+      if (!der::ReadTag(ext, kBoolean, &b) || b.size() != 1 || b[0] != 0xff) return false;
+      e.critical = true;
+    }
+    if (!der::ReadTag(ext, kOctetString, &value) || !ext.empty()) return false;
+    for (const auto& seen : *out) {
+      if (Equal(seen.oid, oid)) return false;  // RFC 5280: at most one instance of each
+    }
+    e.oid.assign(oid.begin(), oid.end());
+    e.value.assign(value.begin(), value.end());
+    out->push_back(std::move(e));
+  }
+  return true;
+}
+
+// What is wrong with `der` as a certificate of the supported profile, or "" with `c` filled in.
+std::string Parse(Bytes der, Cert* c) {
+  Bytes in = der, cert, tbs_whole, sig_alg, sig_bits;
+  if (!der::ReadTag(in, kSequence, &cert)) return "no DER SEQUENCE";
+  if (!in.empty()) return std::to_string(in.size()) + " trailing bytes";
+  Bytes body;
+  if (!ReadWhole(cert, kSequence, &tbs_whole, &body)) return "no TBSCertificate";
+  if (!der::ReadTag(cert, kSequence, &sig_alg) || !der::ReadTag(cert, kBitString, &sig_bits) ||
+      !cert.empty()) {
+    return "the signature algorithm or value is malformed";
+  }
+  Bytes version, serial, alg, issuer, validity, subject, spki;
+  Bytes v;
+  if (!der::ReadTag(body, kVersionTag, &version) || !der::ReadTag(version, kInteger, &v) ||
+      !version.empty() || v.size() != 1 || v[0] != 2) {
+    return "not an X.509 v3 certificate";
+  }
+  if (!der::ReadTag(body, kInteger, &serial) || !PositiveInteger(serial, &serial)) {
+    return "the serial number is not a positive DER INTEGER";
+  }
+  if (!der::PeekWhole(body, &alg) || !Equal(alg, kEcdsaSha256)) {
+    return "the signature algorithm is not ecdsa-with-SHA256 (the only one supported)";
+  }
+  body = body.subspan(alg.size());
+  Bytes issuer_value, subject_value;
+  if (!ReadWhole(body, kSequence, &issuer, &issuer_value) ||
+      !ReadName(issuer_value, &c->issuer_cn)) {
+    return "the issuer name is malformed";
+  }
+  if (!der::ReadTag(body, kSequence, &validity) || !ReadTime(validity, &c->not_before) ||
+      !ReadTime(validity, &c->not_after) || !validity.empty()) {
+    return "the validity is not two UTCTime/GeneralizedTime values of the form RFC 5280 requires";
+  }
+  if (!ReadWhole(body, kSequence, &subject, &subject_value) ||
+      !ReadName(subject_value, &c->subject_cn)) {
+    return "the subject name is malformed";
+  }
+  Bytes spki_alg, point;
+  if (!der::ReadTag(body, kSequence, &spki) || !der::PeekWhole(spki, &spki_alg) ||
+      !Equal(spki_alg, kEcP256Alg)) {
+    return "the public key is not an EC P-256 key (the only kind supported)";
+  }
+  spki = spki.subspan(spki_alg.size());
+  if (!der::ReadTag(spki, kBitString, &point) || !spki.empty() || point.size() != 66 ||
+      point[0] != 0 || point[1] != 0x04) {
+    return "the public key is not an uncompressed P-256 point";
+  }
+  if (!body.empty()) {
+    Bytes exts_value;
+    if (!der::ReadTag(body, kExtensionsTag, &exts_value) || !body.empty()) {
+      return "the fields after the public key are not one extensions list ([3])";
+    }
+    if (!ReadExtensions(exts_value, &c->extensions)) return "the extensions are malformed";
+  }
+  if (!Equal(sig_alg, Bytes(kEcdsaSha256).subspan(2))) {
+    return "the outer signature algorithm is not ecdsa-with-SHA256 (the only one supported)";
+  }
+  if (sig_bits.empty() || sig_bits[0] != 0 || !EcdsaSigToRaw(sig_bits.subspan(1), &c->signature)) {
+    return "the signature is not a DER ECDSA-Sig-Value of two P-256 integers";
+  }
+  auto key = EcPublicKeyFromPoint(EcCurve::kP256, point.subspan(1));
+  if (!key) return "the public key is not a point on P-256";
+  c->key = std::move(*key);
+  std::copy(point.begin() + 1, point.end(), c->public_point.begin());
+  c->der.assign(der.begin(), der.end());
+  c->tbs.assign(tbs_whole.begin(), tbs_whole.end());
+  c->serial.assign(serial.begin(), serial.end());
+  c->serial_hex = HexEncode(serial);
+  c->issuer_name.assign(issuer.begin(), issuer.end());
+  c->subject_name.assign(subject.begin(), subject.end());
+  return "";
 }
 
 }  // namespace
 
 namespace internal {
-int64_t Asn1TimeToUnix(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  int64_t days = DaysFromCivil(tm.tm_year + 1900, static_cast<unsigned>(tm.tm_mon + 1),
-                               static_cast<unsigned>(tm.tm_mday));
-  return days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+
+std::optional<int64_t> DerTimeToUnix(uint8_t tag, std::span<const uint8_t> v) {
+  const size_t year_digits = tag == 0x17 ? 2 : tag == 0x18 ? 4 : 0;
+  if (year_digits == 0 || v.size() != year_digits + 11 || v.back() != 'Z') return std::nullopt;
+  int64_t n[6] = {};
+  size_t at = 0;
+  for (int field = 0; field < 6; ++field) {
+    const size_t width = field == 0 ? year_digits : 2;
+    for (size_t i = 0; i < width; ++i, ++at) {
+      if (v[at] < '0' || v[at] > '9') return std::nullopt;
+      n[field] = n[field] * 10 + (v[at] - '0');
+    }
+  }
+  int64_t year = n[0];
+  if (tag == 0x17) year += year >= 50 ? 1900 : 2000;  // RFC 5280 4.1.2.5.1
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (n[1] < 1 || n[1] > 12 || n[2] < 1 || n[2] > kDays[n[1] - 1] ||
+      (n[1] == 2 && n[2] == 29 && !leap) || n[3] > 23 || n[4] > 59 || n[5] > 59) {
+    return std::nullopt;
+  }
+  return DaysFromCivil(year, static_cast<unsigned>(n[1]), static_cast<unsigned>(n[2])) * 86400 +
+         n[3] * 3600 + n[4] * 60 + n[5];
 }
+
 }  // namespace internal
 
-// ---- Certificate ----
-
-Result<Certificate> Certificate::FromDer(std::span<const uint8_t> der) {
-  const unsigned char* p = der.data();
-  auto x = ossl::Wrap(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!x) {
-    return ossl::Fail(Code::kInvalidArgument, "certificate is not valid DER X.509 (" +
-                                                  std::to_string(der.size()) + " bytes)");
+const CertExtension* Cert::Extension(std::span<const uint8_t> oid) const {
+  for (const auto& e : extensions) {
+    if (Equal(e.oid, oid)) return &e;
   }
-  if (p != der.data() + der.size()) {
-    return InvalidArgument("certificate DER has " + std::to_string(der.data() + der.size() - p) +
-                           " trailing bytes");
-  }
-  return Certificate(std::move(x));
+  return nullptr;
 }
 
-Result<Certificate> Certificate::FromPem(std::string_view pem) {
-  auto bio = MemBio(pem);
-  auto x = ossl::Wrap(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!x) {
-    return ossl::Fail(Code::kInvalidArgument,
-                      "no valid PEM certificate found (expected -----BEGIN CERTIFICATE-----)");
+Result<Cert> ParseDerCert(std::span<const uint8_t> der, std::string_view what) {
+  Cert c;
+  const std::string problem = Parse(der, &c);
+  if (!problem.empty()) {
+    return InvalidArgument(std::string(what) + " is not a DER certificate: " + problem);
   }
-  return Certificate(std::move(x));
+  return c;
 }
 
-Result<Certificate> Certificate::Parse(std::span<const uint8_t> bytes) {
-  return LooksLikePem(bytes) ? FromPem(AsText(bytes)) : FromDer(bytes);
-}
-
-Result<std::vector<Certificate>> Certificate::ParsePemChain(std::string_view pem) {
+Result<std::vector<Cert>> ParsePemChain(std::string_view pem, std::string_view what,
+                                        const Cert* known) {
   static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
-  std::vector<Certificate> out;
-  size_t pos = pem.find(kBegin);
-  while (pos != std::string_view::npos) {
-    size_t next = pem.find(kBegin, pos + kBegin.size());
-    std::string_view block = pem.substr(pos, next == std::string_view::npos ? next : next - pos);
-    auto cert = FromPem(block);
-    if (!cert) {
-      return tl::unexpected<Error>(
-          cert.error().WithContext("certificate " + std::to_string(out.size() + 1) + " of the chain"));
+  static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  std::vector<Cert> out;
+  size_t pos = 0;
+  while ((pos = pem.find(kBegin, pos)) != std::string_view::npos) {
+    const size_t body = pos + kBegin.size();
+    const size_t end = pem.find(kEnd, body);
+    const std::string n = std::to_string(out.size() + 1);
+    if (end == std::string_view::npos) {
+      return InvalidArgument(std::string(what) + ": certificate " + n + " has no END line");
     }
-    out.push_back(std::move(*cert));
-    pos = next;
+    std::string b64;
+    b64.reserve(end - body);
+    for (char ch : pem.substr(body, end - body)) {
+      if (ch != '\n' && ch != '\r' && ch != ' ' && ch != '\t') b64 += ch;
+    }
+    auto der = Base64Decode(b64);
+    if (!der) {
+      return InvalidArgument(std::string(what) + ": certificate " + n +
+                             " is not valid base64: " + der.error().message());
+    }
+    if (known != nullptr && *der == known->der) {
+      out.push_back(*known);
+    } else {
+      KMRA_ASSIGN_OR_RETURN(Cert c, ParseDerCert(*der, std::string(what) + ": certificate " + n));
+      out.push_back(std::move(c));
+    }
+    pos = end + kEnd.size();
   }
-  if (out.empty()) {
-    return InvalidArgument("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)");
+  if (out.empty()) return InvalidArgument(std::string(what) + " holds no PEM certificate");
+  return out;
+}
+
+bool SignedBy(const Cert& cert, const PublicKey& issuer_key) {
+  return EcdsaVerifyRaw(issuer_key, HashAlg::kSha256, cert.tbs, cert.signature).has_value();
+}
+
+std::string Sha256Fingerprint(const Cert& cert) {
+  const std::string hex = HexEncodeUpper(Sha256(cert.der));
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    if (i != 0) out += ':';
+    out.append(hex, i, 2);
   }
   return out;
 }
 
-Certificate::Certificate(const Certificate& other) : x509_(other.x509_.get()) {
-  if (x509_) X509_up_ref(x509_.get());
+std::string DescribeCert(const Cert& cert) {
+  return "\"" + cert.subject_cn + "\" (serial " + cert.serial_hex + ", SHA-256 " +
+         Sha256Fingerprint(cert) + ", valid " + FormatRfc3339(cert.not_before) + " .. " +
+         FormatRfc3339(cert.not_after) + ")";
 }
 
-Certificate& Certificate::operator=(const Certificate& other) {
-  if (this != &other) {
-    if (other.x509_) X509_up_ref(other.x509_.get());
-    x509_.reset(other.x509_.get());
+std::string RootFirstProblem(const std::vector<Cert>& chain, std::string_view what) {
+  if (chain.size() < 2) return "";
+  for (size_t i = 0; i + 1 < chain.size(); ++i) {
+    if (IssuedBy(chain[i], chain[i + 1]) || !IssuedBy(chain[i + 1], chain[i])) return "";
   }
-  return *this;
-}
-
-std::string Certificate::Subject() const { return NameToString(X509_get_subject_name(get())); }
-std::string Certificate::Issuer() const { return NameToString(X509_get_issuer_name(get())); }
-
-std::string Certificate::SubjectCommonName() const {
-  const X509_NAME* name = X509_get_subject_name(get());
-  int idx = -1;
-  int last = -1;
-  while ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, idx)) >= 0) last = idx;
-  if (last < 0) return "";
-  const ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, last));
-  unsigned char* utf8 = nullptr;
-  int len = ASN1_STRING_to_UTF8(&utf8, s);
-  if (len < 0) return "";
-  std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
-}
-
-std::vector<uint8_t> Certificate::Serial() const {
-  return IntegerBytes(X509_get0_serialNumber(get()));
-}
-
-int64_t Certificate::NotBefore() const { return internal::Asn1TimeToUnix(X509_get0_notBefore(get())); }
-int64_t Certificate::NotAfter() const { return internal::Asn1TimeToUnix(X509_get0_notAfter(get())); }
-
-Result<crypto::PublicKey> Certificate::PublicKey() const {
-  EVP_PKEY* k = X509_get_pubkey(get());  // get1: a new reference
-  if (k == nullptr) {
-    return ossl::Fail(Code::kInvalidArgument,
-                      "certificate '" + Subject() + "' has an unsupported or malformed public key");
-  }
-  return crypto::PublicKey::Adopt(ossl::Ptr<EVP_PKEY>(k));
-}
-
-bool Certificate::IsCa() const { return (X509_get_extension_flags(get()) & EXFLAG_CA) != 0; }
-
-bool Certificate::IsSelfSigned() const { return X509_self_signed(get(), 1) == 1; }
-
-Result<std::vector<uint8_t>> Certificate::Extension(std::string_view oid) const {
-  std::string oid_text(oid);
-  auto obj = ossl::Wrap(OBJ_txt2obj(oid_text.c_str(), 1));
-  if (!obj) return InvalidArgument("'" + oid_text + "' is not a dotted object identifier");
-  int idx = X509_get_ext_by_OBJ(get(), obj.get(), -1);
-  if (idx < 0) {
-    return NotFound("certificate '" + Subject() + "' has no extension " + oid_text);
-  }
-  const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(X509_get_ext(get(), idx));
-  const unsigned char* p = ASN1_STRING_get0_data(data);
-  return std::vector<uint8_t>(p, p + ASN1_STRING_length(data));
-}
-
-Status Certificate::VerifySignedBy(const crypto::PublicKey& issuer_key) const {
-  if (X509_verify(get(), issuer_key.get()) == 1) return OkStatus();
-  ERR_clear_error();
-  return Unauthenticated("the signature of certificate '" + Subject() +
-                         "' does not verify with the given issuer key");
-}
-
-std::vector<uint8_t> Certificate::ToDer() const {
-  int len = i2d_X509(get(), nullptr);
-  if (len <= 0) return {};
-  std::vector<uint8_t> out(static_cast<size_t>(len));
-  unsigned char* p = out.data();
-  i2d_X509(get(), &p);
-  return out;
-}
-
-std::string Certificate::ToPem() const {
-  auto bio = ossl::Wrap(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), get()) != 1) return "";
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
-std::array<uint8_t, 32> Certificate::Sha256Fingerprint() const { return Sha256(ToDer()); }
-
-bool Certificate::operator==(const Certificate& other) const { return ToDer() == other.ToDer(); }
-
-// ---- Crl ----
-
-Result<Crl> Crl::FromDer(std::span<const uint8_t> der) {
-  const unsigned char* p = der.data();
-  auto c = ossl::Wrap(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
-  if (!c) {
-    return ossl::Fail(Code::kInvalidArgument,
-                      "CRL is not valid DER (" + std::to_string(der.size()) + " bytes)");
-  }
-  if (p != der.data() + der.size()) {
-    return InvalidArgument("CRL DER has " + std::to_string(der.data() + der.size() - p) +
-                           " trailing bytes");
-  }
-  return Crl(std::move(c));
-}
-
-Result<Crl> Crl::FromPem(std::string_view pem) {
-  auto bio = MemBio(pem);
-  auto c = ossl::Wrap(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
-  if (!c) {
-    return ossl::Fail(Code::kInvalidArgument,
-                      "no valid PEM CRL found (expected -----BEGIN X509 CRL-----)");
-  }
-  return Crl(std::move(c));
-}
-
-Result<Crl> Crl::Parse(std::span<const uint8_t> bytes) {
-  return LooksLikePem(bytes) ? FromPem(AsText(bytes)) : FromDer(bytes);
-}
-
-Crl::Crl(const Crl& other) : crl_(other.crl_.get()) {
-  if (crl_) X509_CRL_up_ref(crl_.get());
-}
-
-Crl& Crl::operator=(const Crl& other) {
-  if (this != &other) {
-    if (other.crl_) X509_CRL_up_ref(other.crl_.get());
-    crl_.reset(other.crl_.get());
-  }
-  return *this;
-}
-
-std::string Crl::Issuer() const { return NameToString(X509_CRL_get_issuer(get())); }
-
-int64_t Crl::ThisUpdate() const { return internal::Asn1TimeToUnix(X509_CRL_get0_lastUpdate(get())); }
-
-std::optional<int64_t> Crl::NextUpdate() const {
-  const ASN1_TIME* t = X509_CRL_get0_nextUpdate(get());
-  if (t == nullptr) return std::nullopt;
-  return internal::Asn1TimeToUnix(t);
-}
-
-bool Crl::IsRevoked(const Certificate& cert) const {
-  X509_REVOKED* rev = nullptr;
-  // get0_by_serial needs a non-const serial; it does not modify it.
-  auto* serial = const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(cert.get()));
-  return X509_CRL_get0_by_serial(get(), &rev, serial) == 1;
-}
-
-std::vector<std::vector<uint8_t>> Crl::RevokedSerials() const {
-  std::vector<std::vector<uint8_t>> out;
-  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(get());
-  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
-    out.push_back(IntegerBytes(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
-  }
-  return out;
-}
-
-Status Crl::VerifySignedBy(const crypto::PublicKey& issuer_key) const {
-  if (X509_CRL_verify(get(), issuer_key.get()) == 1) return OkStatus();
-  ERR_clear_error();
-  return Unauthenticated("the signature of the CRL of '" + Issuer() +
-                         "' does not verify with the given issuer key");
-}
-
-std::vector<uint8_t> Crl::ToDer() const {
-  int len = i2d_X509_CRL(get(), nullptr);
-  if (len <= 0) return {};
-  std::vector<uint8_t> out(static_cast<size_t>(len));
-  unsigned char* p = out.data();
-  i2d_X509_CRL(get(), &p);
-  return out;
-}
-
-// ---- chain verification ----
-
-std::string_view ChainCheckName(ChainCheck check) {
-  switch (check) {
-    case ChainCheck::kOk: return "ok";
-    case ChainCheck::kExpired: return "expired";
-    case ChainCheck::kNotYetValid: return "not_yet_valid";
-    case ChainCheck::kRevoked: return "revoked";
-    case ChainCheck::kUntrusted: return "untrusted";
-    case ChainCheck::kBadSignature: return "bad_signature";
-    case ChainCheck::kCrlMissing: return "crl_missing";
-    case ChainCheck::kCrlExpired: return "crl_expired";
-    case ChainCheck::kCrlNotYetValid: return "crl_not_yet_valid";
-    case ChainCheck::kCrlBadSignature: return "crl_bad_signature";
-    case ChainCheck::kNotCa: return "not_ca";
-    case ChainCheck::kInvalid: return "invalid";
-  }
-  return "invalid";
-}
-
-ChainVerification VerifyChain(const Certificate& leaf, std::span<const Certificate> intermediates,
-                              const Certificate& root, std::span<const Crl> crls,
-                              const ChainOptions& options) {
-  ChainVerification v;
-  auto internal_error = [&](const std::string& what) {
-    v.check = ChainCheck::kInvalid;
-    v.message = ossl::OpenSslError(Code::kInternal, what).message();
-    return v;
-  };
-  auto store = ossl::Wrap(X509_STORE_new());
-  if (!store || X509_STORE_add_cert(store.get(), root.get()) != 1) {
-    return internal_error("cannot set up the trust store");
-  }
-  for (const Crl& crl : crls) {
-    if (X509_STORE_add_crl(store.get(), crl.get()) != 1) {
-      return internal_error("cannot add a CRL to the trust store");
-    }
-  }
-  // The stack borrows the certificates (sk_X509_free, not pop_free) and must outlive ctx.
-  struct StackFree {
-    void operator()(STACK_OF(X509) * s) const { sk_X509_free(s); }
-  };
-  std::unique_ptr<STACK_OF(X509), StackFree> untrusted(sk_X509_new_null());
-  if (!untrusted) return internal_error("out of memory");
-  for (const Certificate& c : intermediates) sk_X509_push(untrusted.get(), c.get());
-  auto ctx = ossl::Wrap(X509_STORE_CTX_new());
-  if (!ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), untrusted.get()) != 1) {
-    return internal_error("cannot set up chain verification");
-  }
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(options.at_unix));
-  unsigned long flags = 0;
-  if (options.crl_policy == CrlPolicy::kLeaf) flags = X509_V_FLAG_CRL_CHECK;
-  if (options.crl_policy == CrlPolicy::kAll) flags = X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
-  X509_VERIFY_PARAM_set_flags(param, flags);
-
-  const int rc = X509_verify_cert(ctx.get());
-  const std::string at = FormatRfc3339(options.at_unix);
-  if (rc == 1) {
-    STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
-    X509* top = sk_X509_value(chain, sk_X509_num(chain) - 1);
-    if (X509_cmp(top, root.get()) != 0) {
-      v.check = ChainCheck::kUntrusted;
-      v.depth = sk_X509_num(chain) - 1;
-      v.message = "the chain ends at a certificate that is not the pinned root '" +
-                  root.Subject() + "'";
-      return v;
-    }
-    ERR_clear_error();
-    return v;
-  }
-  const int err = X509_STORE_CTX_get_error(ctx.get());
-  v.check = Classify(err);
-  v.depth = X509_STORE_CTX_get_error_depth(ctx.get());
-  X509* cur = X509_STORE_CTX_get_current_cert(ctx.get());
-  std::string issuer;
-  std::string serial;
-  int64_t not_before = 0;
-  int64_t not_after = 0;
-  if (cur != nullptr) {
-    X509_up_ref(cur);
-    Certificate c = Certificate::Adopt(ossl::Ptr<X509>(cur));
-    v.subject = c.Subject();
-    issuer = c.Issuer();
-    serial = HexEncode(c.Serial());
-    not_before = c.NotBefore();
-    not_after = c.NotAfter();
-  }
-  const std::string who = "certificate '" + v.subject + "' (depth " + std::to_string(v.depth) + ")";
-  X509_CRL* crl = X509_STORE_CTX_get0_current_crl(ctx.get());
-  if (crl == nullptr && cur != nullptr) {
-    // OpenSSL does not always keep the CRL it judged; find the one of the certificate's issuer.
-    for (const Crl& c : crls) {
-      if (X509_NAME_cmp(X509_CRL_get_issuer(c.get()), X509_get_issuer_name(cur)) == 0) {
-        crl = c.get();
-        break;
-      }
-    }
-  }
-  std::optional<int64_t> crl_this, crl_next;
-  if (crl != nullptr) {
-    crl_this = internal::Asn1TimeToUnix(X509_CRL_get0_lastUpdate(crl));
-    if (X509_CRL_get0_nextUpdate(crl) != nullptr) {
-      crl_next = internal::Asn1TimeToUnix(X509_CRL_get0_nextUpdate(crl));
-    }
-  }
-  switch (v.check) {
-    case ChainCheck::kExpired:
-      v.message = who + " expired at " + FormatRfc3339(not_after) + "; verification time " + at;
-      break;
-    case ChainCheck::kNotYetValid:
-      v.message = who + " is valid only from " + FormatRfc3339(not_before) +
-                  "; verification time " + at;
-      break;
-    case ChainCheck::kRevoked:
-      v.message = who + " with serial " + serial + " is revoked by the CRL of '" + issuer + "'";
-      break;
-    case ChainCheck::kUntrusted:
-      v.message = who + " does not chain to the pinned root '" + root.Subject() + "' (" +
-                  X509_verify_cert_error_string(err) + ")";
-      break;
-    case ChainCheck::kCrlMissing:
-      v.message = "no usable CRL from '" + issuer + "' covers " + who + " (" +
-                  X509_verify_cert_error_string(err) + ")";
-      break;
-    case ChainCheck::kCrlExpired:
-      v.message = "the CRL of '" + issuer + "' (covering " + who + ") expired at " +
-                  (crl_next ? FormatRfc3339(*crl_next) : std::string("?")) +
-                  "; verification time " + at;
-      break;
-    case ChainCheck::kCrlNotYetValid:
-      v.message = "the CRL of '" + issuer + "' (covering " + who + ") is valid only from " +
-                  (crl_this ? FormatRfc3339(*crl_this) : std::string("?")) +
-                  "; verification time " + at;
-      break;
-    default:
-      v.message = who + ": " + X509_verify_cert_error_string(err);
-      break;
-  }
-  ERR_clear_error();
-  return v;
+  return std::string(what) + " is given root first (certificate 1 is \"" + chain[0].subject_cn +
+         "\", the issuer of certificate 2 \"" + chain[1].subject_cn +
+         "\"); give it leaf first, each certificate followed by its issuer and the root last, as "
+         "Intel's PCS and the quote's certification data do";
 }
 
 }  // namespace kmra::crypto

@@ -1,11 +1,11 @@
-// X.509 certificates and CRLs (RFC 5280) on OpenSSL 3: parsing PEM/DER, chains, and chain
-// verification against one pinned root with CRLs at an explicit time.
+// X.509 certificates as the DCAP verifier needs them: read straight from their DER by a strict
+// reader (crypto/der.h), without OpenSSL's d2i_X509 (OpenSSL 3.0 spends ~0.1 ms decoding each
+// certificate's public key through its decoder framework). The profile is the one of Intel's SGX
+// PKI: X.509 v3, ecdsa-with-SHA256 signatures, P-256 public keys. Anything else, trailing bytes,
+// non-minimal lengths or wrong tags are refused with a message naming what is wrong.
 //
-// Certificate and Crl share the underlying refcounted OpenSSL object on copy; they are immutable
-// after parsing and safe to use from many threads.
+// CRLs are in crypto/crl.h. A Cert is immutable after parsing; copies share the public key object.
 #pragma once
-
-#include <openssl/x509.h>
 
 #include <array>
 #include <cstdint>
@@ -17,146 +17,66 @@
 
 #include "base/result.h"
 #include "crypto/key.h"
-#include "crypto/ossl.h"
 
 namespace kmra::crypto {
 
-class Certificate {
- public:
-  // One DER certificate; trailing bytes are rejected.
-  static Result<Certificate> FromDer(std::span<const uint8_t> der);
-  // The first "CERTIFICATE" block of a PEM text.
-  static Result<Certificate> FromPem(std::string_view pem);
-  // PEM or DER, detected from the content.
-  static Result<Certificate> Parse(std::span<const uint8_t> bytes);
-  // Every "CERTIFICATE" block of a PEM text, in order. InvalidArgument when there is none or one
-  // is malformed (naming which).
-  static Result<std::vector<Certificate>> ParsePemChain(std::string_view pem);
-  static Certificate Adopt(ossl::Ptr<X509> x509) { return Certificate(std::move(x509)); }
-
-  Certificate(const Certificate& other);
-  Certificate& operator=(const Certificate& other);
-  Certificate(Certificate&&) noexcept = default;
-  Certificate& operator=(Certificate&&) noexcept = default;
-
-  // RFC 2253 escaping, in the certificate's RDN order: "CN=Intel SGX Root CA,O=Intel
-  // Corporation,L=Santa Clara,ST=CA,C=US" for Intel's root.
-  std::string Subject() const;
-  std::string Issuer() const;
-  // The subject's (last) commonName, or "" when it has none.
-  std::string SubjectCommonName() const;
-  // The serial number as big-endian bytes without leading zeros (at least one byte).
-  std::vector<uint8_t> Serial() const;
-  int64_t NotBefore() const;
-  int64_t NotAfter() const;
-  Result<crypto::PublicKey> PublicKey() const;
-  // basicConstraints cA=TRUE.
-  bool IsCa() const;
-  // Subject equals issuer and the certificate's signature verifies with its own key.
-  bool IsSelfSigned() const;
-  // The extnValue content (the DER of the extension's value) of the extension with dotted `oid`,
-  // e.g. "1.2.840.113741.1.13.1" for the SGX PCK extension. NotFound when absent.
-  Result<std::vector<uint8_t>> Extension(std::string_view oid) const;
-  // OkStatus when `issuer_key` verifies this certificate's signature, Unauthenticated otherwise.
-  Status VerifySignedBy(const crypto::PublicKey& issuer_key) const;
-
-  std::vector<uint8_t> ToDer() const;
-  std::string ToPem() const;
-  std::array<uint8_t, 32> Sha256Fingerprint() const;
-  // Byte-for-byte equality of the DER encodings.
-  bool operator==(const Certificate& other) const;
-
-  X509* get() const { return x509_.get(); }
-
- private:
-  explicit Certificate(ossl::Ptr<X509> x509) : x509_(std::move(x509)) {}
-  ossl::Ptr<X509> x509_;
+struct CertExtension {
+  std::vector<uint8_t> oid;  // the OID's content bytes (DER without tag and length)
+  bool critical = false;
+  std::vector<uint8_t> value;  // extnValue's content: the DER of the extension's value
 };
 
-class Crl {
- public:
-  static Result<Crl> FromDer(std::span<const uint8_t> der);
-  static Result<Crl> FromPem(std::string_view pem);
-  // PEM or DER, detected from the content.
-  static Result<Crl> Parse(std::span<const uint8_t> bytes);
+// A certificate and what the checks read from it, extracted once.
+struct Cert {
+  std::vector<uint8_t> der;          // the whole certificate
+  std::vector<uint8_t> tbs;          // the signed bytes: the TBSCertificate encoding
+  std::vector<uint8_t> serial;       // the serial's magnitude, big-endian, no sign byte
+  std::string serial_hex;            // lower-case hex of `serial`
+  std::vector<uint8_t> issuer_name;  // DER of the issuer Name (compared byte for byte)
+  std::vector<uint8_t> subject_name;
+  std::string issuer_cn;  // the first commonName's content bytes, or ""
+  std::string subject_cn;
+  int64_t not_before = 0;  // Unix seconds
+  int64_t not_after = 0;
+  std::array<uint8_t, 64> signature{};     // r || s
+  std::array<uint8_t, 65> public_point{};  // 04 || X || Y on P-256
+  std::optional<PublicKey> key;            // the P-256 key of `public_point`
+  std::vector<CertExtension> extensions;
 
-  Crl(const Crl& other);
-  Crl& operator=(const Crl& other);
-  Crl(Crl&&) noexcept = default;
-  Crl& operator=(Crl&&) noexcept = default;
-
-  std::string Issuer() const;
-  int64_t ThisUpdate() const;
-  // Absent in some CRLs.
-  std::optional<int64_t> NextUpdate() const;
-  // True when `cert`'s serial is listed (the issuer is not checked here; VerifyChain does that).
-  bool IsRevoked(const Certificate& cert) const;
-  // Serial numbers of the revoked certificates (big-endian bytes, no leading zeros).
-  std::vector<std::vector<uint8_t>> RevokedSerials() const;
-  Status VerifySignedBy(const crypto::PublicKey& issuer_key) const;
-  std::vector<uint8_t> ToDer() const;
-
-  X509_CRL* get() const { return crl_.get(); }
-
- private:
-  explicit Crl(ossl::Ptr<X509_CRL> crl) : crl_(std::move(crl)) {}
-  ossl::Ptr<X509_CRL> crl_;
+  // The extension with OID content bytes `oid`, or null.
+  const CertExtension* Extension(std::span<const uint8_t> oid) const;
 };
 
-// Which check of a chain verification failed.
-enum class ChainCheck {
-  kOk,
-  kExpired,          // a certificate's notAfter is before the verification time
-  kNotYetValid,      // a certificate's notBefore is after the verification time
-  kRevoked,          // a certificate is listed in its issuer's CRL
-  kUntrusted,        // the chain does not lead to the pinned root
-  kBadSignature,     // a certificate's signature does not verify with its issuer's key
-  kCrlMissing,       // no CRL from an issuer whose certificates must be checked
-  kCrlExpired,       // a CRL's nextUpdate is before the verification time
-  kCrlNotYetValid,   // a CRL's thisUpdate is after the verification time
-  kCrlBadSignature,  // a CRL's signature does not verify with its issuer's key
-  kNotCa,            // an issuing certificate is not a CA or exceeds its path length
-  kInvalid,          // anything else (malformed extension, unsupported critical extension ...)
-};
+// Parses one DER certificate; `what` names it in errors ("<what> is not a DER certificate: ...").
+Result<Cert> ParseDerCert(std::span<const uint8_t> der, std::string_view what);
 
-// Stable lower-case names: "ok", "expired", "not_yet_valid", "revoked", "untrusted",
-// "bad_signature", "crl_missing", "crl_expired", "crl_not_yet_valid", "crl_bad_signature",
-// "not_ca", "invalid".
-std::string_view ChainCheckName(ChainCheck check);
+// Parses every "CERTIFICATE" block of a PEM text, in order; text between blocks is ignored.
+// InvalidArgument when there is none or one does not parse. A certificate byte-identical to `known`
+// is a copy of it instead of being parsed again.
+Result<std::vector<Cert>> ParsePemChain(std::string_view pem, std::string_view what,
+                                        const Cert* known = nullptr);
 
-enum class CrlPolicy {
-  kNone,  // do not check revocation
-  kLeaf,  // the leaf's issuer must supply a CRL
-  kAll,   // every issuer in the chain must supply a CRL (the pinned root's CRL covers the CAs)
-};
+// True when `cert`'s signature verifies with `issuer_key` (ECDSA P-256, SHA-256 over the TBS).
+bool SignedBy(const Cert& cert, const PublicKey& issuer_key);
+// True when `issuer` is named as `cert`'s issuer (the DER names compare equal byte for byte).
+inline bool IssuedBy(const Cert& cert, const Cert& issuer) {
+  return cert.issuer_name == issuer.subject_name;
+}
 
-struct ChainOptions {
-  int64_t at_unix = 0;  // the verification time; certificates and CRLs are judged at it
-  CrlPolicy crl_policy = CrlPolicy::kAll;
-};
+// SHA-256 of the certificate's DER, upper-case hex with colons (as `openssl x509 -fingerprint`).
+std::string Sha256Fingerprint(const Cert& cert);
 
-// The verdict of a chain verification. On failure, `depth` is the position of the certificate
-// the failure concerns (0 = leaf), `subject` its subject, and `message` says what was expected
-// and what was found, e.g. "certificate 'CN=Intel SGX PCK Certificate,...' (depth 0) expired at
-// 2025-01-01T00:00:00Z; verification time 2025-06-01T00:00:00Z".
-struct ChainVerification {
-  ChainCheck check = ChainCheck::kOk;
-  int depth = -1;
-  std::string subject;
-  std::string message;
-  bool ok() const { return check == ChainCheck::kOk; }
-};
+// Name, serial, SHA-256 fingerprint and validity period, to tell two certificates apart.
+std::string DescribeCert(const Cert& cert);
 
-// Verifies `leaf` up to `root`, the only trust anchor, using `intermediates` (in any order; a copy
-// of the root among them is allowed) and `crls`. The chain must end at a certificate byte-identical
-// to `root`.
-ChainVerification VerifyChain(const Certificate& leaf, std::span<const Certificate> intermediates,
-                              const Certificate& root, std::span<const Crl> crls,
-                              const ChainOptions& options);
+// Empty unless the certificates are given in reverse (each one issued the one before it, e.g.
+// root first); then a message naming `what` and saying to order it leaf first.
+std::string RootFirstProblem(const std::vector<Cert>& chain, std::string_view what);
 
 namespace internal {
-// Unix seconds of an ASN1_TIME (UTCTime or GeneralizedTime).
-int64_t Asn1TimeToUnix(const ASN1_TIME* t);
+// Unix seconds of a DER UTCTime (tag 0x17, YYMMDDHHMMSSZ) or GeneralizedTime (0x18,
+// YYYYMMDDHHMMSSZ), the two forms RFC 5280 allows; nullopt for anything else.
+std::optional<int64_t> DerTimeToUnix(uint8_t tag, std::span<const uint8_t> value);
 }  // namespace internal
 
 }  // namespace kmra::crypto

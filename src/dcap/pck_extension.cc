@@ -1,21 +1,17 @@
 #include "dcap/pck_extension.h"
 
-#include <openssl/objects.h>
-#include <openssl/x509v3.h>
-
 #include <algorithm>
 #include <cstring>
 #include <string>
 
-#include "crypto/ossl.h"
-#include "dcap/internal/der.h"
+#include "crypto/der.h"
 
 namespace kmra::dcap {
 namespace {
 
-using internal::DerUint;
-using internal::ReadTlv;
-using internal::Tlv;
+using crypto::der::DerUint;
+using crypto::der::ReadTlv;
+using crypto::der::Tlv;
 
 constexpr uint8_t kTagBoolean = 0x01;
 constexpr uint8_t kTagInteger = 0x02;
@@ -174,19 +170,14 @@ Result<PckExtension> ParsePckExtension(std::span<const uint8_t> der) {
   return ext;
 }
 
-Result<PckExtension> PckExtensionOf(const X509* cert) {
-  ossl::Ptr<ASN1_OBJECT> oid(OBJ_txt2obj("1.2.840.113741.1.13.1", 1));
-  if (!oid) return ossl::Fail(Code::kInternal, "cannot build the SGX extension OID");
-  const int idx = X509_get_ext_by_OBJ(cert, oid.get(), -1);
-  if (idx < 0) {
+Result<PckExtension> PckExtensionOf(const crypto::Cert& cert) {
+  const crypto::CertExtension* ext = cert.Extension(kSgxOid);
+  if (ext == nullptr) {
     return InvalidArgument(
         "the PCK certificate has no SGX extension (OID 1.2.840.113741.1.13.1); is it a PCK "
         "certificate?");
   }
-  X509_EXTENSION* ext = X509_get_ext(cert, idx);
-  const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(ext);
-  return ParsePckExtension(std::span<const uint8_t>(ASN1_STRING_get0_data(data),
-                                                    static_cast<size_t>(ASN1_STRING_length(data))));
+  return ParsePckExtension(ext->value);
 }
 
 }  // namespace kmra::dcap

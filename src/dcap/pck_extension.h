@@ -7,9 +7,8 @@
 #include <optional>
 #include <span>
 
-#include <openssl/x509.h>
-
 #include "base/result.h"
+#include "crypto/x509.h"
 
 namespace kmra::dcap {
 
@@ -28,15 +27,15 @@ struct PckExtension {
   std::array<uint8_t, 6> fmspc{};
   uint32_t sgx_type = 0;  // 0 Standard, 1 Scalable, 2 Scalable with integrity
   std::optional<std::array<uint8_t, 16>> platform_instance_id;  // Platform CA PCKs only
-  std::optional<PckConfiguration> configuration;                 // Platform CA PCKs only
+  std::optional<PckConfiguration> configuration;                // Platform CA PCKs only
 };
 
-// Parses the DER value of the extension (the content of its OCTET STRING). InvalidArgument naming the
-// element when a required field (PPID, TCB, PCE-ID, FMSPC, SGX type) is missing, duplicated or has the
-// wrong type or size.
+// Parses the DER value of the extension (the content of its OCTET STRING). InvalidArgument naming
+// the element when a required field (PPID, TCB, PCE-ID, FMSPC, SGX type) is missing, duplicated or
+// has the wrong type or size.
 Result<PckExtension> ParsePckExtension(std::span<const uint8_t> der);
 
 // Finds and parses the SGX extension of a certificate. InvalidArgument when it has none.
-Result<PckExtension> PckExtensionOf(const X509* cert);
+Result<PckExtension> PckExtensionOf(const crypto::Cert& cert);
 
 }  // namespace kmra::dcap

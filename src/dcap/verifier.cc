@@ -150,7 +150,10 @@ struct Verifier::Impl {
 
   bool QeReportSignature(const PckChainFacts& chain, const Quote& q) {
     auto verify = [&]() {
-      return internal::VerifyRawEcdsa(chain.leaf_key(), q.qe_report.raw, q.qe_report_signature);
+      const crypto::PublicKey* key = chain.leaf_key();
+      return key != nullptr && crypto::EcdsaVerifyRaw(*key, crypto::HashAlg::kSha256,
+                                                      q.qe_report.raw, q.qe_report_signature)
+                                   .has_value();
     };
     if (!options.enable_cache) return verify();
     std::string memo(reinterpret_cast<const char*>(q.qe_report.raw.data()), q.qe_report.raw.size());
@@ -179,15 +182,14 @@ Result<std::unique_ptr<Verifier>> Verifier::Create(VerifierOptions options) {
   auto impl = std::make_unique<Impl>();
   const std::string pem = options.trusted_root_pem.empty() ? std::string(IntelSgxRootCaPem())
                                                            : options.trusted_root_pem;
-  auto certs = internal::ParsePemChain(pem, "the trusted root");
+  auto certs = crypto::ParsePemChain(pem, "the trusted root");
   if (!certs) return tl::unexpected(certs.error());
   if (certs->size() != 1) {
     return InvalidArgument("the trusted root PEM holds " + std::to_string(certs->size()) +
                            " certificates; expected exactly one");
   }
   impl->root.cert = std::move((*certs)[0]);
-  impl->root.self_signed =
-      internal::SignedBy(impl->root.cert.x509.get(), X509_get0_pubkey(impl->root.cert.x509.get()));
+  impl->root.self_signed = crypto::SignedBy(impl->root.cert, *impl->root.cert.key);
   if (options.enable_cache) {
     impl->collateral_cache =
         std::make_unique<internal::Lru<CollateralFacts>>(options.cache_entries);
@@ -340,9 +342,9 @@ Result<QuotePlatform> InspectQuote(std::span<const uint8_t> bytes, std::string_v
   // Only the leaf is needed: cut the text after its END line to skip decoding the others.
   const size_t end = pem.find("-----END CERTIFICATE-----");
   if (end != std::string_view::npos) pem = pem.substr(0, end + 25);
-  KMRA_ASSIGN_OR_RETURN(auto certs, internal::ParsePemChain(pem, "the PCK certificate chain"));
-  X509* leaf = certs[0].x509.get();
-  if (X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(leaf)) == 0) {
+  KMRA_ASSIGN_OR_RETURN(auto certs, crypto::ParsePemChain(pem, "the PCK certificate chain"));
+  const crypto::Cert& leaf = certs[0];
+  if (crypto::IssuedBy(leaf, leaf)) {
     return InvalidArgument("the PCK certificate chain starts with the self-issued \"" +
                            certs[0].subject_cn +
                            "\": give it leaf first (PCK certificate, PCK CA, root), as Intel's "

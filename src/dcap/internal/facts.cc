@@ -1,5 +1,6 @@
 #include "dcap/internal/facts.h"
 
+#include "crypto/ecdsa.h"
 #include "dcap/internal/bytes.h"
 
 namespace kmra::dcap::internal {
@@ -15,12 +16,12 @@ CrlFacts LoadCrl(const std::vector<uint8_t>& der, const char* what) {
   CrlFacts f;
   f.present = !der.empty();
   if (!f.present) return f;
-  auto crl = ParseCrl(der, what);
+  auto crl = crypto::ParseCrl(der, what);
   if (!crl) {
     f.parse_error = crl.error().message();
   } else {
     f.crl = std::move(*crl);
-    f.extensions.detail = CrlProfileProblem(f.crl->crl.get());
+    f.extensions.detail = crypto::CrlProfileProblem(*f.crl);
     f.extensions.ok = f.extensions.detail.empty();
     if (f.extensions.ok) f.extensions.detail = "CRL Number and Authority Key Identifier present";
   }
@@ -33,16 +34,14 @@ void CheckChain(const std::vector<Cert>& chain, const TrustedRoot& root, Fact* s
                 Fact* root_fact) {
   signatures->ok = true;
   for (size_t i = 0; i + 1 < chain.size(); ++i) {
-    X509* cert = chain[i].x509.get();
-    X509* issuer = chain[i + 1].x509.get();
-    if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer)) != 0) {
+    if (!crypto::IssuedBy(chain[i], chain[i + 1])) {
       signatures->ok = false;
       signatures->detail = Quoted(chain[i].subject_cn) + " names issuer " +
                            Quoted(chain[i].issuer_cn) + ", but the next certificate is " +
                            Quoted(chain[i + 1].subject_cn);
       break;
     }
-    if (!SignedBy(cert, X509_get0_pubkey(issuer))) {
+    if (!crypto::SignedBy(chain[i], *chain[i + 1].key)) {
       signatures->ok = false;
       signatures->detail = "the signature of " + Quoted(chain[i].subject_cn) +
                            " does not verify with the key of " + Quoted(chain[i + 1].subject_cn);
@@ -51,8 +50,7 @@ void CheckChain(const std::vector<Cert>& chain, const TrustedRoot& root, Fact* s
   }
   const Cert& last = chain.back();
   const bool is_root = last.der == root.cert.der;
-  const bool self_signed =
-      is_root ? root.self_signed : SignedBy(last.x509.get(), X509_get0_pubkey(last.x509.get()));
+  const bool self_signed = is_root ? root.self_signed : crypto::SignedBy(last, *last.key);
   if (signatures->ok && !self_signed) {
     signatures->ok = false;
     signatures->detail = "the root " + Quoted(last.subject_cn) + " is not self-signed";
@@ -62,8 +60,7 @@ void CheckChain(const std::vector<Cert>& chain, const TrustedRoot& root, Fact* s
   if (is_root) {
     root_fact->detail = "the chain ends in the trusted root " + Quoted(root.cert.subject_cn);
   } else {
-    const bool same_key = EVP_PKEY_eq(X509_get0_pubkey(last.x509.get()), root.key()) == 1;
-    ERR_clear_error();
+    const bool same_key = last.public_point == root.cert.public_point;
     root_fact->detail =
         "the chain ends in " + DescribeCert(last) +
         ", which is not byte-identical to the trusted root " + DescribeCert(root.cert) +
@@ -75,7 +72,7 @@ void CheckChain(const std::vector<Cert>& chain, const TrustedRoot& root, Fact* s
 
 Fact NotRevoked(const CrlFacts& crl, const Cert& cert) {
   Fact f;
-  f.ok = !Revoked(crl.crl->crl.get(), cert.x509.get());
+  f.ok = !crypto::Revoked(*crl.crl, cert);
   f.detail = Quoted(cert.subject_cn) + " serial " + cert.serial_hex +
              (f.ok ? " is not listed in the CRL of " : " is REVOKED by the CRL of ") +
              Quoted(crl.crl->issuer_cn);
@@ -97,10 +94,11 @@ Fact SignedJsonFact(const std::string& body, const std::array<uint8_t, 64>& sig,
                "; nothing shows the signature itself is bad";
     return f;
   }
-  EVP_PKEY* key = X509_get0_pubkey(c.tcb_chain[0].x509.get());
-  f.ok = VerifyRawEcdsa(
-      key, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), body.size()),
-      sig);
+  f.ok =
+      crypto::EcdsaVerifyRaw(
+          *c.tcb_chain[0].key, crypto::HashAlg::kSha256,
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(body.data()), body.size()), sig)
+          .has_value();
   f.detail = f.ok ? std::string("ECDSA signature of ") + Quoted(c.tcb_chain[0].subject_cn) +
                         " over the " + what + " body verifies"
                   : std::string("the ") + what + " signature does not verify with the key of " +
@@ -117,10 +115,9 @@ std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
   f->root_crl = LoadCrl(c.root_ca_crl_der, "the root CA CRL");
   f->pck_crl = LoadCrl(c.pck_crl_der, "the PCK CRL");
   if (f->root_crl.crl) {
-    X509_CRL* crl = f->root_crl.crl->crl.get();
-    const bool issuer =
-        X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(root.cert.x509.get())) == 0;
-    const bool signed_ok = issuer && CrlSignedBy(crl, root.key());
+    const Crl& crl = *f->root_crl.crl;
+    const bool issuer = crypto::CrlIssuedBy(crl, root.cert);
+    const bool signed_ok = issuer && crypto::CrlSignedBy(crl, root.key());
     f->root_crl_issuer.ok = signed_ok;
     f->root_crl_issuer.detail =
         !issuer ? "the root CA CRL is issued by " + Quoted(f->root_crl.crl->issuer_cn) +
@@ -131,10 +128,12 @@ std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
 
   f->tcb_chain_present = !c.tcb_signing_chain_pem.empty();
   if (f->tcb_chain_present) {
-    auto chain = ParsePemChain(c.tcb_signing_chain_pem, "the TCB signing chain", &root.cert);
+    auto chain =
+        crypto::ParsePemChain(c.tcb_signing_chain_pem, "the TCB signing chain", &root.cert);
     if (!chain) {
       f->tcb_chain_parse_error = chain.error().message();
-    } else if (auto order = RootFirstProblem(*chain, "the TCB signing chain"); !order.empty()) {
+    } else if (auto order = crypto::RootFirstProblem(*chain, "the TCB signing chain");
+               !order.empty()) {
       f->tcb_chain_parse_error = order;
     } else {
       f->tcb_chain = std::move(*chain);
@@ -185,12 +184,12 @@ std::shared_ptr<const PckChainFacts> PreparePckChain(std::string_view pem, const
                                                      uint64_t id) {
   auto f = std::make_shared<PckChainFacts>();
   f->id = id;
-  auto chain = ParsePemChain(pem, "the PCK certificate chain", &root.cert);
+  auto chain = crypto::ParsePemChain(pem, "the PCK certificate chain", &root.cert);
   if (!chain) {
     f->parse_error = chain.error().message();
     return f;
   }
-  f->parse_error = RootFirstProblem(*chain, "the PCK certificate chain");
+  f->parse_error = crypto::RootFirstProblem(*chain, "the PCK certificate chain");
   if (!f->parse_error.empty()) return f;
   f->certs = std::move(*chain);
   const auto& ch = f->certs;
@@ -216,7 +215,7 @@ std::shared_ptr<const PckChainFacts> PreparePckChain(std::string_view pem, const
                  : Contains(ca, "Platform") ? "platform"
                                             : "";
   }
-  auto ext = PckExtensionOf(ch[0].x509.get());
+  auto ext = PckExtensionOf(ch[0]);
   if (ext) {
     f->extension = *ext;
   } else {
@@ -230,12 +229,11 @@ std::shared_ptr<const PckRevocationFacts> PreparePckRevocation(const PckChainFac
   auto f = std::make_shared<PckRevocationFacts>();
   const auto& ch = chain.certs;
   if (c.pck_crl.crl && ch.size() >= 2) {
-    X509_CRL* crl = c.pck_crl.crl->crl.get();
+    const Crl& crl = *c.pck_crl.crl;
     Fact issuer;
-    const bool cn_ok = Contains(c.pck_crl.crl->issuer_cn, "CA");
-    const bool dn_ok =
-        X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(ch[0].x509.get())) == 0;
-    const bool sig_ok = dn_ok && CrlSignedBy(crl, X509_get0_pubkey(ch[1].x509.get()));
+    const bool cn_ok = Contains(crl.issuer_cn, "CA");
+    const bool dn_ok = crl.issuer_name == ch[0].issuer_name;
+    const bool sig_ok = dn_ok && crypto::CrlSignedBy(crl, *ch[1].key);
     issuer.ok = cn_ok && dn_ok && sig_ok;
     issuer.detail =
         !dn_ok || !cn_ok ? "the PCK CRL is issued by " + Quoted(c.pck_crl.crl->issuer_cn) +

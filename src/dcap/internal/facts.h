@@ -6,17 +6,21 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "crypto/crl.h"
+#include "crypto/x509.h"
 #include "dcap/collateral.h"
-#include "dcap/internal/x509.h"
 #include "dcap/pck_extension.h"
 #include "dcap/tcb_info.h"
 
 namespace kmra::dcap::internal {
+
+using crypto::Cert;
+using crypto::Crl;
 
 // A time-independent check outcome; `detail` describes it. `checked` is false when the check could
 // not run (a signature whose signing chain is not trusted): not ok, but not shown to be bad either.
@@ -30,7 +34,7 @@ struct Fact {
 struct TrustedRoot {
   Cert cert;
   bool self_signed = false;  // checked once when the verifier is created
-  EVP_PKEY* key() const { return X509_get0_pubkey(cert.x509.get()); }
+  const crypto::PublicKey& key() const { return *cert.key; }
 };
 
 struct CrlFacts {
@@ -97,9 +101,7 @@ struct PckChainFacts {
   // Parsed, named as QVL expects, every signature verifies and the chain ends in the trusted root:
   // the leaf's facts (FMSPC, PCE-ID, CA type) are vouched for by the root.
   bool trusted() const { return parse_error.empty() && names.ok && signatures.ok && root.ok; }
-  EVP_PKEY* leaf_key() const {
-    return certs.empty() ? nullptr : X509_get0_pubkey(certs[0].x509.get());
-  }
+  const crypto::PublicKey* leaf_key() const { return certs.empty() ? nullptr : &*certs[0].key; }
 };
 
 // What a collateral's CRLs say about a PCK chain.

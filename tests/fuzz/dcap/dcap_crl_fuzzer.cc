@@ -4,14 +4,15 @@
 #include <span>
 #include <string_view>
 
+#include "crypto/crl.h"
+#include "crypto/x509.h"
 #include "dcap/collateral.h"
-#include "dcap/internal/x509.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> bytes(data, size);
   auto der = kmra::dcap::CrlToDer(bytes);
-  if (der) (void)kmra::dcap::internal::ParseCrl(*der, "crl");
-  (void)kmra::dcap::internal::ParsePemChain(
-      std::string_view(reinterpret_cast<const char*>(data), size), "chain");
+  if (der) (void)kmra::crypto::ParseCrl(*der, "crl");
+  (void)kmra::crypto::ParsePemChain(std::string_view(reinterpret_cast<const char*>(data), size),
+                                    "chain");
   return 0;
 }

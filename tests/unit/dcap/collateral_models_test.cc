@@ -1,7 +1,7 @@
 // PCK extension, TCB info / QE identity parsing and TCB evaluation on the real collateral.
 #include <gtest/gtest.h>
 
-#include "dcap/internal/x509.h"
+#include "crypto/x509.h"
 #include "dcap/pck_extension.h"
 #include "dcap/quote.h"
 #include "dcap/tcb_eval.h"
@@ -18,9 +18,9 @@ using testing::ReadText;
 PckExtension LeafExtension(const std::string& name) {
   auto q = ParseQuote(ReadBytes(CaseDir(name) + "/quote.bin"));
   EXPECT_TRUE(q);
-  auto certs = internal::ParsePemChain(q->cert_data.pck_chain_pem, "chain");
+  auto certs = crypto::ParsePemChain(q->cert_data.pck_chain_pem, "chain");
   EXPECT_TRUE(certs);
-  auto ext = PckExtensionOf((*certs)[0].x509.get());
+  auto ext = PckExtensionOf((*certs)[0]);
   EXPECT_TRUE(ext) << ext.error().message();
   return *ext;
 }
@@ -148,30 +148,30 @@ namespace kmra::dcap {
 namespace {
 
 TEST(PemChainTest, BadPemIsAClearError) {
-  auto r = internal::ParsePemChain("-----BEGIN CERTIFICATE-----\nAAAA", "the chain");
+  auto r = crypto::ParsePemChain("-----BEGIN CERTIFICATE-----\nAAAA", "the chain");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("no END line"), std::string::npos);
-  r = internal::ParsePemChain("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
-                              "the chain");
+  r = crypto::ParsePemChain("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+                            "the chain");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("base64"), std::string::npos);
-  r = internal::ParsePemChain("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-                              "the chain");
+  r = crypto::ParsePemChain("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                            "the chain");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("not a DER certificate"), std::string::npos);
-  EXPECT_FALSE(internal::ParsePemChain("", "the chain"));
+  EXPECT_FALSE(crypto::ParsePemChain("", "the chain"));
 }
 
 TEST(PemChainTest, KnownRootIsSharedNotDecodedAgain) {
-  auto root = internal::ParsePemChain(
-      testing::ReadText(testing::CaseDir("IntelSGXRootCA.pem")), "root");
+  auto root =
+      crypto::ParsePemChain(testing::ReadText(testing::CaseDir("IntelSGXRootCA.pem")), "root");
   ASSERT_TRUE(root);
-  auto chain = internal::ParsePemChain(
+  auto chain = crypto::ParsePemChain(
       testing::ReadText(testing::CaseDir("dcap-qvl_sgx") + "/tcbSignChain.pem"), "chain",
       &(*root)[0]);
   ASSERT_TRUE(chain);
   ASSERT_EQ(chain->size(), 2u);
-  EXPECT_EQ((*chain)[1].x509.get(), (*root)[0].x509.get());
+  EXPECT_EQ((*chain)[1].key->get(), (*root)[0].key->get());  // one key object, not decoded again
   EXPECT_EQ((*chain)[0].subject_cn, "Intel SGX TCB Signing");
 }
 

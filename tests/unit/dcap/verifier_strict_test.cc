@@ -9,9 +9,11 @@
 
 #include <algorithm>
 
+#include "base/base64.h"
 #include "case.h"
+#include "crypto/der.h"
 #include "crypto/ossl.h"
-#include "dcap/internal/der.h"
+#include "dcap/quote.h"
 #include "dcap/verifier.h"
 #include "test_data.h"
 
@@ -61,6 +63,43 @@ std::string Reversed(const std::string& pem) {
   std::string out;
   for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) out += *it;
   return out;
+}
+
+// The chain with the last byte of the first certificate's DER (the low byte of its signature's s)
+// flipped: it still parses, but its signature no longer verifies.
+std::string FirstSignatureAltered(const std::string& pem) {
+  static constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----\n";
+  static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  const size_t b = pem.find(kBegin) + kBegin.size();
+  const size_t e = pem.find(kEnd, b);
+  std::string b64;
+  for (char ch : pem.substr(b, e - b)) {
+    if (ch != '\n' && ch != '\r') b64 += ch;
+  }
+  auto der = *Base64Decode(b64);
+  der.back() ^= 0x01;
+  return pem.substr(0, b) + Base64Encode(der) + "\n" + pem.substr(e);
+}
+
+TEST(VerifierStrictTest, AlteredCertificateSignaturesAreRefused) {
+  auto c = Load("dcap-qvl_sgx");
+  const std::string chain = ParseQuote(c.quote)->cert_data.pck_chain_pem;
+  auto pck = Verify(c, kSgxTime, "", 0, FirstSignatureAltered(chain));
+  EXPECT_FALSE(pck.verified);
+  EXPECT_EQ(ErrorCodes(pck), std::vector<std::string>{"pck_chain.untrusted"});
+  EXPECT_EQ(Detail(pck, "pck_chain.signatures"),
+            "the signature of \"Intel SGX PCK Certificate\" does not verify with the key of "
+            "\"Intel SGX PCK Processor CA\"");
+  auto tcb = c;
+  tcb.collateral.tcb_signing_chain_pem = FirstSignatureAltered(c.collateral.tcb_signing_chain_pem);
+  auto signing = Verify(tcb, kSgxTime);
+  EXPECT_FALSE(signing.verified);
+  EXPECT_TRUE(Has(Detail(signing, "tcb_signing_chain.signatures"),
+                  "the signature of \"Intel SGX TCB Signing\" does not verify with the key of "
+                  "\"Intel SGX Root CA\""))
+      << signing.ToText();
+  // The same chains unaltered verify.
+  EXPECT_TRUE(Verify(c, kSgxTime, "", 0, chain).verified);
 }
 
 TEST(VerifierStrictTest, TcbInfoIssuedAfterTheVerificationTimeIsNotYetValid) {
@@ -195,8 +234,8 @@ TEST(VerifierStrictTest, CrlsNeedTheCrlNumberAndAuthorityKeyIdentifier) {
 }
 
 TEST(VerifierStrictTest, DerLengthsMustBeMinimal) {
-  using internal::ReadTlv;
-  using internal::Tlv;
+  using crypto::der::ReadTlv;
+  using crypto::der::Tlv;
   auto read = [](std::vector<uint8_t> bytes) {
     std::span<const uint8_t> in(bytes);
     Tlv t;

@@ -1,10 +1,11 @@
-// A minimal, strict DER reader for the PCK certificate's SGX extension (definite lengths only).
+// A minimal, strict DER reader (definite lengths only): certificates (crypto/x509.h) and the PCK
+// certificate's SGX extension are read with it.
 #pragma once
 
 #include <cstdint>
 #include <span>
 
-namespace kmra::dcap::internal {
+namespace kmra::crypto::der {
 
 struct Tlv {
   uint8_t tag = 0;
@@ -13,7 +14,7 @@ struct Tlv {
 
 // Reads one TLV from the front of `in` and advances it. False on truncation, indefinite or
 // over-long lengths, lengths not in DER's minimal form (long form below 128, or a leading zero
-// length byte), or multi-byte tags (none occur in the SGX extension).
+// length byte), or multi-byte tags (none occur in certificates or the SGX extension).
 inline bool ReadTlv(std::span<const uint8_t>& in, Tlv* out) {
   if (in.size() < 2) return false;
   const uint8_t tag = in[0];
@@ -35,6 +36,23 @@ inline bool ReadTlv(std::span<const uint8_t>& in, Tlv* out) {
   return true;
 }
 
+// Reads one TLV with tag `tag`; false when the next element is missing, malformed or another.
+inline bool ReadTag(std::span<const uint8_t>& in, uint8_t tag, std::span<const uint8_t>* value) {
+  Tlv t;
+  if (!ReadTlv(in, &t) || t.tag != tag) return false;
+  *value = t.value;
+  return true;
+}
+
+// The whole encoding (tag, length and value) of the TLV at the front of `in`, without consuming it.
+inline bool PeekWhole(std::span<const uint8_t> in, std::span<const uint8_t>* whole) {
+  std::span<const uint8_t> rest = in;
+  Tlv t;
+  if (!ReadTlv(rest, &t)) return false;
+  *whole = in.first(in.size() - rest.size());
+  return true;
+}
+
 // Decodes a non-negative DER INTEGER of at most 4 value bytes; false otherwise.
 inline bool DerUint(std::span<const uint8_t> v, uint32_t* out) {
   if (v.empty() || v.size() > 5 || (v[0] & 0x80)) return false;
@@ -46,4 +64,4 @@ inline bool DerUint(std::span<const uint8_t> v, uint32_t* out) {
   return true;
 }
 
-}  // namespace kmra::dcap::internal
+}  // namespace kmra::crypto::der
