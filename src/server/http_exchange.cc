@@ -138,7 +138,9 @@ HttpExchange::HttpExchange(ExchangeLimits limits, const Handler* handler, std::s
 
 HttpExchange::~HttpExchange() = default;
 
-bool HttpExchange::MidRequest() const { return !pending_.empty() || parser_ != nullptr; }
+bool HttpExchange::MidRequest() const {
+  return awaiting_.has_value() || !pending_.empty() || parser_ != nullptr;
+}
 
 ExchangeOutput HttpExchange::Fail(ExchangeOutput out, Failure failure, std::string_view detail) {
   Response response;
@@ -168,19 +170,57 @@ ExchangeOutput HttpExchange::Fail(ExchangeOutput out, Failure failure, std::stri
 }
 
 ExchangeOutput HttpExchange::Feed(std::string_view bytes) noexcept {
+  return Guarded(bytes, nullptr);
+}
+
+ExchangeOutput HttpExchange::Resume(Response response) noexcept { return Guarded({}, &response); }
+
+ExchangeOutput HttpExchange::Guarded(std::string_view bytes, const Response* resumed) noexcept {
   try {
-    return FeedUnguarded(bytes);
+    return Run(bytes, resumed);
   } catch (...) {
     // Only std::bad_alloc can get here (our code and Beast's parser do not throw otherwise): close
     // this one connection and keep serving the others.
     closed_ = true;
     parser_.reset();
     pending_ = WipingString();
+    awaiting_.reset();
     ExchangeOutput out;
     out.close = true;
     out.error = "exception";
     return out;
   }
+}
+
+ExchangeOutput HttpExchange::Run(std::string_view bytes, const Response* resumed) {
+  ExchangeOutput out;
+  if (closed_) return out;
+  if (resumed) {
+    if (!awaiting_) return out;
+    const Awaited awaited = *awaiting_;
+    awaiting_.reset();
+    out.bytes += SerializeResponse(*resumed, awaited.keep_alive, awaited.version, awaited.head);
+    ++out.completed;
+    if (!awaited.keep_alive) {
+      out.close = true;
+      closed_ = true;
+      pending_ = WipingString();
+      return out;
+    }
+  }
+  // While an answer is awaited, what arrives is kept for later: no request is answered before it.
+  if (awaiting_) {
+    pending_.append(bytes);
+    return out;
+  }
+  ExchangeOutput more = FeedUnguarded(bytes);
+  if (out.bytes.empty()) return more;
+  out.bytes += more.bytes;
+  out.close = more.close;
+  out.completed += more.completed;
+  out.error = more.error;
+  out.deferred = std::move(more.deferred);
+  return out;
 }
 
 ExchangeOutput HttpExchange::FeedUnguarded(std::string_view bytes) {
@@ -216,6 +256,12 @@ ExchangeOutput HttpExchange::FeedUnguarded(std::string_view bytes) {
       // process.
       response = ErrorResponse(500, "internal", "internal error");
     }
+    if (response.deferred) {
+      // The answer comes later (Resume); the bytes after this request wait for it.
+      awaiting_ = Awaited{keep_alive, done->version, head};
+      out.deferred = std::move(response.deferred);
+      break;
+    }
     out.bytes += SerializeResponse(response, keep_alive, done->version, head);
     ++out.completed;
     if (!keep_alive) {
@@ -226,7 +272,7 @@ ExchangeOutput HttpExchange::FeedUnguarded(std::string_view bytes) {
     }
   }
   pending_.erase(0, pos);
-  if (pending_.size() > limits_.header_limit + kBufferMargin) {
+  if (!awaiting_ && pending_.size() > limits_.header_limit + kBufferMargin) {
     // A header-like part (a trailer, a chunk header line) that does not end: it is buffered whole
     // before Beast parses it, so it is cut here.
     return Fail(std::move(out), Failure::kHeadersTooLarge);

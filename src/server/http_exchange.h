@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,9 @@ struct ExchangeOutput {
   // When the connection is closed for an error: a short stable reason for
   // kmra_connection_errors_total ("bad_http", "headers_too_large", "body_too_large", "exception").
   std::string_view error;
+  // Set when a handler's answer comes later: `bytes` hold the answers before it; nothing more is
+  // parsed until Resume is called with the answer.
+  std::shared_ptr<Deferred> deferred;
 };
 
 class HttpExchange {
@@ -52,12 +56,21 @@ class HttpExchange {
   // calls return nothing.
   ExchangeOutput Feed(std::string_view bytes) noexcept;
 
+  // Sends the answer a handler deferred (ExchangeOutput::deferred), then goes on with requests that
+  // were already received. Never throws.
+  ExchangeOutput Resume(Response response) noexcept;
+
+  // True while an answer is deferred.
+  bool Awaiting() const { return awaiting_.has_value(); }
+
   // True when part of a request is buffered (the client has started a request it has not finished).
   bool MidRequest() const;
 
  private:
   class Parser;
   ExchangeOutput FeedUnguarded(std::string_view bytes);
+  ExchangeOutput Guarded(std::string_view bytes, const Response* resumed) noexcept;
+  ExchangeOutput Run(std::string_view bytes, const Response* resumed);
   enum class Failure { kBodyTooLarge, kHeadersTooLarge, kBadHttp };
   // Appends the error response for `failure` to `out` and closes the exchange.
   ExchangeOutput Fail(ExchangeOutput out, Failure failure, std::string_view detail = {});
@@ -69,6 +82,13 @@ class HttpExchange {
   std::unique_ptr<Parser> parser_;
   WipingString pending_;  // received bytes the parser has not consumed yet (may hold secrets)
   bool closed_ = false;
+  // How to write the deferred answer, while one is awaited.
+  struct Awaited {
+    bool keep_alive;
+    unsigned version;
+    bool head;
+  };
+  std::optional<Awaited> awaiting_;
 };
 
 // Serialises a response as HTTP/1.x: status line, Server, Content-Type, extra headers (CR and LF

@@ -53,7 +53,11 @@ class BeastListener final : public Listener {
         acceptor_(net::make_strand(ioc_)),
         backoff_(acceptor_.get_executor()) {}
 
-  ~BeastListener() override { Stop(); }
+  ~BeastListener() override {
+    Stop();
+    std::lock_guard<std::mutex> lock(shared_->io_mu);
+    shared_->io_gone = true;  // deferred answers are no longer posted (ioc_ goes next)
+  }
 
   Status Init() {
     const auto& o = shared_->options;

@@ -408,13 +408,22 @@ void Service::AddAdminRoutes() {
     return JsonResponse(200, Json{{"records", list}});
   });
 
+  // Off the I/O threads (audit_verifier.h): the answer is deferred until the verification that
+  // starts after this request ends. Callers that ask meanwhile share it ("run" says which).
   Add("GET", "/v1/audit/verify", Role::kAdmin, [this](Request&, const PathParams&) {
-    auto verdict = deps_.store->VerifyAuditChain();
-    if (!verdict) return Err(verdict.error());
-    return JsonResponse(verdict->intact ? 200 : 409, Json{{"intact", verdict->intact},
-                                                          {"records", verdict->records},
-                                                          {"first_bad_seq", verdict->first_bad_seq},
-                                                          {"problem", verdict->problem}});
+    auto deferred = std::make_shared<Deferred>();
+    verifier_.Verify([deferred](const Result<store::ChainVerdict>& verdict, std::uint64_t run) {
+      if (!verdict) return deferred->Complete(Err(verdict.error()));
+      deferred->Complete(
+          JsonResponse(verdict->intact ? 200 : 409, Json{{"intact", verdict->intact},
+                                                         {"records", verdict->records},
+                                                         {"first_bad_seq", verdict->first_bad_seq},
+                                                         {"problem", verdict->problem},
+                                                         {"run", run}}));
+    });
+    Response later;
+    later.deferred = std::move(deferred);
+    return later;
   });
 }
 

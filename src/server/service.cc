@@ -51,7 +51,8 @@ Result<std::string> KeyIdParam(const PathParams& params) {
 
 Service::Service(ServiceDeps deps)
     : deps_(std::move(deps)),
-      audit_(*deps_.store, *deps_.clock, deps_.attestor->TrustsSimulatedRoot()) {
+      audit_(*deps_.store, *deps_.clock, deps_.attestor->TrustsSimulatedRoot()),
+      verifier_(*deps_.store, metrics_) {
   ReleaseSettings settings;
   settings.nonce_lifetime = deps_.config.nonce_lifetime;
   settings.nonce_clock_skew = deps_.config.nonce_clock_skew;
@@ -134,10 +135,11 @@ std::optional<Response> Service::Authenticate(Request& req, Role role) {
     entry.detail += "; subject " + subject + ": " + client.verify_error;
     refusal = ErrorResponse(
         401, entry.failed_check,
-        expired || early ? "the client certificate '" + subject + "' " + client.verify_error +
-                               "; ask for a new one from this server's client CA"
-                         : "the client certificate '" + subject +
-                               "' is not issued by this server's client CA: " + client.verify_error);
+        expired || early
+            ? "the client certificate '" + subject + "' " + client.verify_error +
+                  "; ask for a new one from this server's client CA"
+            : "the client certificate '" + subject +
+                  "' is not issued by this server's client CA: " + client.verify_error);
   } else if (client.organizational_unit.empty()) {
     entry.failed_check = "client_certificate.no_ou";
     refusal = ErrorResponse(403, entry.failed_check,
@@ -169,14 +171,30 @@ Response Service::Handle(Request& req) {
   Response res = router_.Dispatch(req);
   std::string pattern = router_.PatternFor(req);
   if (pattern.empty()) pattern = "unmatched";
+  // Labels take known values only: the route template and a method the router knows.
+  std::string method(router_.MethodLabel(req));
+  if (res.deferred) {
+    // Counted when the answer is there.
+    auto counted = std::make_shared<Deferred>();
+    res.deferred->OnComplete([this, counted, pattern = std::move(pattern),
+                              method = std::move(method), started](Response answer) {
+      Record(pattern, method, answer.status, started);
+      counted->Complete(std::move(answer));
+    });
+    res.deferred = std::move(counted);
+    return res;
+  }
+  Record(pattern, method, res.status, started);
+  return res;
+}
+
+void Service::Record(const std::string& pattern, const std::string& method, int status,
+                     std::chrono::steady_clock::time_point started) {
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  // Labels take known values only: the route template and a method the router knows.
-  metrics_.Add("kmra_http_requests_total", {{"route", pattern},
-                                            {"method", std::string(router_.MethodLabel(req))},
-                                            {"status", std::to_string(res.status)}});
+  metrics_.Add("kmra_http_requests_total",
+               {{"route", pattern}, {"method", method}, {"status", std::to_string(status)}});
   metrics_.Observe("kmra_http_request_seconds", {{"route", pattern}}, seconds);
-  return res;
 }
 
 }  // namespace kmra::server

@@ -3,6 +3,7 @@
 // /readyz. Service::Handle is the listener's handler. Thread safe.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "p11/session_pool.h"
 #include "server/attestor.h"
 #include "server/audit.h"
+#include "server/audit_verifier.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -64,12 +66,16 @@ class Service {
   Result<std::shared_ptr<const PlatformEntry>> TcbEntry(const std::string& fmspc);
 
   void RefreshCollateralLoop();
+  // Counts a request in kmra_http_requests_total / kmra_http_request_seconds.
+  void Record(const std::string& pattern, const std::string& method, int status,
+              std::chrono::steady_clock::time_point started);
 
   ServiceDeps deps_;
   Metrics metrics_;
   AuditWriter audit_;
   std::unique_ptr<ReleaseService> release_;
   Router router_;
+  AuditVerifier verifier_;  // after metrics_: its answers count there
 
   std::mutex refresh_mu_;
   std::condition_variable refresh_cv_;

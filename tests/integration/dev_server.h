@@ -54,6 +54,20 @@ class DevServerTest : public ::testing::Test {
     ASSERT_TRUE(server_->started()) << server_->error();
     base_ = server_->url();
   }
+  // Has the server write its dev config (one start and stop), then adds `lines` at the top of its
+  // [`table`], for the next StartServer.
+  void AddToDevConfig(const std::string& table, const std::string& lines) {
+    {
+      DevServer first(D());
+      ASSERT_TRUE(first.started()) << first.error();
+      first.Stop();
+    }
+    std::string toml = ReadFile(D() + "/kmra-server.toml");
+    const std::string anchor = "[" + table + "]\n";
+    ASSERT_NE(toml.find(anchor), std::string::npos) << toml;
+    toml.insert(toml.find(anchor) + anchor.size(), lines);
+    ASSERT_TRUE(WriteFile(D() + "/kmra-server.toml", toml));
+  }
   std::string D() const { return dir_.path(); }
 
   TempDir dir_;

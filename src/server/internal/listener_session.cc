@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include <array>
-#include <cerrno>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
@@ -16,6 +15,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <optional>
 #include <vector>
 
@@ -41,6 +41,7 @@ class Session : public std::enable_shared_from_this<Session> {
           std::string ip, unsigned short port, std::string admitted)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
+        hold_(socket_.get_executor()),
         ctx_(ctx),
         shared_(std::move(shared)),
         ip_(std::move(ip)),
@@ -163,9 +164,16 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return shared_->Error(ec == beast::error::timeout ? "request_timeout" : "read");
     ExchangeOutput out = exchange_->Feed(std::string_view(read_buffer_->data(), bytes));
     SecureWipe(read_buffer_->data(), bytes);  // a request may carry a secret (an imported key)
+    Send(std::move(out));
+  }
+
+  // Writes what the exchange answered; then reads on, closes, or waits for a deferred answer.
+  void Send(ExchangeOutput out) {
     if (!out.error.empty()) shared_->Error(out.error);
+    if (out.deferred) deferred_ = std::move(out.deferred);
     if (out.bytes.empty()) {
       if (out.close) return DoClose();
+      if (deferred_) return Await();
       return DoRead();
     }
     write_buffer_ = std::move(out.bytes);
@@ -178,7 +186,32 @@ class Session : public std::enable_shared_from_this<Session> {
     write_buffer_ = std::string();
     if (ec) return shared_->Error(ec == beast::error::timeout ? "request_timeout" : "write");
     if (close) return DoClose();
+    if (deferred_) return Await();
     DoRead();
+  }
+
+  // A handler's answer comes later, from another thread: nothing is read meanwhile (so no request
+  // is answered before it). The hold timer keeps the session alive until then; the completion
+  // holds only a weak reference, so a session the io_context has let go of is simply not found.
+  // A client that disconnects meanwhile is noticed when the answer is written.
+  void Await() {
+    hold_.expires_at(net::steady_timer::time_point::max());
+    hold_.async_wait([self = shared_from_this()](beast::error_code) {});
+    auto deferred = std::move(deferred_);
+    deferred->OnComplete([weak = weak_from_this(), shared = shared_](Response response) mutable {
+      std::lock_guard<std::mutex> lock(shared->io_mu);
+      if (shared->io_gone) return;
+      auto self = weak.lock();
+      if (!self) return;
+      net::post(self->hold_.get_executor(), [weak, answer = std::move(response)]() mutable {
+        if (auto session = weak.lock()) session->OnAnswer(std::move(answer));
+      });
+    });
+  }
+
+  void OnAnswer(Response response) {
+    hold_.cancel();
+    Send(exchange_->Resume(std::move(response)));
   }
 
   void DoClose() {
@@ -188,6 +221,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   tcp::socket socket_;  // until the first bytes; then moved into stream_
   net::steady_timer timer_;
+  net::steady_timer hold_;  // keeps the session while a deferred answer is awaited
   ssl::context& ctx_;
   std::shared_ptr<ListenerShared> shared_;
   std::string ip_;
@@ -199,6 +233,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<HttpExchange> exchange_;
   std::unique_ptr<std::array<char, kReadChunk>> read_buffer_;
   std::string write_buffer_;
+  std::shared_ptr<Deferred> deferred_;  // an answer to wait for once the write in flight is done
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,10 @@ struct ListenerShared {
   Handler handler;
   std::atomic<std::size_t> connections{0};
   std::unique_ptr<AdmissionTable> admission;
+  // A deferred answer (from a thread outside the I/O threads) is posted to its session only while
+  // the io_context exists: the listener sets io_gone, under io_mu, before destroying it.
+  std::mutex io_mu;
+  bool io_gone = false;
 
   void Count(const char* family, std::string_view reason) {
     if (options.metrics) options.metrics->Add(family, {{"reason", std::string(reason)}});

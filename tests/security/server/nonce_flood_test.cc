@@ -81,19 +81,10 @@ class NonceFloodTest : public integration::DevServerTest {
  protected:
   void SetUp() override {
     InitPki();
-    // The first start writes the dev config; the limits go into its [attestation] table.
-    {
-      integration::DevServer first(D());
-      ASSERT_TRUE(first.started()) << first.error();
-      first.Stop();
-    }
-    std::string toml = integration::ReadFile(D() + "/kmra-server.toml");
-    const std::string anchor = "[attestation]\n";
-    ASSERT_NE(toml.find(anchor), std::string::npos) << toml;
-    toml.insert(toml.find(anchor) + anchor.size(),
-                "nonce_max_outstanding = " + std::to_string(kMaxOutstanding) + "\nnonce_rate = " +
-                    std::to_string(kRate) + "\nnonce_burst = " + std::to_string(kBurst) + "\n");
-    ASSERT_TRUE(integration::WriteFile(D() + "/kmra-server.toml", toml));
+    ASSERT_NO_FATAL_FAILURE(
+        AddToDevConfig("attestation", "nonce_max_outstanding = " + std::to_string(kMaxOutstanding) +
+                                          "\nnonce_rate = " + std::to_string(kRate) +
+                                          "\nnonce_burst = " + std::to_string(kBurst) + "\n"));
     StartServer();
   }
 };

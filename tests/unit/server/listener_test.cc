@@ -1,65 +1,18 @@
-// The HTTPS listener against real TLS clients (libcurl and the openssl command): client certificates
-// are reported, not trusted blindly; limits and malformed requests get JSON errors; TLS < 1.2 fails.
+// The HTTPS listener against real TLS clients (libcurl and the openssl command): client
+// certificates are reported, not trusted blindly; limits and malformed requests get JSON errors;
+// TLS < 1.2 fails.
 #include "server/listener.h"
 
 #include <gtest/gtest.h>
 
+#include "listener_fixture.h"
 #include "server/json.h"
-#include "test_util.h"
 
 namespace kmra::server {
 namespace {
 
 using testing::HttpCall;
 using testing::Https;
-
-class ListenerTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new testing::TempDir();
-    ASSERT_TRUE(testing::MakeTestPki(dir_->path(), "compute-1", &pki_));
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    ListenerOptions options;
-    options.cert_file = pki_.server_cert();
-    options.key_file = pki_.server_key();
-    options.client_ca_file = pki_.ca();
-    options.body_limit = 4096;
-    options.header_limit = 2048;
-    auto listener = Listener::Start(options, [](Request& req) {
-      Json echo;
-      echo["method"] = req.method;
-      echo["path"] = req.path;
-      echo["query_x"] = req.QueryParam("x");
-      echo["body"] = req.body;
-      echo["presented"] = req.client.presented;
-      echo["verified"] = req.client.verified;
-      echo["verify_error"] = req.client.verify_error;
-      echo["ou"] = req.client.organizational_unit;
-      echo["cn"] = req.client.common_name;
-      return JsonResponse(200, echo);
-    });
-    ASSERT_TRUE(listener.has_value()) << listener.error().ToString();
-    listener_ = std::move(*listener);
-  }
-
-  HttpCall Call(const std::string& path, const std::string& who = "client") {
-    HttpCall call;
-    call.url = "https://127.0.0.1:" + std::to_string(listener_->port()) + path;
-    call.ca_file = pki_.ca();
-    if (!who.empty()) {
-      call.cert_file = pki_.cert(who);
-      call.key_file = pki_.key(who);
-    }
-    return call;
-  }
-
-  static inline testing::TempDir* dir_ = nullptr;
-  static inline testing::TestPki pki_;
-  std::unique_ptr<Listener> listener_;
-};
 
 TEST_F(ListenerTest, ReportsVerifiedClientIdentityFromTheCertificate) {
   ASSERT_NE(listener_->port(), 0);
