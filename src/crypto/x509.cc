@@ -90,7 +90,7 @@ int64_t Asn1TimeToUnix(const ASN1_TIME* t) {
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
   int64_t days = DaysFromCivil(tm.tm_year + 1900, static_cast<unsigned>(tm.tm_mon + 1),
                                static_cast<unsigned>(tm.tm_mday));
-  return days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+  return days * 86400 + int64_t{tm.tm_hour} * 3600 + int64_t{tm.tm_min} * 60 + tm.tm_sec;
 }
 }  // namespace internal
 
@@ -298,7 +298,9 @@ bool Crl::IsRevoked(const Certificate& cert) const {
 std::vector<std::vector<uint8_t>> Crl::RevokedSerials() const {
   std::vector<std::vector<uint8_t>> out;
   STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(get());
-  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+  const int n = sk_X509_REVOKED_num(revoked);
+  out.reserve(static_cast<size_t>(n > 0 ? n : 0));
+  for (int i = 0; i < n; ++i) {
     out.push_back(IntegerBytes(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
   }
   return out;
