@@ -8,12 +8,12 @@ namespace {
 constexpr char kStd[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr char kUrl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-using Table = std::array<int8_t, 256>;
+using Table = std::array<int16_t, 256>;  // -1: not in the alphabet
 
 constexpr Table MakeTable(const char* alphabet) {
   Table t{};
   for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
+  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<int16_t>(i);
   return t;
 }
 
@@ -58,6 +58,7 @@ std::string Describe(char c) {
 Status CheckAlphabet(std::string_view text, const Table& table, const std::string& kind) {
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '=' && table[static_cast<unsigned char>(text[i])] < 0) {
+      // NOLINTNEXTLINE(performance-inefficient-string-concatenation): runs once (returns)
       return InvalidArgument(kind + " text has " + Describe(text[i]) + ", not in the " + kind +
                              " alphabet, at position " + std::to_string(i));
     }
@@ -104,6 +105,7 @@ Result<std::vector<uint8_t>> Decode(std::string_view text, const Table& table, c
         return InvalidArgument(kind + " text has padding '=' inside the data at position " +
                                std::to_string(i));
       }
+      // NOLINTNEXTLINE(performance-inefficient-string-concatenation): runs once (returns)
       return InvalidArgument(kind + " text has " + Describe(text[i]) + ", not in the " + kind +
                              " alphabet, at position " + std::to_string(i));
     }

@@ -15,8 +15,9 @@ size_t Collect(char* data, size_t size, size_t n, void* user) {
 Result<HttpReply> AdminRequest(const AdminEndpoint& endpoint, const std::string& method,
                                const std::string& path, const std::string& body) {
   if (endpoint.url.empty()) {
-    return InvalidArgument("no server URL: pass --server https://HOST:PORT (or --dir DIR of "
-                           "`kmra server --dev`)");
+    return InvalidArgument(
+        "no server URL: pass --server https://HOST:PORT (or --dir DIR of "
+        "`kmra server --dev`)");
   }
   CURL* curl = curl_easy_init();
   if (!curl) return Internal("curl_easy_init failed");

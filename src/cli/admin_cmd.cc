@@ -61,38 +61,37 @@ int Call(const Endpoint& ep, const std::string& method, const std::string& path,
          const std::string& body = {}) {
   auto endpoint = Resolve(ep);
   if (!endpoint) {
-    std::fprintf(stderr, "error: %s\n", endpoint.error().message().c_str());
+    Errf("error: %s\n", endpoint.error().message().c_str());
     return 2;
   }
   auto reply = AdminRequest(*endpoint, method, path, body);
   if (!reply) {
-    std::fprintf(stderr, "error: %s\n", reply.error().message().c_str());
+    Errf("error: %s\n", reply.error().message().c_str());
     return 2;
   }
   Json j = Json::parse(reply->body, nullptr, false);
   if (reply->status >= 400) {
     if (!j.is_discarded() && j.contains("error")) {
-      std::fprintf(stderr, "error %ld %s: %s\n", reply->status,
-                   j["error"].value("code", "").c_str(), j["error"].value("message", "").c_str());
+      Errf("error %ld %s: %s\n", reply->status, j["error"].value("code", "").c_str(),
+           j["error"].value("message", "").c_str());
       if (j["error"].contains("details") && !j["error"]["details"].empty()) {
-        std::fprintf(stderr, "%s\n", j["error"]["details"].dump(2).c_str());
+        Errf("%s\n", j["error"]["details"].dump(2).c_str());
       }
     } else {
-      std::fprintf(stderr, "error %ld: %s\n", reply->status, reply->body.c_str());
+      Errf("error %ld: %s\n", reply->status, reply->body.c_str());
     }
     return 1;
   }
   if (reply->body.empty()) return 0;
-  std::printf("%s\n", j.is_discarded()
-                          ? reply->body.c_str()
-                          : j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
+  Outf("%s\n", j.is_discarded() ? reply->body.c_str()
+                                : j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
   return 0;
 }
 
 Result<std::string> ReadText(const std::string& path) { return ReadFileText(path, 1 << 20); }
 
 int Fail(const Error& e) {
-  std::fprintf(stderr, "error: %s\n", e.ToString().c_str());
+  Errf("error: %s\n", e.ToString().c_str());
   return 2;
 }
 

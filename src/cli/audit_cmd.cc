@@ -4,10 +4,9 @@
 //
 // Exit status of verify: 0 the chain is intact, 2 it is broken (the first bad record is named),
 // 1 the database cannot be opened.
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands.h"
@@ -61,12 +60,12 @@ Result<std::unique_ptr<store::Store>> OpenFor(const AuditArgs& args) {
 int RunVerify(const AuditArgs& args) {
   auto db = OpenFor(args);
   if (!db) {
-    std::fprintf(stderr, "kmra audit verify: %s\n", db.error().message().c_str());
+    Errf("kmra audit verify: %s\n", db.error().message().c_str());
     return 1;
   }
   auto verdict = (*db)->VerifyAuditChain();
   if (!verdict) {
-    std::fprintf(stderr, "kmra audit verify: %s\n", verdict.error().message().c_str());
+    Errf("kmra audit verify: %s\n", verdict.error().message().c_str());
     return 1;
   }
   if (args.format == "json") {
@@ -75,13 +74,13 @@ int RunVerify(const AuditArgs& args) {
       j["first_bad_record"] = verdict->first_bad_seq;
       j["problem"] = verdict->problem;
     }
-    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    Outf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else if (verdict->intact) {
-    std::printf("audit log intact: %lld records verified\n", static_cast<long long>(verdict->records));
+    Outf("audit log intact: %lld records verified\n", static_cast<long long>(verdict->records));
   } else {
-    std::printf("audit log BROKEN at record %lld: %s (%lld records before it verified)\n",
-                static_cast<long long>(verdict->first_bad_seq), verdict->problem.c_str(),
-                static_cast<long long>(verdict->records));
+    Outf("audit log BROKEN at record %lld: %s (%lld records before it verified)\n",
+         static_cast<long long>(verdict->first_bad_seq), verdict->problem.c_str(),
+         static_cast<long long>(verdict->records));
   }
   return verdict->intact ? 0 : 2;
 }
@@ -89,24 +88,25 @@ int RunVerify(const AuditArgs& args) {
 int RunList(const AuditArgs& args) {
   auto db = OpenFor(args);
   if (!db) {
-    std::fprintf(stderr, "kmra audit list: %s\n", db.error().message().c_str());
+    Errf("kmra audit list: %s\n", db.error().message().c_str());
     return 1;
   }
   auto records = (*db)->ListAudit({.after_seq = args.after, .since_time = 0, .limit = args.limit});
   if (!records) {
-    std::fprintf(stderr, "kmra audit list: %s\n", records.error().message().c_str());
+    Errf("kmra audit list: %s\n", records.error().message().c_str());
     return 1;
   }
   for (const auto& r : *records) {
     if (args.format == "json") {
-      nlohmann::json j = {{"seq", r.seq}, {"time", r.time}, {"hash", r.hash}, {"prev_hash", r.prev_hash}};
+      nlohmann::json j = {
+          {"seq", r.seq}, {"time", r.time}, {"hash", r.hash}, {"prev_hash", r.prev_hash}};
       auto record = nlohmann::json::parse(r.json, nullptr, false);
       j["record"] = record.is_discarded() ? nlohmann::json(r.json) : record;
       // Replace invalid UTF-8 (a tampered record) instead of throwing.
-      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      Outf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
-      std::printf("%lld %lld %s\n", static_cast<long long>(r.seq), static_cast<long long>(r.time),
-                  r.json.c_str());
+      Outf("%lld %lld %s\n", static_cast<long long>(r.seq), static_cast<long long>(r.time),
+           r.json.c_str());
     }
   }
   return 0;
@@ -120,11 +120,13 @@ void RegisterAuditCommands(CLI::App& app) {
   auto args = std::make_shared<AuditArgs>();
 
   auto* verify = audit->add_subcommand(
-      "verify", "Recompute the audit hash chain; exit 0 when intact, 2 naming the first bad record");
+      "verify",
+      "Recompute the audit hash chain; exit 0 when intact, 2 naming the first bad record");
   verify->add_option("--db", args->db,
                      "The server's SQLite state database, or a PostgreSQL URL or conninfo");
   verify->add_option("--config", args->config, "The server's config file: its [store]");
-  verify->add_option("--format", args->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  verify->add_option("--format", args->format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
   verify->callback([args] { SetExitCode(RunVerify(*args)); });
 
   auto* list = audit->add_subcommand("list", "Print audit records, oldest first");
@@ -132,7 +134,8 @@ void RegisterAuditCommands(CLI::App& app) {
                    "The server's SQLite state database, or a PostgreSQL URL or conninfo");
   list->add_option("--config", args->config, "The server's config file: its [store]");
   list->add_option("--after", args->after, "Only records with a sequence number above this");
-  list->add_option("--limit", args->limit, "At most this many records")->check(CLI::Range(1, 100000));
+  list->add_option("--limit", args->limit, "At most this many records")
+      ->check(CLI::Range(1, 100000));
   list->add_option("--format", args->format, "text or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}));
   list->callback([args] { SetExitCode(RunList(*args)); });

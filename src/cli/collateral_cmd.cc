@@ -38,8 +38,8 @@ Status RunFetch(const FetchArgs& a) {
   KMRA_TRY(WriteFileAtomic(dir / "rootCaCrl.der", c.root_ca_crl_der, 0644));
   KMRA_TRY(WriteFileAtomic(dir / "pckCrl.der", c.pck_crl_der, 0644));
   KMRA_TRY(WriteFileAtomic(dir / "pckCrlIssuerChain.pem", c.pck_crl_issuer_chain_pem, 0644));
-  std::printf("wrote collateral for %s %s (%s PCK CA) from %s to %s\n", a.tee.c_str(),
-              a.fmspc.c_str(), a.pck_ca.c_str(), client->Describe().c_str(), a.out.c_str());
+  Outf("wrote collateral for %s %s (%s PCK CA) from %s to %s\n", a.tee.c_str(), a.fmspc.c_str(),
+       a.pck_ca.c_str(), client->Describe().c_str(), a.out.c_str());
   return OkStatus();
 }
 
@@ -57,10 +57,12 @@ void RegisterCollateral(CLI::App& app) {
   auto args = std::make_shared<FetchArgs>();
   auto* fetch = group->add_subcommand(
       "fetch", "Download one platform kind's collateral from a PCS/PCCS into a bundle directory");
-  fetch->add_option("--url", args->urls,
-                    "PCS/PCCS base URL, e.g. https://pccs:8081 (repeatable, tried in order)")
+  fetch
+      ->add_option("--url", args->urls,
+                   "PCS/PCCS base URL, e.g. https://pccs:8081 (repeatable, tried in order)")
       ->required();
-  fetch->add_option("--api-version", args->api_version, "4, or 3 (SGX only)")->capture_default_str();
+  fetch->add_option("--api-version", args->api_version, "4, or 3 (SGX only)")
+      ->capture_default_str();
   fetch->add_option("--fmspc", args->fmspc, "FMSPC, 12 hex digits (kmra quote dump shows it)")
       ->required();
   fetch->add_option("--tee", args->tee, "SGX or TDX")->capture_default_str();
@@ -72,7 +74,7 @@ void RegisterCollateral(CLI::App& app) {
   fetch->add_option("--timeout-ms", args->timeout_ms, "Per request")->capture_default_str();
   fetch->callback([args]() {
     Status s = RunFetch(*args);
-    if (!s) std::fprintf(stderr, "error: %s\n", s.error().ToString().c_str());
+    if (!s) Errf("error: %s\n", s.error().ToString().c_str());
     SetExitCode(s ? 0 : 1);
   });
 }

@@ -1,5 +1,7 @@
 // `kmra loadkey`: release a key from the key server into the enclave token (flags of Intel's
 // ctk_loadkey: -t TOKEN -p PIN -u KEY_ID -H HOST -P PORT), then print its RFC 7512 URI on stdout.
+#include <fmt/format.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,10 +9,6 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-
-#include <fmt/format.h>
-
-#include <toml++/toml.h>
 
 #include "base/clock.h"
 #include "base/file.h"
@@ -30,7 +28,8 @@ struct LoadKeyFlags {
 
 // The module: --module, config, $KMRA_TOKEN_MODULE, beside the kmra binary, the installed path.
 std::string DefaultModule() {
-  if (const char* env = std::getenv("KMRA_TOKEN_MODULE"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("KMRA_TOKEN_MODULE"); env != nullptr && *env != '\0')
+    return env;
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
   for (const char* rel : {"../token/libkmra-pkcs11.so", "../lib/pkcs11/libkmra-pkcs11.so",
@@ -48,8 +47,8 @@ Status ApplyConfig(const std::string& path, LoadKeyFlags& f) {
   try {
     t = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
-    return InvalidArgument(fmt::format("{}: line {}: {}", path, e.source().begin.line,
-                                       std::string(e.description())));
+    return InvalidArgument(
+        fmt::format("{}: line {}: {}", path, e.source().begin.line, std::string(e.description())));
   } catch (const std::exception& e) {
     return InvalidArgument(fmt::format("{}: {}", path, e.what()));
   }
@@ -64,9 +63,15 @@ Status ApplyConfig(const std::string& path, LoadKeyFlags& f) {
     return OkStatus();
   };
   for (const auto& [key, out] : {std::pair<const char*, std::string*>{"module", &f.module},
-                                 {"token", &f.token}, {"pin", &f.pin}, {"pin_file", &f.pin_file},
-                                 {"key_id", &f.key_id}, {"host", &f.host}, {"api", &f.api},
-                                 {"ca", &f.ca}, {"cert", &f.cert}, {"key", &f.key}}) {
+                                 {"token", &f.token},
+                                 {"pin", &f.pin},
+                                 {"pin_file", &f.pin_file},
+                                 {"key_id", &f.key_id},
+                                 {"host", &f.host},
+                                 {"api", &f.api},
+                                 {"ca", &f.ca},
+                                 {"cert", &f.cert},
+                                 {"key", &f.key}}) {
     KMRA_TRY(str(key, *out));
   }
   if (auto node = (*s)["port"]; node) {
@@ -75,8 +80,8 @@ Status ApplyConfig(const std::string& path, LoadKeyFlags& f) {
     if (f.port == 0) f.port = static_cast<int>(*v);
   }
   for (const auto& [key, value] : *s) {
-    static const char* known[] = {"module", "token", "pin", "pin_file", "key_id", "host", "api",
-                                  "ca", "cert", "key", "port"};
+    static const char* known[] = {"module", "token", "pin",  "pin_file", "key_id", "host",
+                                  "api",    "ca",    "cert", "key",      "port"};
     bool ok = false;
     for (const char* k : known) ok = ok || key.str() == k;
     if (!ok) return InvalidArgument(fmt::format("{}: unknown setting '{}'", path, key.str()));
@@ -137,31 +142,31 @@ Result<client::LoadKeyOptions> BuildOptions(LoadKeyFlags& f) {
 int Run(LoadKeyFlags& f) {
   auto options = BuildOptions(f);
   if (!options) {
-    std::fprintf(stderr, "kmra loadkey: %s\n", options.error().message().c_str());
+    Errf("kmra loadkey: %s\n", options.error().message().c_str());
     return 2;
   }
   auto result = client::LoadKey(*options, SystemClock::Get());
   if (!result) {
-    std::fprintf(stderr, "kmra loadkey: %s\n", result.error().message().c_str());
+    Errf("kmra loadkey: %s\n", result.error().message().c_str());
     return 1;
   }
   if (!f.cert_out.empty()) {
     if (auto st = WriteFileAtomic(f.cert_out, result->certificate_pem, 0644); !st) {
-      std::fprintf(stderr, "kmra loadkey: the key is loaded, but writing the certificate failed: %s\n",
-                   st.error().message().c_str());
+      Errf("kmra loadkey: the key is loaded, but writing the certificate failed: %s\n",
+           st.error().message().c_str());
       return 1;
     }
   }
   if (!f.quiet) {
-    std::string what = !result->changed ? "already in the token (same version), nothing changed; "
-                                          "--force reloads it"
+    std::string what = !result->changed   ? "already in the token (same version), nothing changed; "
+                                            "--force reloads it"
                        : result->replaced ? "replaced the previous version in the token"
                                           : "loaded into the token";
     std::string version = result->version > 0 ? fmt::format(" version {}", result->version) : "";
-    std::fprintf(stderr, "key '%s'%s (%s, %s): %s\n", options->key_id.c_str(), version.c_str(),
-                 result->algorithm.c_str(), result->subject.c_str(), what.c_str());
+    Errf("key '%s'%s (%s, %s): %s\n", options->key_id.c_str(), version.c_str(),
+         result->algorithm.c_str(), result->subject.c_str(), what.c_str());
   }
-  std::printf("%s\n", result->uri.c_str());
+  Outf("%s\n", result->uri.c_str());
   return 0;
 }
 
@@ -170,8 +175,9 @@ int Run(LoadKeyFlags& f) {
 void RegisterLoadkey(CLI::App& app) {
   auto f = std::make_shared<LoadKeyFlags>();
   auto* cmd = app.add_subcommand(
-      "loadkey", "Release a key from the key server into the enclave token (after attestation) and "
-                 "print its PKCS#11 URI");
+      "loadkey",
+      "Release a key from the key server into the enclave token (after attestation) and "
+      "print its PKCS#11 URI");
   cmd->add_option("-t,--token", f->token, "label of the token to load the key into");
   cmd->add_option("-p,--pin", f->pin, "token user PIN (or --pin-file, or $KMRA_TOKEN_PIN)");
   cmd->add_option("--pin-file", f->pin_file, "file holding the token user PIN");

@@ -1,6 +1,7 @@
-// `kmra nginx-config`: prints (or writes) the OpenSSL and nginx configuration that serves TLS with a key
-// held in a PKCS#11 token, in process or behind `p11-kit server` (isolation mode).
+// `kmra nginx-config`: prints (or writes) the OpenSSL and nginx configuration that serves TLS with
+// a key held in a PKCS#11 token, in process or behind `p11-kit server` (isolation mode).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "base/secret_bytes.h"
 #include "cli/commands.h"
@@ -53,7 +52,11 @@ Status WriteAll(const std::string& dir, const client::NginxConfig& c) {
     return FailedPrecondition(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
   }
   // nginx files may carry the PIN (pin-value): owner only.
-  struct File { const char* name; const std::string* text; mode_t mode; };
+  struct File {
+    const char* name;
+    const std::string* text;
+    mode_t mode;
+  };
   const File files[] = {
       {"openssl-kmra.cnf", &c.openssl_cnf, 0644},
       {"nginx-main.conf", &c.nginx_main, 0600},
@@ -66,7 +69,7 @@ Status WriteAll(const std::string& dir, const client::NginxConfig& c) {
     if (f.text->empty()) continue;
     std::string path = dir + "/" + f.name;
     KMRA_TRY(WriteText(path, *f.text, f.mode));
-    std::printf("wrote %s\n", path.c_str());
+    Outf("wrote %s\n", path.c_str());
   }
   if (!c.nginx_full.empty()) {
     std::string tmp = dir + "/tmp";
@@ -89,9 +92,10 @@ int Run(NginxConfigFlags& f) {
       bool newline = n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r');
       SecureWipe(buf, sizeof(buf));
       if (newline) {
-        std::fprintf(stderr, "kmra nginx-config: %s ends with a newline; the libp11 engine would send "
-                     "it as part of the PIN. Write it with: printf '%%s' \"$PIN\" > %s\n",
-                     o.pin_file.c_str(), o.pin_file.c_str());
+        Errf(
+            "kmra nginx-config: %s ends with a newline; the libp11 engine would send "
+            "it as part of the PIN. Write it with: printf '%%s' \"$PIN\" > %s\n",
+            o.pin_file.c_str(), o.pin_file.c_str());
         return 2;
       }
     }
@@ -106,30 +110,28 @@ int Run(NginxConfigFlags& f) {
   }
   auto config = client::RenderNginxConfig(o);
   if (!config) {
-    std::fprintf(stderr, "kmra nginx-config: %s\n", config.error().message().c_str());
+    Errf("kmra nginx-config: %s\n", config.error().message().c_str());
     return 2;
   }
   if (!dir.empty()) {
     auto st = WriteAll(dir, *config);
     if (!st) {
-      std::fprintf(stderr, "kmra nginx-config: %s\n", st.error().message().c_str());
+      Errf("kmra nginx-config: %s\n", st.error().message().c_str());
       return 1;
     }
     if (!f.standalone_dir.empty()) {
-      std::printf("start: OPENSSL_CONF=%s/openssl-kmra.cnf%s nginx -p %s -c %s/nginx.conf\n",
-                  dir.c_str(),
-                  o.isolation ? fmt::format(" P11_KIT_SERVER_ADDRESS=unix:path={}", o.socket).c_str()
-                              : "",
-                  dir.c_str(), dir.c_str());
+      Outf("start: OPENSSL_CONF=%s/openssl-kmra.cnf%s nginx -p %s -c %s/nginx.conf\n", dir.c_str(),
+           o.isolation ? fmt::format(" P11_KIT_SERVER_ADDRESS=unix:path={}", o.socket).c_str() : "",
+           dir.c_str(), dir.c_str());
     }
     return 0;
   }
-  std::printf("# ---- %s ----\n%s\n", o.openssl_conf_path.c_str(), config->openssl_cnf.c_str());
-  std::printf("# ---- nginx.conf, main (top-level) context ----\n%s\n", config->nginx_main.c_str());
-  std::printf("# ---- nginx.conf, http context ----\n%s\n", config->nginx_server.c_str());
-  std::printf("# ---- systemd drop-in for nginx ----\n%s", config->systemd_dropin.c_str());
+  Outf("# ---- %s ----\n%s\n", o.openssl_conf_path.c_str(), config->openssl_cnf.c_str());
+  Outf("# ---- nginx.conf, main (top-level) context ----\n%s\n", config->nginx_main.c_str());
+  Outf("# ---- nginx.conf, http context ----\n%s\n", config->nginx_server.c_str());
+  Outf("# ---- systemd drop-in for nginx ----\n%s", config->systemd_dropin.c_str());
   if (!config->p11kit_unit.empty()) {
-    std::printf("\n# ---- systemd unit for the token process ----\n%s", config->p11kit_unit.c_str());
+    Outf("\n# ---- systemd unit for the token process ----\n%s", config->p11kit_unit.c_str());
   }
   return 0;
 }
@@ -140,7 +142,8 @@ void RegisterNginxConfig(CLI::App& app) {
   auto flags = std::make_shared<NginxConfigFlags>();
   flags->options.module = kDefaultModule;
   auto* cmd = app.add_subcommand(
-      "nginx-config", "Print the OpenSSL + nginx configuration that serves TLS with a token-held key");
+      "nginx-config",
+      "Print the OpenSSL + nginx configuration that serves TLS with a token-held key");
   auto& o = flags->options;
   cmd->add_option("--key-uri", o.key_uri, "RFC 7512 URI of the key, as `kmra loadkey` prints it")
       ->required();
@@ -148,20 +151,23 @@ void RegisterNginxConfig(CLI::App& app) {
   cmd->add_option("--module", o.module, "PKCS#11 module holding the key")->capture_default_str();
   cmd->add_option("--pin-file", o.pin_file, "file with the token user PIN (preferred over --pin)");
   cmd->add_option("--pin", o.pin, "token user PIN, written into the nginx config");
-  cmd->add_flag("--isolation", o.isolation,
-                "isolation mode: the module runs in `p11-kit server`, nginx loads p11-kit-client.so");
+  cmd->add_flag(
+      "--isolation", o.isolation,
+      "isolation mode: the module runs in `p11-kit server`, nginx loads p11-kit-client.so");
   cmd->add_option("--socket", o.socket, "p11-kit server socket (isolation mode)")
       ->capture_default_str();
   cmd->add_option("--listen", o.listen, "nginx listen address or port")->capture_default_str();
   cmd->add_option("--server-name", o.server_name, "nginx server_name")->capture_default_str();
-  cmd->add_option("--openssl-conf", o.openssl_conf_path, "where the OpenSSL config will be installed")
+  cmd->add_option("--openssl-conf", o.openssl_conf_path,
+                  "where the OpenSSL config will be installed")
       ->capture_default_str();
   cmd->add_option("--env", flags->env,
                   "extra environment variable the module needs in nginx workers (repeatable)");
   cmd->add_option("--out", flags->out_dir, "write the pieces as files into this directory");
   cmd->add_option("--standalone", flags->standalone_dir,
                   "write a complete nginx.conf (pid, logs, temp files) into this directory");
-  cmd->add_option("--user", o.user, "nginx worker user in --standalone mode")->capture_default_str();
+  cmd->add_option("--user", o.user, "nginx worker user in --standalone mode")
+      ->capture_default_str();
   cmd->add_option("--workers", o.worker_processes, "nginx worker processes in --standalone mode")
       ->capture_default_str();
   cmd->callback([flags]() { SetExitCode(Run(*flags)); });

@@ -1,4 +1,5 @@
 // `kmra pki init|sign` and `kmra quote generate`: the simulated PKI and quotes from a platform.
+#include <charconv>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -19,7 +20,7 @@ namespace pki = ::kmra::enclave::pki;
 
 int Report(const Status& s) {
   if (s) return 0;
-  std::fprintf(stderr, "error: %s\n", s.error().ToString().c_str());
+  Errf("error: %s\n", s.error().ToString().c_str());
   return 1;
 }
 
@@ -34,8 +35,8 @@ struct InitArgs {
   bool force = false;
   std::vector<std::string> sans;
   std::string client_id = pki::kDefaultClientId;
-  std::vector<std::string> tcb;         // N=STATUS
-  std::vector<int> revoke_pck;          // platform numbers
+  std::vector<std::string> tcb;  // N=STATUS
+  std::vector<int> revoke_pck;   // platform numbers
   bool expired_collateral = false;
   std::string time;
 };
@@ -57,9 +58,11 @@ Status RunInit(const InitArgs& a) {
   for (const auto& t : a.tcb) {
     const auto eq = t.find('=');
     int n = 0;
-    if (eq == std::string::npos || (n = std::atoi(t.substr(0, eq).c_str())) < 1 ||
+    const char* n_end = t.data() + (eq == std::string::npos ? 0 : eq);
+    if (eq == std::string::npos || std::from_chars(t.data(), n_end, n).ptr != n_end || n < 1 ||
         n > a.platforms) {
-      return InvalidArgument("--tcb \"" + t + "\" must be N=STATUS with N a platform number in 1.." +
+      return InvalidArgument("--tcb \"" + t +
+                             "\" must be N=STATUS with N a platform number in 1.." +
                              std::to_string(a.platforms));
     }
     KMRA_ASSIGN_OR_RETURN(o.sgx.platforms[static_cast<std::size_t>(n - 1)].tcb,
@@ -67,14 +70,14 @@ Status RunInit(const InitArgs& a) {
   }
   for (int n : a.revoke_pck) {
     if (n < 1 || n > a.platforms) {
-      return InvalidArgument("--revoke-pck " + std::to_string(n) + " is not a platform number in 1.." +
-                             std::to_string(a.platforms));
+      return InvalidArgument("--revoke-pck " + std::to_string(n) +
+                             " is not a platform number in 1.." + std::to_string(a.platforms));
     }
     o.sgx.platforms[static_cast<std::size_t>(n - 1)].revoked_pck = true;
   }
   KMRA_TRY(pki::PkiInit(o));
-  std::printf("wrote %s/tls, %s/sgx (platform-1..%d) and %s/collateral/%s\n", a.dir.c_str(),
-              a.dir.c_str(), a.platforms, a.dir.c_str(), pki::kSimFmspc);
+  Outf("wrote %s/tls, %s/sgx (platform-1..%d) and %s/collateral/%s\n", a.dir.c_str(), a.dir.c_str(),
+       a.platforms, a.dir.c_str(), pki::kSimFmspc);
   return OkStatus();
 }
 
@@ -89,7 +92,7 @@ Status RunSign(const SignArgs& a) {
   auto cert = pki::SignCsr(a.dir, csr, a.days, now);
   if (!cert) return tl::unexpected(cert.error().WithContext(a.csr));
   if (a.out.empty()) {
-    std::fputs(cert->c_str(), stdout);
+    Outf("%s", cert->c_str());
     return OkStatus();
   }
   return WriteFileAtomic(a.out, *cert, 0644);
@@ -101,7 +104,7 @@ struct GenerateArgs {
   std::string out;
 };
 
-Status RunGenerate(GenerateArgs a) {
+Status RunGenerate(const GenerateArgs& a) {
   KMRA_ASSIGN_OR_RETURN(auto data, HexDecode(a.report_data));
   if (data.size() > 64) {
     return InvalidArgument("--report-data is " + std::to_string(data.size()) +
@@ -116,8 +119,8 @@ Status RunGenerate(GenerateArgs a) {
   KMRA_ASSIGN_OR_RETURN(auto quote, platform->Quote(report_data));
   KMRA_TRY(WriteFileAtomic(a.out, quote, 0644));
   const auto id = platform->Identity();
-  std::printf("wrote %zu-byte DCAP v3 quote to %s (mrenclave %s, mrsigner %s)\n", quote.size(),
-              a.out.c_str(), HexEncode(id.mrenclave).c_str(), HexEncode(id.mrsigner).c_str());
+  Outf("wrote %zu-byte DCAP v3 quote to %s (mrenclave %s, mrsigner %s)\n", quote.size(),
+       a.out.c_str(), HexEncode(id.mrenclave).c_str(), HexEncode(id.mrsigner).c_str());
   return OkStatus();
 }
 

@@ -36,20 +36,19 @@ struct DumpArgs {
 int RunDump(const DumpArgs& args) {
   std::vector<uint8_t> bytes;
   if (!ReadFile(args.quote, &bytes)) {
-    std::fprintf(stderr, "kmra quote dump: cannot read quote file %s\n", args.quote.c_str());
+    Errf("kmra quote dump: cannot read quote file %s\n", args.quote.c_str());
     return 1;
   }
   auto quote = dcap::ParseQuote(bytes);
   if (!quote) {
-    std::fprintf(stderr, "kmra quote dump: %s: %s\n", args.quote.c_str(),
-                 quote.error().message().c_str());
+    Errf("kmra quote dump: %s: %s\n", args.quote.c_str(), quote.error().message().c_str());
     return 2;
   }
   if (args.format == "json") {
     std::string out = dcap::QuoteToJson(*quote).dump(2);
-    std::printf("%s\n", out.c_str());
+    Outf("%s\n", out.c_str());
   } else {
-    std::fputs(dcap::QuoteToText(*quote).c_str(), stdout);
+    Outf("%s", dcap::QuoteToText(*quote).c_str());
   }
   return 0;
 }
@@ -67,14 +66,17 @@ struct VerifyArgs {
 
 // Default accepted statuses: every status but Revoked (TCBLevelNotSupported is never verified).
 std::vector<std::string> DefaultAccepted() {
-  return {"UpToDate",  "SWHardeningNeeded",
-          "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded",
-          "OutOfDate", "OutOfDateConfigurationNeeded"};
+  return {"UpToDate",
+          "SWHardeningNeeded",
+          "ConfigurationNeeded",
+          "ConfigurationAndSWHardeningNeeded",
+          "OutOfDate",
+          "OutOfDateConfigurationNeeded"};
 }
 
 int RunVerify(const VerifyArgs& args) {
   auto fail = [](const std::string& message) {
-    std::fprintf(stderr, "kmra quote verify: %s\n", message.c_str());
+    Errf("kmra quote verify: %s\n", message.c_str());
     return 1;
   };
   std::vector<std::string> accepted = DefaultAccepted();
@@ -125,17 +127,17 @@ int RunVerify(const VerifyArgs& args) {
   if (!verifier) return fail("trusted root: " + verifier.error().message());
   dcap::VerificationReport report = (*verifier)->Verify(*quote, *collateral, at, chain);
   if (args.format == "json") {
-    std::printf("%s\n", report.ToJson().c_str());
+    Outf("%s\n", report.ToJson().c_str());
   } else {
-    std::fputs(report.ToText().c_str(), stdout);
+    Outf("%s", report.ToText().c_str());
   }
   if (!report.verified) return 2;
   for (const auto& s : accepted) {
     if (s == report.tcb_status) return 0;
   }
   if (args.format != "json") {
-    std::fprintf(stderr, "kmra quote verify: verified, but TCB status %s is not accepted\n",
-                 report.tcb_status.c_str());
+    Errf("kmra quote verify: verified, but TCB status %s is not accepted\n",
+         report.tcb_status.c_str());
   }
   return 3;
 }
@@ -159,9 +161,10 @@ void RegisterQuoteCommands(CLI::App& app) {
       "Verify a quote against collateral. Exit 0: verified and TCB status accepted; 3: verified, "
       "status not accepted; 2: not verified; 1: usage or I/O error");
   verify->add_option("QUOTE", va->quote, "Quote file (binary)")->required();
-  verify->add_option("--collateral", va->collateral,
-                     "Directory with tcbInfo.json, qeIdentity.json, tcbSignChain.pem, "
-                     "rootCaCrl.der|.pem, pckCrl.der|.pem[, trustedRootCaCert.pem]")
+  verify
+      ->add_option("--collateral", va->collateral,
+                   "Directory with tcbInfo.json, qeIdentity.json, tcbSignChain.pem, "
+                   "rootCaCrl.der|.pem, pckCrl.der|.pem[, trustedRootCaCert.pem]")
       ->required();
   verify->add_option("--root", va->root,
                      "Trusted root CA (PEM). Default: the collateral's trustedRootCaCert.pem, "

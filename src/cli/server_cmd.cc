@@ -60,6 +60,7 @@ Status RunCommandLine(const std::vector<std::string>& argv, const std::string& s
   if (pid == 0) {
     setenv("SOFTHSM2_CONF", softhsm2_conf.c_str(), 1);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     int devnull = open("/dev/null", O_WRONLY);
@@ -131,9 +132,9 @@ Result<std::string> DevPolicyJson(const std::string& dir, const std::string& tok
   if (!token_module.empty()) {
     policy["mrenclave"] = {HexEncode(id.mrenclave)};
   } else {
-    std::fprintf(stderr,
-                 "dev: no token module found (pass --token-module); the demo key's policy names "
-                 "the enclave signer (MRSIGNER) only\n");
+    Errf(
+        "dev: no token module found (pass --token-module); the demo key's policy names "
+        "the enclave signer (MRSIGNER) only\n");
   }
   return server::DumpJson(policy);
 }
@@ -171,7 +172,7 @@ Status EnsureDemoKey(const std::string& dir, const server::ServerConfig& config,
   v.created_at = now;
   KMRA_TRY(store->AddKeyVersion(kDevKey, v));
   KMRA_TRY(store->PutPolicy({kDevKey, policy, now}));
-  std::fprintf(stderr, "dev: demo key policy %s\n", policy.c_str());
+  Errf("dev: demo key policy %s\n", policy.c_str());
   return OkStatus();
 }
 
@@ -186,7 +187,7 @@ Result<server::ServerConfig> PrepareDev(const ServerArgs& a) {
     o.tls.now = SystemClock::Get().NowUnix();
     o.sgx.now = o.tls.now;
     KMRA_TRY(enclave::pki::PkiInit(o));
-    std::fprintf(stderr, "dev: wrote the TLS and simulated SGX PKI to %s\n", dir.c_str());
+    Errf("dev: wrote the TLS and simulated SGX PKI to %s\n", dir.c_str());
   }
   fs::path hsm = dir / "hsm";
   std::string conf = (hsm / "softhsm2.conf").string();
@@ -202,7 +203,7 @@ Result<server::ServerConfig> PrepareDev(const ServerArgs& a) {
                              "--pin", pin, "--so-pin", RandomPin()},
                             conf));
     KMRA_TRY(WriteFileAtomic(hsm / "pin", pin + "\n", 0600));
-    std::fprintf(stderr, "dev: created SoftHSM2 token '%s' in %s\n", kDevToken, hsm.c_str());
+    Errf("dev: created SoftHSM2 token '%s' in %s\n", kDevToken, hsm.c_str());
   }
   fs::path config_path = dir / "kmra-server.toml";
   if (!fs::exists(config_path, ec)) {
@@ -217,7 +218,7 @@ Result<server::ServerConfig> PrepareDev(const ServerArgs& a) {
 void PrintDevBanner(const std::string& dir, const server::ServerConfig& c, std::uint16_t port) {
   std::string url = "https://" + (c.address == "0.0.0.0" ? std::string("127.0.0.1") : c.address) +
                     ":" + std::to_string(port);
-  std::printf(
+  Outf(
       "\n"
       "  OpenKMRA key server (development mode) at %s\n"
       "  !!! It trusts the SIMULATED SGX root: released keys are not protected by real SGX. !!!\n\n"
@@ -234,7 +235,7 @@ void PrintDevBanner(const std::string& dir, const server::ServerConfig& c, std::
       url.c_str(), dir.c_str(), dir.c_str(), dir.c_str(), enclave::pki::kDefaultClientId,
       dir.c_str(), dir.c_str(), kDevKey, dir.c_str(), dir.c_str(), dir.c_str(), url.c_str(),
       dir.c_str(), url.c_str(), kDevKey, dir.c_str(), dir.c_str(), dir.c_str());
-  std::fflush(stdout);
+  (void)std::fflush(stdout);  // a failed write sets stdout's error flag, reported at exit
 }
 
 // --listen ADDR, ADDR:PORT or [IPv6]:PORT.
@@ -269,20 +270,20 @@ int CheckConfigCommand(const server::ServerConfig& config) {
   log.level = "error";
   (void)SetupLogging(log);
   std::string failed;
-  std::printf("config: ok (replica %s)\n", config.replica.c_str());
+  Outf("config: ok (replica %s)\n", config.replica.c_str());
   for (const auto& r : server::CheckServerConfig(config)) {
-    std::printf("%s: %s%s\n", r.part.c_str(), r.ok ? "ok: " : "FAILED: ", r.detail.c_str());
+    Outf("%s: %s%s\n", r.part.c_str(), r.ok ? "ok: " : "FAILED: ", r.detail.c_str());
     if (!r.ok) failed += (failed.empty() ? "" : ", ") + r.part;
   }
-  std::fflush(stdout);
+  (void)std::fflush(stdout);  // a failed write sets stdout's error flag, reported at exit
   if (failed.empty()) return 0;
-  std::fprintf(stderr, "kmra server --check-config: %s not usable (see above)\n", failed.c_str());
+  Errf("kmra server --check-config: %s not usable (see above)\n", failed.c_str());
   return 1;
 }
 
 int RunServerCommand(const ServerArgs& a) {
   auto fail = [](const Error& e) {
-    std::fprintf(stderr, "kmra server: %s\n", e.ToString().c_str());
+    Errf("kmra server: %s\n", e.ToString().c_str());
     return 1;
   };
   server::ServerConfig config;

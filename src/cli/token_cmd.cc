@@ -27,7 +27,8 @@ struct TokenArgs {
 // The module: --module, $KMRA_TOKEN_MODULE, then beside the kmra binary (build tree or install).
 std::string FindModule(const std::string& flag) {
   if (!flag.empty()) return flag;
-  if (const char* env = std::getenv("KMRA_TOKEN_MODULE"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("KMRA_TOKEN_MODULE"); env != nullptr && *env != '\0')
+    return env;
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
   for (const auto& rel :
@@ -50,18 +51,20 @@ class Module {
   bool Open(const std::string& path) {
     handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle_ == nullptr) {
-      std::fprintf(stderr, "error: cannot load token module %s: %s\n(use --module or "
-                   "KMRA_TOKEN_MODULE)\n", path.c_str(), dlerror());
+      Errf(
+          "error: cannot load token module %s: %s\n(use --module or "
+          "KMRA_TOKEN_MODULE)\n",
+          path.c_str(), dlerror());
       return false;
     }
     auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(handle_, "C_GetFunctionList"));
     CK_FUNCTION_LIST_PTR list = nullptr;
     if (get == nullptr || get(&list) != CKR_OK) {
-      std::fprintf(stderr, "error: %s is not a PKCS#11 module\n", path.c_str());
+      Errf("error: %s is not a PKCS#11 module\n", path.c_str());
       return false;
     }
     if (CK_RV rv = list->C_Initialize(nullptr); rv != CKR_OK) {
-      std::fprintf(stderr, "error: C_Initialize failed (0x%lx); the line above says why\n", rv);
+      Errf("error: C_Initialize failed (0x%lx); the line above says why\n", rv);
       return false;
     }
     f_ = list;
@@ -76,11 +79,12 @@ class Module {
 
 bool Check(CK_RV rv, const char* what) {
   if (rv == CKR_OK) return true;
-  const char* hint = rv == CKR_PIN_INCORRECT ? " (wrong PIN)"
-                     : rv == CKR_PIN_LEN_RANGE ? " (PINs are 4 to 255 characters)"
-                     : rv == CKR_PIN_LOCKED ? " (PIN locked; the SO resets it with init-pin)"
-                     : rv == CKR_SESSION_EXISTS ? " (another session is open)" : "";
-  std::fprintf(stderr, "error: %s failed: CKR 0x%lx%s\n", what, rv, hint);
+  const char* hint = rv == CKR_PIN_INCORRECT    ? " (wrong PIN)"
+                     : rv == CKR_PIN_LEN_RANGE  ? " (PINs are 4 to 255 characters)"
+                     : rv == CKR_PIN_LOCKED     ? " (PIN locked; the SO resets it with init-pin)"
+                     : rv == CKR_SESSION_EXISTS ? " (another session is open)"
+                                                : "";
+  Errf("error: %s failed: CKR 0x%lx%s\n", what, rv, hint);
   return false;
 }
 
@@ -93,7 +97,7 @@ std::string Secret(const std::string& value, const std::string& env, const char*
   if (!env.empty()) {
     const char* v = std::getenv(env.c_str());
     if (v != nullptr) return v;
-    std::fprintf(stderr, "error: %s: environment variable %s is not set\n", name, env.c_str());
+    Errf("error: %s: environment variable %s is not set\n", name, env.c_str());
   }
   return "";
 }
@@ -109,7 +113,7 @@ bool WriteConfig(const TokenArgs& a) {
   if (!a.platform_dir.empty()) out << "platform_dir = \"" << a.platform_dir << "\"\n";
   out << "max_pin_failures = 10\n";
   if (!out) {
-    std::fprintf(stderr, "error: cannot write %s\n", a.conf.c_str());
+    Errf("error: cannot write %s\n", a.conf.c_str());
     return false;
   }
   return true;
@@ -118,12 +122,13 @@ bool WriteConfig(const TokenArgs& a) {
 int RunInit(const TokenArgs& a) {
   if (!a.token_dir.empty()) {
     if (a.conf.empty()) {
-      std::fprintf(stderr, "error: --token-dir writes a config file; name it with --conf\n");
+      Errf("error: --token-dir writes a config file; name it with --conf\n");
       return 2;
     }
     if (a.token_dir[0] != '/' || (a.platform == "sim" && a.platform_dir.empty())) {
-      std::fprintf(stderr, "error: --token-dir must be absolute, and --platform sim needs "
-                   "--platform-dir (a `kmra pki init` platform folder)\n");
+      Errf(
+          "error: --token-dir must be absolute, and --platform sim needs "
+          "--platform-dir (a `kmra pki init` platform folder)\n");
       return 2;
     }
     if (!WriteConfig(a)) return 1;
@@ -132,8 +137,9 @@ int RunInit(const TokenArgs& a) {
   const std::string so_pin = Secret(a.so_pin, a.so_pin_env, "--so-pin");
   const std::string pin = Secret(a.pin, a.pin_env, "--pin");
   if (so_pin.empty() || pin.empty()) {
-    std::fprintf(stderr, "error: give the SO PIN (--so-pin or --so-pin-env) and the user PIN "
-                 "(--pin or --pin-env)\n");
+    Errf(
+        "error: give the SO PIN (--so-pin or --so-pin-env) and the user PIN "
+        "(--pin or --pin-env)\n");
     return 2;
   }
   Module m;
@@ -149,7 +155,7 @@ int RunInit(const TokenArgs& a) {
     return 1;
   }
   m.f()->C_CloseSession(s);
-  std::printf("token \"%s\" initialised\n", a.label.c_str());
+  Outf("token \"%s\" initialised\n", a.label.c_str());
   return 0;
 }
 
@@ -164,13 +170,14 @@ int RunInfo(const TokenArgs& a) {
     while (!s.empty() && s.back() == ' ') s.pop_back();
     return s;
   };
-  std::printf("label:        %s\nmodel:        %s\nserial:       %s\ninitialised:  %s\n"
-              "user PIN:     %s\n",
-              field(info.label, 32).c_str(), field(info.model, 16).c_str(),
-              field(info.serialNumber, 16).c_str(),
-              (info.flags & CKF_TOKEN_INITIALIZED) ? "yes" : "no",
-              (info.flags & CKF_USER_PIN_LOCKED) ? "locked"
-              : (info.flags & CKF_USER_PIN_INITIALIZED) ? "set" : "not set");
+  Outf(
+      "label:        %s\nmodel:        %s\nserial:       %s\ninitialised:  %s\n"
+      "user PIN:     %s\n",
+      field(info.label, 32).c_str(), field(info.model, 16).c_str(),
+      field(info.serialNumber, 16).c_str(), (info.flags & CKF_TOKEN_INITIALIZED) ? "yes" : "no",
+      (info.flags & CKF_USER_PIN_LOCKED)        ? "locked"
+      : (info.flags & CKF_USER_PIN_INITIALIZED) ? "set"
+                                                : "not set");
   return 0;
 }
 
@@ -181,12 +188,15 @@ void RegisterToken(CLI::App& app) {
   token->require_subcommand(1);
   auto args = std::make_shared<TokenArgs>();
   auto common = [args](CLI::App* c) {
-    c->add_option("--module", args->module, "Token module (default: $KMRA_TOKEN_MODULE, or "
+    c->add_option("--module", args->module,
+                  "Token module (default: $KMRA_TOKEN_MODULE, or "
                   "libkmra-pkcs11.so beside kmra)");
-    c->add_option("--conf", args->conf, "Token config file (default: $KMRA_TOKEN_CONF, then "
+    c->add_option("--conf", args->conf,
+                  "Token config file (default: $KMRA_TOKEN_CONF, then "
                   "/etc/kmra/token.conf)");
   };
-  auto* init = token->add_subcommand("init", "Initialise the token (erases its objects) and set "
+  auto* init = token->add_subcommand("init",
+                                     "Initialise the token (erases its objects) and set "
                                      "the SO and user PINs");
   common(init);
   init->add_option("--label", args->label, "Token label (up to 32 characters)")->required();
@@ -194,11 +204,13 @@ void RegisterToken(CLI::App& app) {
   init->add_option("--so-pin-env", args->so_pin_env, "Read the SO PIN from this variable");
   init->add_option("--pin", args->pin, "User PIN");
   init->add_option("--pin-env", args->pin_env, "Read the user PIN from this variable");
-  init->add_option("--token-dir", args->token_dir, "Write --conf first, for a token in this "
+  init->add_option("--token-dir", args->token_dir,
+                   "Write --conf first, for a token in this "
                    "directory");
   init->add_option("--platform", args->platform, "With --token-dir: sim or gramine")
       ->check(CLI::IsMember({"sim", "gramine"}));
-  init->add_option("--platform-dir", args->platform_dir, "With --token-dir and sim: a "
+  init->add_option("--platform-dir", args->platform_dir,
+                   "With --token-dir and sim: a "
                    "`kmra pki init` platform folder (DIR/sgx/platform-1)");
   init->callback([args] { SetExitCode(RunInit(*args)); });
   auto* info = token->add_subcommand("info", "Show the token's label, serial and PIN state");

@@ -166,9 +166,11 @@ Result<QuotedKey> ParseQuoteOutput(std::span<const uint8_t> out) {
   }
   auto p = out.subspan(sizeof(header));
   QuotedKey q;
-  q.exponent.assign(p.begin(), p.begin() + header.ulExponentLen);
+  const auto exponent = p.first(header.ulExponentLen);
+  q.exponent.assign(exponent.begin(), exponent.end());
   p = p.subspan(header.ulExponentLen);
-  q.modulus.assign(p.begin(), p.begin() + header.ulModulusLen);
+  const auto modulus = p.first(header.ulModulusLen);
+  q.modulus.assign(modulus.begin(), modulus.end());
   p = p.subspan(header.ulModulusLen);
   q.quote.assign(p.begin(), p.end());
   return q;

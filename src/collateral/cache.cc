@@ -1,5 +1,7 @@
 #include "collateral/cache.h"
 
+#include <utility>
+
 #include "collateral/internal/codec.h"
 
 namespace kmra::collateral {
@@ -10,7 +12,7 @@ std::string StoreKey(const CollateralKey& key) { return "collateral/" + key.ToSt
 
 CachedSource::CachedSource(store::Store& store, std::unique_ptr<CollateralSource> upstream,
                            const Clock& clock, CacheOptions options)
-    : store_(store), upstream_(std::move(upstream)), clock_(clock), options_(options) {}
+    : store_(store), upstream_(std::move(upstream)), clock_(clock), options_(std::move(options)) {}
 
 Result<CachedCollateral> CachedSource::Refresh(const CollateralKey& key) {
   KMRA_ASSIGN_OR_RETURN(auto fresh, upstream_->Get(key));

@@ -56,7 +56,7 @@ Result<Out> Run(std::span<const uint8_t> kek, std::span<const uint8_t> in, bool 
   if (EVP_CipherFinal_ex(ctx.get(), dst + len, &final_len) != 1) {
     return ossl::Fail(Code::kInternal, "AES key wrap failed to finish");
   }
-  out.resize(static_cast<size_t>(len + final_len));
+  out.resize(static_cast<size_t>(len) + static_cast<size_t>(final_len));
   return out;
 }
 

@@ -25,7 +25,7 @@ const EVP_MD* Md(HashAlg alg) { return static_cast<const EVP_MD*>(internal::Fetc
 // (or out of memory); there is no useful recovery, so stop loudly instead of returning a wrong hash.
 void Check(int ok, const char* what) {
   if (ok != 1) {
-    std::fprintf(stderr, "kmra: fatal: OpenSSL %s failed\n", what);
+    (void)std::fprintf(stderr, "kmra: fatal: OpenSSL %s failed\n", what);  // aborting anyway
     std::abort();
   }
 }
@@ -48,7 +48,8 @@ const void* FetchedMd(HashAlg alg) {
       EVP_MD_fetch(nullptr, "SHA384", nullptr), EVP_MD_fetch(nullptr, "SHA512", nullptr)};
   const EVP_MD* md = kMds[static_cast<int>(alg)];
   if (md == nullptr) {
-    std::fprintf(stderr, "kmra: fatal: OpenSSL has no %s digest\n", OsslName(alg));
+    // Aborting anyway: a failed write to stderr changes nothing.
+    (void)std::fprintf(stderr, "kmra: fatal: OpenSSL has no %s digest\n", OsslName(alg));
     std::abort();
   }
   return md;

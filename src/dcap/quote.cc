@@ -129,7 +129,7 @@ std::string TeeName(uint32_t tee_type) {
   if (tee_type == kTeeTypeSgx) return "SGX";
   if (tee_type == kTeeTypeTdx) return "TDX";
   char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", tee_type);
+  (void)std::snprintf(buf, sizeof(buf), "0x%08x", tee_type);  // 10 characters: cannot truncate
   return buf;
 }
 

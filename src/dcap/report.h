@@ -2,6 +2,7 @@
 // every check and, on failure, a stable error code (docs/attestation.md lists them).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,7 +28,7 @@ struct ReportError {
 struct TdIdentity {
   std::string mr_td, mr_seam, mrsigner_seam, td_attributes, xfam, mr_config_id, mr_owner,
       mr_owner_config;
-  std::string rtmr[4];
+  std::array<std::string, 4> rtmr;
   std::string tee_tcb_svn;
 };
 

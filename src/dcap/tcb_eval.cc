@@ -57,7 +57,8 @@ const TdxModuleIdentity* SelectTdxModule(const TcbInfo& info, const TdReport& td
     return info.tdx_module ? &*info.tdx_module : nullptr;
   }
   char id[8];
-  std::snprintf(id, sizeof(id), "TDX_%02X", td.tee_tcb_svn[1]);
+  // "TDX_" and 2 hex digits of a byte: cannot truncate.
+  (void)std::snprintf(id, sizeof(id), "TDX_%02X", td.tee_tcb_svn[1]);
   for (const auto& m : info.tdx_module_identities) {
     if (m.id == id) return &m;
   }

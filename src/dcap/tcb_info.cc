@@ -81,7 +81,7 @@ Result<TcbLevel> Level(dom::object o, const TcbInfo& info, const std::string& ct
   if (info.version == 2) {
     for (int i = 0; i < 16; ++i) {
       char key[24];
-      std::snprintf(key, sizeof(key), "sgxtcbcomp%02dsvn", i + 1);
+      (void)std::snprintf(key, sizeof(key), "sgxtcbcomp%02dsvn", i + 1);  // 15 characters
       KMRA_ASSIGN_OR_RETURN(int64_t svn, tcb.Int(key, 0, 255));
       level.sgx_components[i] = static_cast<uint8_t>(svn);
     }

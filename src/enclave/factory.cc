@@ -20,14 +20,14 @@ Result<std::array<std::uint8_t, 32>> MeasureFile(const std::string& path) {
   }
   auto ctx = ossl::Wrap(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    std::fclose(f);
+    (void)std::fclose(f);  // opened for reading: closing cannot lose data
     return ossl::Fail(Code::kInternal, "cannot start SHA-256");
   }
   unsigned char buf[65536];
   std::size_t n = 0;
   while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) EVP_DigestUpdate(ctx.get(), buf, n);
   const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
+  (void)std::fclose(f);  // opened for reading: closing cannot lose data
   if (failed) return Unavailable("error while reading " + path + " to measure it");
   std::array<std::uint8_t, 32> out{};
   unsigned int len = 0;

@@ -70,7 +70,7 @@ Result<std::shared_ptr<Module>> Module::Load(const std::string& path) {
     ::dlclose(handle);
     return tl::unexpected<Error>(RvError("C_Initialize", rv).WithContext(path));
   }
-  std::shared_ptr<Module> module(new Module(path, handle, fn, finalize));
+  std::shared_ptr<Module> module(new Module(path, fn, finalize));
   registry[path] = module;
   return module;
 }

@@ -75,11 +75,11 @@ class Module {
   Result<MechanismInfo> GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE mechanism) const;
 
  private:
-  Module(std::string path, void* handle, CK_FUNCTION_LIST* fn, bool finalize)
-      : path_(std::move(path)), handle_(handle), fn_(fn), finalize_(finalize) {}
+  // The dlopen handle is not kept: the module is never unloaded (~Module says why).
+  Module(std::string path, CK_FUNCTION_LIST* fn, bool finalize)
+      : path_(std::move(path)), fn_(fn), finalize_(finalize) {}
 
   std::string path_;
-  void* handle_ = nullptr;
   CK_FUNCTION_LIST* fn_ = nullptr;
   bool finalize_ = false;
 };

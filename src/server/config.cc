@@ -336,7 +336,8 @@ Status CheckSecretFileModes(const ServerConfig& c) {
     if (file->empty() || ::stat(file->c_str(), &st) != 0) continue;
     if ((st.st_mode & 077) != 0) {
       char mode[8];
-      std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      // At most 4 octal digits (the mask): cannot truncate.
+      (void)std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
       return FailedPrecondition(std::string(setting) + " " + *file + " has mode " + mode +
                                 ": a secret must be readable by its owner only; run chmod 600 " +
                                 *file);
@@ -369,6 +370,7 @@ Status MergeApphsmConfText(const std::string& json_text, const std::string& base
       if (permission == "allowed" || permission == "allow") {
         config->clients.push_back(id);
       } else if (permission != "denied" && permission != "deny") {
+        // NOLINTNEXTLINE(performance-inefficient-string-concatenation): runs once (returns)
         return InvalidArgument("client '" + id + "': permission '" + permission +
                                "' is neither \"allowed\" nor \"denied\"");
       }

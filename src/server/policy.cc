@@ -28,6 +28,7 @@ Result<std::vector<std::array<std::uint8_t, 32>>> MeasurementList(const Json& va
   for (const auto& s : strings) {
     auto bytes = HexDecode(s);
     if (!bytes || bytes->size() != 32) {
+      // NOLINTNEXTLINE(performance-inefficient-string-concatenation): runs once (returns)
       return InvalidArgument("policy field '" + field + "': '" + s +
                              "' is not a 32-byte value in hex (64 hex digits)");
     }

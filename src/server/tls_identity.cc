@@ -38,6 +38,7 @@ int RecordAndDefer(int preverified, X509_STORE_CTX* ctx) {
       bits |= kUntrusted;
       break;
   }
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the slot holds a bit set, never dereferenced
   SSL_set_ex_data(ssl, ProblemIndex(), reinterpret_cast<void*>(bits));
   return 1;
 }
@@ -88,13 +89,13 @@ ClientIdentity IdentityOf(SSL* ssl) {
   if (!id.verified) {
     id.verify_error = X509_verify_cert_error_string(verify);
     auto bits = reinterpret_cast<std::uintptr_t>(SSL_get_ex_data(ssl, ProblemIndex()));
-    if (bits & kUntrusted) {
-      id.problem = ClientIdentity::Problem::kUntrusted;
-    } else if (bits & kExpired) {
+    // A foreign chain is reported as foreign even when it has also expired.
+    const bool foreign = (bits & kUntrusted) != 0;
+    if (!foreign && (bits & kExpired) != 0) {
       id.problem = ClientIdentity::Problem::kExpired;
       id.verify_error =
           "certificate has expired (notAfter " + TimeText(X509_get0_notAfter(cert.get())) + ")";
-    } else if (bits & kNotYetValid) {
+    } else if (!foreign && (bits & kNotYetValid) != 0) {
       id.problem = ClientIdentity::Problem::kNotYetValid;
       id.verify_error = "certificate is not yet valid (notBefore " +
                         TimeText(X509_get0_notBefore(cert.get())) + ")";

@@ -219,7 +219,9 @@ class PostgresStore final : public Store {
                          "AND time >= $2 ORDER BY seq LIMIT $3",
                          {P(q.after_seq), P(q.since_time), P(static_cast<int64_t>(q.limit))}));
     std::vector<AuditRecord> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
+    const int rows = PQntuples(r.get());
+    out.reserve(static_cast<size_t>(rows));
+    for (int i = 0; i < rows; ++i) {
       out.push_back(
           AuditRecord{Int(r, i, 0), Int(r, i, 1), Text(r, i, 2), Text(r, i, 3), Text(r, i, 4)});
     }

@@ -42,8 +42,8 @@ CK_RV DecodeTemplateValue(std::span<const uint8_t> stored, AttrMap& out) {
     if (!Get(stored, pos, 8, type) || !Get(stored, pos, 4, len) || stored.size() - pos < len) {
       return CKR_GENERAL_ERROR;
     }
-    out[static_cast<CK_ATTRIBUTE_TYPE>(type)].assign(stored.begin() + pos,
-                                                     stored.begin() + pos + len);
+    const auto value = stored.subspan(pos, static_cast<size_t>(len));
+    out[static_cast<CK_ATTRIBUTE_TYPE>(type)].assign(value.begin(), value.end());
     pos += len;
   }
   return pos == stored.size() ? CKR_OK : CKR_GENERAL_ERROR;

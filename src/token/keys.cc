@@ -56,7 +56,10 @@ std::vector<uint8_t> UnwrapEcPoint(std::span<const uint8_t> v, size_t field_byte
   if (v.size() >= 2 && v[0] == 0x04) {
     size_t hdr = 2, len = v[1];
     if (v[1] == 0x81 && v.size() >= 3) hdr = 3, len = v[2];
-    if (hdr + len == v.size()) return {v.begin() + hdr, v.end()};
+    if (hdr + len == v.size()) {
+      const auto point = v.subspan(hdr);
+      return {point.begin(), point.end()};
+    }
   }
   return {};
 }

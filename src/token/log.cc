@@ -7,7 +7,7 @@ namespace kmra::token {
 
 void LogError(const std::string& message) {
   if (std::getenv("KMRA_TOKEN_QUIET") != nullptr) return;
-  std::fprintf(stderr, "kmra-pkcs11: %s\n", message.c_str());
+  (void)std::fprintf(stderr, "kmra-pkcs11: %s\n", message.c_str());  // nowhere to report a failure
 }
 
 void LogDebug(const std::string& message) {

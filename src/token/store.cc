@@ -277,7 +277,8 @@ std::vector<Object> Store::LoadObjects(std::vector<std::string>* refused) {
   for (const std::string& name : *names) {
     if (name.empty() || name[0] == '.' || !EndsWith(name, kObjectSuffix)) continue;
     std::string uid = name.substr(0, name.size() - 4);
-    auto file = fs::ReadFileAt(objects_fd_.get(), name, objects + "/" + name);
+    auto file =
+        fs::ReadFileAt(objects_fd_.get(), name, std::string(objects).append("/").append(name));
     if (!file) {
       if (refused) refused->push_back(uid + ": " + file.error().message());
       continue;
@@ -317,7 +318,8 @@ Status Store::Clear() {
     for (const auto& name : names) {
       if ((fd == objects_fd_.get() && EndsWith(name, kObjectSuffix)) || fs::IsTempName(name)) {
         if (::unlinkat(fd, name.c_str(), 0) != 0 && errno != ENOENT) {
-          return Unavailable(fs::Errno("cannot remove " + shown + "/" + name));
+          return Unavailable(
+              fs::Errno(std::string("cannot remove ").append(shown).append("/").append(name)));
         }
       }
     }

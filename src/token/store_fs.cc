@@ -74,7 +74,8 @@ Status CheckOwnership(const struct stat& st, const std::string& shown, bool dire
   }
   if (directory && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    // At most 4 octal digits (the mask): cannot truncate.
+    (void)std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return FailedPrecondition(shown + " is writable by its group or by everyone (mode " + mode +
                               "), so others could plant files or links in it: `chmod 0700 " +
                               shown + "`");

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <optional>
 
+#include "base/hex.h"
 #include "crypto/random.h"
 #include "token/log.h"
 
@@ -183,9 +184,7 @@ CK_RV Token::InitToken(std::string_view so_pin, std::string_view label) {
       LogError("C_InitToken: " + raw.error().message());
       return CKR_FUNCTION_FAILED;
     }
-    char hex[17];
-    for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw->Reveal()[i]);
-    m.serial = hex;
+    m.serial = HexEncode(raw->Reveal());  // 16 lowercase hex digits
     m.generation = 1;  // generation 0 marks a store whose first record is not written yet
   } else {
     // A record that does not unseal belongs to another enclave or was tampered with; refuse to

@@ -79,7 +79,8 @@ Checks TdxModule(const Quote& q, const TcbInfo* tcb_info, const TdxModuleIdentit
   const TdxModuleIdentity* m = *module;
   if (m == nullptr) {
     char id[8];
-    std::snprintf(id, sizeof(id), "TDX_%02X", td.tee_tcb_svn[1]);
+    // "TDX_" and 2 hex digits of a byte: cannot truncate.
+    (void)std::snprintf(id, sizeof(id), "TDX_%02X", td.tee_tcb_svn[1]);
     b.Add("tdx_module.identity", false,
           std::string("the TCB info has no TDX module identity ") + id, "tdx_module.mismatch");
     return b;

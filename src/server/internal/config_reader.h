@@ -64,6 +64,7 @@ class TableReader {
       if (std::find(known_.begin(), known_.end(), k) == known_.end()) {
         std::string list;
         for (const auto& n : known_) list += (list.empty() ? "" : ", ") + n;
+        // NOLINTNEXTLINE(performance-inefficient-string-concatenation): runs once (returns)
         return InvalidArgument("unknown setting '" + k + "' in [" + section_ + "]; known: " + list);
       }
     }

@@ -1,4 +1,5 @@
-// The kmra binary's own surface: --version, help, and what a user sees on a mistyped command.
+// The kmra binary's own surface: --version, help, what a user sees on a mistyped command, and a
+// failed write of its output.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -58,6 +59,18 @@ TEST(CliTest, UnknownCommandFailsAndSaysSo) {
   Outcome f = Kmra("--no-such-flag");
   EXPECT_NE(f.status, 0);
   EXPECT_NE(f.out.find("no-such-flag"), std::string::npos) << f.out;
+}
+
+TEST(CliTest, FailedWriteToStdoutFailsTheCommand) {
+  // stdout on a full disk (/dev/full), stderr still to the test: the overview cannot be written,
+  // and kmra says so and exits 1 instead of reporting success with the output lost.
+  Outcome full = Kmra("help 2>&1 >/dev/full; exit $?");
+  EXPECT_EQ(full.status, 1) << full.out;
+  EXPECT_NE(full.out.find("writing the output failed"), std::string::npos) << full.out;
+  // The same command with a working stdout succeeds and prints the overview.
+  Outcome ok = Kmra("help");
+  EXPECT_EQ(ok.status, 0);
+  EXPECT_NE(ok.out.find("Subcommands:"), std::string::npos) << ok.out;
 }
 
 }  // namespace

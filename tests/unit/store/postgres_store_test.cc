@@ -201,7 +201,7 @@ TEST_F(PostgresStoreTest, NonceSpentOnlyWithItsAuditRecordAndOpaqueKeyIds) {
 
 // A conninfo with a password is refused unless allowed, and descriptions never carry one.
 TEST(PostgresConninfoTest, PasswordsInUrlsAreRefusedAndDescriptionsHoldNone) {
-  for (const std::string with_password :
+  for (const std::string& with_password :
        {std::string("postgresql://kmra:hunter2@db.example/kmra"),
         std::string("host=db.example dbname=kmra user=kmra password=hunter2")}) {
     auto refused = CheckPostgresConninfo(with_password, false);
