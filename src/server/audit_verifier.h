@@ -1,12 +1,12 @@
-// Verifies the audit chain away from the I/O threads, at the lowest scheduling priority
-// (SCHED_IDLE), so that a verify of a long log never holds an I/O thread and takes only CPU time
-// that releases do not want. A coordinating thread at normal priority takes the callers and answers
-// them; the verification itself runs on a thread of its own at low priority that shares no lock
-// with the I/O threads (it hands its verdict over by ending: join), so a preempted low-priority
-// thread can never hold up a release (no priority inversion on our locks or the metrics). At most
-// one verification runs at a time; callers that ask while one runs share the next one, which starts
-// when it ends (so every verdict covers every record written before the caller asked, and any
-// number of callers cost one verification at a time).
+// Verifies the audit chain away from the I/O threads, on a thread at nice 19, so that a verify of a
+// long log never holds an I/O thread and yields the CPU to releases (nice 19 still gets a small
+// share). A coordinating thread at normal priority takes the callers and answers them; the
+// verification itself runs on a thread of its own at low priority that shares no lock with the I/O
+// threads (it hands its verdict over by ending: join), so a preempted low-priority thread can never
+// hold up a release (no priority inversion on our locks or the metrics). At most one verification
+// runs at a time; callers that ask while one runs share the next one, which starts when it ends (so
+// every verdict covers every record written before the caller asked, and any number of callers cost
+// one verification at a time).
 #pragma once
 
 #include <condition_variable>
