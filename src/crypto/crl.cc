@@ -16,7 +16,7 @@ int64_t ToUnix(const ASN1_TIME* t) {
   return DaysFromCivil(tm.tm_year + 1900, static_cast<unsigned>(tm.tm_mon + 1),
                        static_cast<unsigned>(tm.tm_mday)) *
              86400 +
-         tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+         int64_t{tm.tm_hour} * 3600 + int64_t{tm.tm_min} * 60 + tm.tm_sec;
 }
 
 // The commonName of a name, or "".

@@ -173,7 +173,9 @@ ExchangeOutput HttpExchange::Feed(std::string_view bytes) noexcept {
   return Guarded(bytes, nullptr);
 }
 
-ExchangeOutput HttpExchange::Resume(Response response) noexcept { return Guarded({}, &response); }
+ExchangeOutput HttpExchange::Resume(const Response& response) noexcept {
+  return Guarded({}, &response);
+}
 
 ExchangeOutput HttpExchange::Guarded(std::string_view bytes, const Response* resumed) noexcept {
   try {

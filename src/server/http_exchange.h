@@ -58,7 +58,7 @@ class HttpExchange {
 
   // Sends the answer a handler deferred (ExchangeOutput::deferred), then goes on with requests that
   // were already received. Never throws.
-  ExchangeOutput Resume(Response response) noexcept;
+  ExchangeOutput Resume(const Response& response) noexcept;
 
   // True while an answer is deferred.
   bool Awaiting() const { return awaiting_.has_value(); }

@@ -204,14 +204,14 @@ class Session : public std::enable_shared_from_this<Session> {
       auto self = weak.lock();
       if (!self) return;
       net::post(self->hold_.get_executor(), [weak, answer = std::move(response)]() mutable {
-        if (auto session = weak.lock()) session->OnAnswer(std::move(answer));
+        if (auto session = weak.lock()) session->OnAnswer(answer);
       });
     });
   }
 
-  void OnAnswer(Response response) {
+  void OnAnswer(const Response& response) {
     hold_.cancel();
-    Send(exchange_->Resume(std::move(response)));
+    Send(exchange_->Resume(response));
   }
 
   void DoClose() {
