@@ -4,6 +4,7 @@
 // pipelines behind one does not hurt the server, concurrent verifies share one run, and a tampered
 // record is still found (409, first_bad_seq). Every test also checks that releases keep working.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <memory>
@@ -215,10 +216,21 @@ TEST_F(AuditVerifyTest, ATamperedRecordIsFoundAnd409NamesIt) {
   EXPECT_NE(cli.output.find("intact"), std::string::npos) << cli.output;
   // Someone with write access to the database rewrites one record in the middle of the log.
   constexpr int kForged = kRecords / 2;
-  auto forged = RunCmd({"sqlite3", D() + "/state.db",
-                        "UPDATE audit SET json = replace(json, 'filler', 'forged') WHERE seq = " +
-                            std::to_string(kForged)});
-  ASSERT_EQ(forged.exit_code, 0) << forged.output;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((D() + "/state.db").c_str(), &db), SQLITE_OK);
+    const std::string sql =
+        "UPDATE audit SET json = replace(json, 'filler', 'forged') WHERE seq = " +
+        std::to_string(kForged);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    const std::string why = err != nullptr ? err : "";
+    sqlite3_free(err);
+    const int changed = sqlite3_changes(db);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << why;
+    ASSERT_EQ(changed, 1);
+  }
   auto admin = Admin();
   ASSERT_TRUE(admin->Send(Get("/v1/audit/verify")));
   auto verdict = admin->Read();
