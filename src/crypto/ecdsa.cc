@@ -39,20 +39,29 @@ Result<std::vector<uint8_t>> EcdsaRawToDer(std::span<const uint8_t> raw) {
     return InvalidArgument("raw ECDSA signature is " + std::to_string(raw.size()) +
                            " bytes; expected r||s of equal halves (64 for P-256, 96 for P-384)");
   }
+  // Each half is an unsigned big-endian integer: DER wants it minimal (leading zero bytes dropped,
+  // one kept for zero) and non-negative (a zero byte before a set top bit).
   const size_t half = raw.size() / 2;
-  auto sig = ossl::Wrap(ECDSA_SIG_new());
-  BIGNUM* r = BN_bin2bn(raw.data(), static_cast<int>(half), nullptr);
-  BIGNUM* s = BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr);
-  if (!sig || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    return ossl::Fail(Code::kInternal, "cannot build ECDSA signature");
+  auto minimal = [half](std::span<const uint8_t> v) {
+    size_t skip = 0;
+    while (skip + 1 < half && v[skip] == 0) ++skip;
+    return v.subspan(skip);
+  };
+  const std::span<const uint8_t> ints[2] = {minimal(raw.first(half)), minimal(raw.last(half))};
+  size_t body = 0;
+  for (auto v : ints) body += 2 + (v[0] & 0x80 ? 1 : 0) + v.size();
+  std::vector<uint8_t> out;
+  out.reserve(3 + body);
+  out.push_back(0x30);  // SEQUENCE; at most 2 * (2 + 67) = 138 content bytes
+  if (body >= 0x80) out.push_back(0x81);
+  out.push_back(static_cast<uint8_t>(body));
+  for (auto v : ints) {
+    const bool pad = (v[0] & 0x80) != 0;
+    out.push_back(0x02);  // INTEGER
+    out.push_back(static_cast<uint8_t>(v.size() + (pad ? 1 : 0)));
+    if (pad) out.push_back(0x00);
+    out.insert(out.end(), v.begin(), v.end());
   }
-  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
-  if (len <= 0) return ossl::Fail(Code::kInternal, "cannot DER-encode ECDSA signature");
-  std::vector<uint8_t> out(static_cast<size_t>(len));
-  unsigned char* p = out.data();
-  i2d_ECDSA_SIG(sig.get(), &p);
   return out;
 }
 

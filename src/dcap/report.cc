@@ -67,7 +67,8 @@ json VerificationReport::ToJsonValue() const {
                          {"expires_first", collateral_expires_first}};
   j["quote_trailing_bytes"] = quote_trailing_bytes;
   json cs = json::array();
-  for (const auto& c : checks) cs.push_back(json{{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}});
+  for (const auto& c : checks)
+    cs.push_back(json{{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}});
   j["checks"] = cs;
   json es = json::array();
   for (const auto& e : errors) es.push_back(json{{"code", e.code}, {"message", e.message}});
@@ -86,30 +87,35 @@ std::string VerificationReport::ToText() const {
   std::string ids;
   for (const auto& id : advisory_ids) ids += (ids.empty() ? "" : ", ") + id;
   out += "advisory_ids:       " + (ids.empty() ? "(none)" : ids) + "\n";
-  out += "qe_identity_status: " + (qe_identity_status.empty() ? "(not evaluated)" : qe_identity_status) + "\n";
+  out += "qe_identity_status: " +
+         (qe_identity_status.empty() ? "(not evaluated)" : qe_identity_status) + "\n";
   if (!tdx_module_status.empty()) out += "tdx_module_status:  " + tdx_module_status + "\n";
   out += "tee:                " + tee + "\n";
   out += "fmspc:              " + fmspc + "  pce_id: " + pce_id + "  pck_ca: " + pck_ca + "\n";
   if (td) {
     out += "mr_td:              " + td->mr_td + "\n";
     out += "mr_seam:            " + td->mr_seam + "\n";
-    for (int i = 0; i < 4; ++i) out += "rtmr" + std::to_string(i) + ":              " + td->rtmr[i] + "\n";
+    for (int i = 0; i < 4; ++i)
+      out += "rtmr" + std::to_string(i) + ":              " + td->rtmr[i] + "\n";
   } else {
     out += "mrenclave:          " + mrenclave + "\n";
     out += "mrsigner:           " + mrsigner + "\n";
-    out += "isv_prod_id:        " + std::to_string(isv_prod_id) + "  isv_svn: " + std::to_string(isv_svn) + "\n";
+    out += "isv_prod_id:        " + std::to_string(isv_prod_id) +
+           "  isv_svn: " + std::to_string(isv_svn) + "\n";
   }
-  out += std::string("debug:              ") + (debug ? "YES (debug enclave: memory readable by the host)" : "no") + "\n";
+  out += std::string("debug:              ") +
+         (debug ? "YES (debug enclave: memory readable by the host)" : "no") + "\n";
   out += "report_data:        " + report_data + "\n";
   out += "verified_at:        " + internal::FormatUtc(verified_at) + "\n";
   if (collateral_not_after != 0) {
     out += "collateral valid:   " + internal::FormatUtc(collateral_not_before) + " .. " +
-           internal::FormatUtc(collateral_not_after) + " (first to expire: " +
-           collateral_expires_first + ")\n";
+           internal::FormatUtc(collateral_not_after) +
+           " (first to expire: " + collateral_expires_first + ")\n";
   }
   out += "checks:\n";
   for (const auto& c : checks) {
-    out += std::string("  [") + (c.ok ? " ok " : "FAIL") + "] " + c.name + ": " + c.detail + "\n";
+    out += std::string("  [") + (c.ok ? " ok " : "FAIL") + "] " + std::string(c.name) + ": " +
+           c.detail + "\n";
   }
   if (!errors.empty()) {
     out += "errors:\n";

@@ -4,17 +4,16 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace kmra::dcap {
 
 struct CheckOutcome {
-  std::string name;    // e.g. "pck_chain.signatures"
+  std::string_view name;  // e.g. "pck_chain.signatures"; names are string literals
   bool ok = false;
   std::string detail;  // what was checked; on failure expected vs actual
 };
@@ -37,13 +36,13 @@ struct VerificationReport {
   // QVL). The TCB status is judged separately (by policy or `kmra quote verify --accept`).
   // tcb_status and qe_identity_status are "" (JSON null) when not evaluated.
   bool verified = false;
-  std::string tcb_status;          // Intel's string, "TCBLevelNotSupported", or "" if not evaluated
+  std::string tcb_status;  // Intel's string, "TCBLevelNotSupported", or "" if not evaluated
   std::vector<std::string> advisory_ids;  // of the chosen TCB level, the QE level and module level
-  std::string qe_identity_status;  // status of the QE identity level, "" if not evaluated
-  std::string tdx_module_status;   // TDX with module identities only
+  std::string qe_identity_status;         // status of the QE identity level, "" if not evaluated
+  std::string tdx_module_status;          // TDX with module identities only
 
   // Enclave identity (SGX: the ISV enclave; TDX: zero/empty, see `td`).
-  std::string tee;  // "SGX" or "TDX"
+  std::string tee;                                           // "SGX" or "TDX"
   std::string mrenclave, mrsigner, attributes, report_data;  // lower-case hex
   uint16_t isv_prod_id = 0;
   uint16_t isv_svn = 0;
@@ -51,9 +50,9 @@ struct VerificationReport {
   std::optional<TdIdentity> td;
 
   // Platform, from the PCK certificate.
-  std::string fmspc;    // upper-case hex, like Intel's collateral
+  std::string fmspc;  // upper-case hex, like Intel's collateral
   std::string pce_id;
-  std::string pck_ca;   // "processor" or "platform"
+  std::string pck_ca;  // "processor" or "platform"
 
   int64_t verified_at = 0;
   // Window in which all the collateral (TCB info, QE identity, CRLs) is valid at once, and what

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -21,7 +23,7 @@ class Lru {
   explicit Lru(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
   // The value for `key`, or null. Marks it most recently used.
-  std::shared_ptr<const V> Get(const std::string& key) {
+  std::shared_ptr<const V> Get(std::string_view key) {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = map_.find(key);
     if (it == map_.end()) {
@@ -72,7 +74,12 @@ class Lru {
   };
   mutable std::shared_mutex mu_;
   size_t capacity_;
-  std::unordered_map<std::string, Entry> map_;
+  // Looked up by string_view: a hit does not copy the key (a PEM chain is a few kilobytes).
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> map_;
   std::atomic<uint64_t> clock_{0};
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};

@@ -22,16 +22,16 @@ const Cert* FirstExpired(const std::vector<Cert>& certs, int64_t at) {
 
 }  // namespace
 
-bool Checks::Add(std::string name, bool ok, std::string detail, std::string_view code) {
-  list_.push_back({std::move(name), ok, std::move(detail), std::string(code)});
+bool Checks::Add(std::string_view name, bool ok, std::string detail, std::string_view code) {
+  list_.push_back({name, ok, std::move(detail), code});
   return ok;
 }
 
-bool Checks::Validity(std::string name, const std::string& what, const char* start_field,
+bool Checks::Validity(std::string_view name, const std::string& what, const char* start_field,
                       int64_t not_before, int64_t not_after, int64_t at,
                       std::string_view early_code, std::string_view late_code) {
   if (at + skew_ < not_before) {
-    return Add(std::move(name), false,
+    return Add(name, false,
                what + " is not valid before " + FormatUtc(not_before) + " (" + start_field +
                    "); verification time is " + FormatUtc(at) +
                    (skew_ > 0 ? " (clock skew allowance " + std::to_string(skew_) + " s)" : ""),
@@ -40,17 +40,17 @@ bool Checks::Validity(std::string name, const std::string& what, const char* sta
   const bool ok = at <= not_after;
   const std::string from = what + " (" + start_field + " " + FormatUtc(not_before) + ")";
   return Add(
-      std::move(name), ok,
+      name, ok,
       ok ? from + " valid until " + FormatUtc(not_after)
          : from + " expired at " + FormatUtc(not_after) + "; verification time is " + FormatUtc(at),
       late_code);
 }
 
-bool Checks::CrlValid(std::string name, const std::string& what, const Crl& crl, int64_t at) {
+bool Checks::CrlValid(std::string_view name, const std::string& what, const Crl& crl, int64_t at) {
   if (crl.next_update == 0) {
-    return Add(std::move(name), false, what + " has no nextUpdate", "crl.expired");
+    return Add(name, false, what + " has no nextUpdate", "crl.expired");
   }
-  return Validity(std::move(name), what, "thisUpdate", crl.this_update, crl.next_update, at,
+  return Validity(name, what, "thisUpdate", crl.this_update, crl.next_update, at,
                   "crl.not_yet_valid", "crl.expired");
 }
 
@@ -58,10 +58,11 @@ bool Checks::all_ok() const {
   return std::all_of(list_.begin(), list_.end(), [](const Check& c) { return c.ok; });
 }
 
-void Record(const Checks& checks, VerificationReport* report) {
-  for (const Check& c : checks.list()) {
-    if (!c.ok) report->errors.push_back({c.code, c.name + ": " + c.detail});
-    report->checks.push_back({c.name, c.ok, c.detail});
+void Record(Checks checks, VerificationReport* report) {
+  for (Check& c : checks.list_) {
+    if (!c.ok)
+      report->errors.push_back({std::string(c.code), std::string(c.name) + ": " + c.detail});
+    report->checks.push_back({c.name, c.ok, std::move(c.detail)});
   }
 }
 

@@ -1,6 +1,12 @@
 #include "crypto/ecdsa.h"
 
 #include <gtest/gtest.h>
+#include <openssl/ecdsa.h>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <thread>
 
 #include "base/hex.h"
 #include "crypto/ec.h"
@@ -44,6 +50,46 @@ TEST(EcTest, RejectsBadPoints) {
   EXPECT_NE(r.error().message().find("63 bytes; expected 64"), std::string::npos);
   EXPECT_EQ(*ParseEcCurve("secp384r1"), EcCurve::kP384);
   EXPECT_FALSE(ParseEcCurve("P-521"));
+}
+
+// A coordinate must be below the field prime: x = p names the same residue as x = 0, which an
+// encoder that reduced it would accept as another spelling of a point.
+TEST(EcTest, RejectsCoordinateNotBelowThePrime) {
+  auto good = *EcPublicPoint(*GenerateEcKey(EcCurve::kP256)->PublicKey());
+  std::vector<uint8_t> bad = good;
+  const std::vector<uint8_t> p256_prime =
+      *HexDecode("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+  std::copy(p256_prime.begin(), p256_prime.end(), bad.begin() + 1);
+  auto r = EcPublicKeyFromPoint(EcCurve::kP256, bad);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Code::kInvalidArgument);
+  std::copy(p256_prime.begin(), p256_prime.end(), bad.begin() + 33);
+  std::copy(good.begin() + 1, good.begin() + 33, bad.begin() + 1);
+  EXPECT_FALSE(EcPublicKeyFromPoint(EcCurve::kP256, bad));
+  EXPECT_TRUE(EcPublicKeyFromPoint(EcCurve::kP256, good));
+}
+
+// Key objects of one curve are built from one shared curve object: each keeps its own point, from
+// any thread.
+TEST(EcTest, KeysOfOneCurveAreIndependent) {
+  std::vector<std::vector<uint8_t>> points;
+  for (int i = 0; i < 4; ++i)
+    points.push_back(*EcPublicPoint(*GenerateEcKey(EcCurve::kP256)->PublicKey()));
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        const auto& point = points[(t + i) % points.size()];
+        auto key = EcPublicKeyFromPoint(EcCurve::kP256, point);
+        if (!key || *EcPublicPoint(*key) != point) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  auto p384 = *EcPublicPoint(*GenerateEcKey(EcCurve::kP384)->PublicKey());
+  EXPECT_EQ(*EcCurveOf(*EcPublicKeyFromPoint(EcCurve::kP384, p384)), EcCurve::kP384);
 }
 
 TEST(EcdsaTest, SignVerifyAndTamper) {
@@ -90,8 +136,52 @@ TEST(EcdsaTest, RawDerConversionKnownAnswer) {
   raw[63] = 0x80;
   auto der = EcdsaRawToDer(raw);
   ASSERT_TRUE(der);
-  EXPECT_EQ(HexEncode(*der), "3007020101020200" "80");
+  EXPECT_EQ(HexEncode(*der),
+            "3007020101020200"
+            "80");
   EXPECT_EQ(*EcdsaDerToRaw(*der, 32), raw);
+}
+
+// The raw-to-DER encoder is written out; OpenSSL's i2d_ECDSA_SIG is the reference, over random
+// halves shaped to hit every branch (zero, leading zero bytes, top bit set, long form length).
+TEST(EcdsaTest, RawToDerMatchesOpenssl) {
+  std::mt19937 rng(17);
+  for (size_t size : {size_t{2}, size_t{64}, size_t{96}, size_t{132}}) {
+    for (int i = 0; i < 400; ++i) {
+      std::vector<uint8_t> raw(size);
+      for (auto& b : raw) b = static_cast<uint8_t>(rng());
+      const size_t half = size / 2;
+      for (size_t h : {size_t{0}, half}) {
+        switch (rng() % 4) {
+          case 0:
+            std::fill_n(raw.begin() + h, rng() % (half + 1), 0);
+            break;  // leading zeros
+          case 1:
+            raw[h] |= 0x80;
+            break;
+          case 2:
+            raw[h] &= 0x7f;
+            break;
+          default:
+            break;
+        }
+      }
+      ossl::Ptr<ECDSA_SIG> sig(ECDSA_SIG_new());
+      ECDSA_SIG_set0(sig.get(), BN_bin2bn(raw.data(), static_cast<int>(half), nullptr),
+                     BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr));
+      unsigned char* der = nullptr;
+      const int len = i2d_ECDSA_SIG(sig.get(), &der);
+      ASSERT_GT(len, 0);
+      const std::vector<uint8_t> want(der, der + len);
+      OPENSSL_free(der);
+      auto got = EcdsaRawToDer(raw);
+      ASSERT_TRUE(got);
+      ASSERT_EQ(HexEncode(*got), HexEncode(want)) << "raw " << HexEncode(raw);
+      if (size > 2) {
+        EXPECT_EQ(*EcdsaDerToRaw(*got, half), raw);
+      }
+    }
+  }
 }
 
 TEST(EcdsaTest, MalformedSignaturesAreNamed) {
@@ -126,8 +216,8 @@ TEST(EcdsaTest, CrossCheckWithOpensslCli) {
   auto pem = testing::Read(dir / "pub.pem");
   auto pub = PublicKey::FromPem(std::string_view(reinterpret_cast<char*>(pem.data()), pem.size()));
   ASSERT_TRUE(pub) << pub.error().message();
-  EXPECT_TRUE(EcdsaVerify(*pub, HashAlg::kSha256, B("hello from openssl"),
-                          testing::Read(dir / "sig1")));
+  EXPECT_TRUE(
+      EcdsaVerify(*pub, HashAlg::kSha256, B("hello from openssl"), testing::Read(dir / "sig1")));
   // We sign, openssl verifies.
   auto kpem = testing::Read(dir / "k.pem");
   auto key = PrivateKey::Parse(kpem);

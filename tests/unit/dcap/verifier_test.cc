@@ -34,7 +34,7 @@ std::unique_ptr<Verifier> MakeVerifier(const std::string& root_pem = "", bool ca
 std::vector<std::string> FailedChecks(const VerificationReport& r) {
   std::vector<std::string> out;
   for (const auto& c : r.checks) {
-    if (!c.ok) out.push_back(c.name);
+    if (!c.ok) out.emplace_back(c.name);
   }
   return out;
 }
