@@ -267,8 +267,8 @@ VerificationReport Verifier::Impl::Run(const Quote& q, const dcap::Collateral& c
   // B. TCB info and its signing chain; C. QE identity.
   internal::Record(internal::TcbInfoDocument(*cf, at, skew), &r);
   internal::Record(internal::QeIdentityDocument(*cf, at, skew), &r);
-  const TcbInfo* tcb_info = cf->tcb_info ? &cf->tcb_info->value : nullptr;
-  const EnclaveIdentity* qe_identity = cf->qe_identity ? &cf->qe_identity->value : nullptr;
+  const TcbInfo* tcb_info = cf->tcb_info.value();
+  const EnclaveIdentity* qe_identity = cf->qe_identity.value();
 
   // D. The quote itself (QVL sgxAttestationVerifyQuote), in QVL's order.
   internal::Record(internal::PlatformMatch(q, chain.get(), tcb_info, &r), &r);

@@ -106,6 +106,23 @@ Fact SignedJsonFact(const std::string& body, const std::array<uint8_t, 64>& sig,
   return f;
 }
 
+// Parses a signed JSON document of the collateral and checks its signature (`what`: "TCB info").
+template <class T, class Parse>
+SignedDocFacts<T> PrepareSignedDoc(const std::string& json, Parse parse, const CollateralFacts& c,
+                                   const char* what) {
+  SignedDocFacts<T> d;
+  d.present = !json.empty();
+  if (!d.present) return d;
+  auto parsed = parse(json);
+  if (!parsed) {
+    d.parse_error = parsed.error().message();
+    return d;
+  }
+  d.doc = std::move(*parsed);
+  d.signature = SignedJsonFact(d.doc->body, d.doc->signature, c, what);
+  return d;
+}
+
 }  // namespace
 
 std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
@@ -155,28 +172,9 @@ std::shared_ptr<const CollateralFacts> PrepareCollateral(const Collateral& c,
     }
   }
 
-  f->tcb_info_present = !c.tcb_info_json.empty();
-  if (f->tcb_info_present) {
-    auto info = ParseTcbInfo(c.tcb_info_json);
-    if (!info) {
-      f->tcb_info_parse_error = info.error().message();
-    } else {
-      f->tcb_info = std::move(*info);
-      f->tcb_info_signature =
-          SignedJsonFact(f->tcb_info->body, f->tcb_info->signature, *f, "TCB info");
-    }
-  }
-  f->qe_identity_present = !c.qe_identity_json.empty();
-  if (f->qe_identity_present) {
-    auto qe = ParseEnclaveIdentity(c.qe_identity_json);
-    if (!qe) {
-      f->qe_identity_parse_error = qe.error().message();
-    } else {
-      f->qe_identity = std::move(*qe);
-      f->qe_identity_signature =
-          SignedJsonFact(f->qe_identity->body, f->qe_identity->signature, *f, "QE identity");
-    }
-  }
+  f->tcb_info = PrepareSignedDoc<TcbInfo>(c.tcb_info_json, ParseTcbInfo, *f, "TCB info");
+  f->qe_identity = PrepareSignedDoc<EnclaveIdentity>(c.qe_identity_json, ParseEnclaveIdentity, *f,
+                                                     "QE identity");
   return f;
 }
 

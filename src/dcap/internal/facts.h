@@ -44,6 +44,18 @@ struct CrlFacts {
   Fact extensions;  // Intel's CRL profile: CRL Number and Authority Key Identifier, once each
 };
 
+// A signed JSON document of the collateral (TCB info or QE identity): given, parsed, and its
+// signature checked with the TCB signing key.
+template <class T>
+struct SignedDocFacts {
+  bool present = false;
+  std::string parse_error;
+  std::optional<Signed<T>> doc;
+  Fact signature;
+
+  const T* value() const { return doc ? &doc->value : nullptr; }
+};
+
 struct CollateralFacts {
   uint64_t id = 0;  // unique per prepared collateral, keys the PCK chain facts that use it
   CrlFacts root_crl;
@@ -58,15 +70,8 @@ struct CollateralFacts {
   Fact tcb_chain_root;                          // ends in the trusted root
   std::optional<Fact> tcb_signing_not_revoked;  // when the root CRL is usable
 
-  bool tcb_info_present = false;
-  std::string tcb_info_parse_error;
-  std::optional<Signed<TcbInfo>> tcb_info;
-  Fact tcb_info_signature;
-
-  bool qe_identity_present = false;
-  std::string qe_identity_parse_error;
-  std::optional<Signed<EnclaveIdentity>> qe_identity;
-  Fact qe_identity_signature;
+  SignedDocFacts<TcbInfo> tcb_info;
+  SignedDocFacts<EnclaveIdentity> qe_identity;
 
   bool tcb_chain_usable() const {
     return tcb_chain_parse_error.empty() && tcb_chain_present && tcb_chain_names.ok &&

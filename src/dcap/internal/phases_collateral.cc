@@ -20,6 +20,81 @@ const Cert* FirstExpired(const std::vector<Cert>& certs, int64_t at) {
   return nullptr;
 }
 
+// The names of a signed JSON document's checks and the codes they fail with.
+struct SignedDocChecks {
+  std::string_view present, parse, signature, validity;  // check names
+  std::string_view malformed, signature_invalid, signature_unchecked, not_yet_valid, expired;
+  const char* missing;  // the detail when the document is not given
+  const char* what;     // "the TCB info"
+};
+
+constexpr SignedDocChecks kTcbInfoChecks{"tcb_info.present",
+                                         "tcb_info.parse",
+                                         "tcb_info.signature",
+                                         "tcb_info.validity",
+                                         "tcb_info.malformed",
+                                         "tcb_info.signature_invalid",
+                                         "tcb_info.signature_unchecked",
+                                         "tcb_info.not_yet_valid",
+                                         "tcb_info.expired",
+                                         "the TCB info (tcbInfo.json) is missing",
+                                         "the TCB info"};
+constexpr SignedDocChecks kQeIdentityChecks{"qe_identity.present",
+                                            "qe_identity.parse",
+                                            "qe_identity.signature",
+                                            "qe_identity.validity",
+                                            "qe_identity.malformed",
+                                            "qe_identity.signature_invalid",
+                                            "qe_identity.signature_unchecked",
+                                            "qe_identity.not_yet_valid",
+                                            "qe_identity.expired",
+                                            "the QE identity (qeIdentity.json) is missing",
+                                            "the QE identity"};
+
+// <doc>.present, then .parse when it does not parse, else .signature and .validity at `at`
+// (issueDate to nextUpdate).
+template <class T>
+void SignedDocument(const SignedDocFacts<T>& d, const SignedDocChecks& n, int64_t at, Checks* b) {
+  if (!b->Add(n.present, d.present, d.present ? "provided" : n.missing, "collateral.missing")) {
+    return;
+  }
+  if (!d.doc) {
+    b->Add(n.parse, false, d.parse_error, n.malformed);
+    return;
+  }
+  const T& v = d.doc->value;
+  b->Signature(n.signature, d.signature, n.signature_invalid, n.signature_unchecked);
+  b->Validity(n.validity, n.what, "issueDate", v.issue_date, v.next_update, at, n.not_yet_valid,
+              n.expired);
+}
+
+// The names of a CRL's checks.
+struct CrlChecks {
+  std::string_view present, parse, issuer, extensions;
+  const char* missing;  // the detail when the CRL is not given
+};
+
+constexpr CrlChecks kRootCrlChecks{
+    "root_ca_crl.present", "root_ca_crl.parse", "root_ca_crl.issuer", "root_ca_crl.extensions",
+    "the Root CA CRL (rootCaCrl.der) is missing; revocation of the PCK CA cannot be checked"};
+constexpr CrlChecks kPckCrlChecks{
+    "pck_crl.present", "pck_crl.parse", "pck_crl.issuer", "pck_crl.extensions",
+    "the PCK CRL (pckCrl.der) is missing; revocation of the PCK certificate cannot be checked"};
+
+// <crl>.present, then .parse when it does not parse, else .issuer (when `issuer` is known) and
+// .extensions (Intel's CRL profile).
+void CrlDocument(const CrlFacts& crl, const CrlChecks& n, const Fact* issuer, Checks* b) {
+  if (!b->Add(n.present, crl.present, crl.present ? "provided" : n.missing, "collateral.missing")) {
+    return;
+  }
+  if (!crl.crl) {
+    b->Add(n.parse, false, crl.parse_error, "crl.issuer_mismatch");
+    return;
+  }
+  if (issuer != nullptr) b->Add(n.issuer, *issuer, "crl.issuer_mismatch");
+  b->Add(n.extensions, crl.extensions, "crl.profile_invalid");
+}
+
 }  // namespace
 
 bool Checks::Add(std::string_view name, bool ok, std::string detail, std::string_view code) {
@@ -111,30 +186,10 @@ Checks PckChainTrust(const PckChainFacts& chain) {
 Checks Revocation(const CollateralFacts& cf, const PckChainFacts* chain,
                   const PckRevocationFacts* revocation, int64_t at, int64_t clock_skew) {
   Checks b(clock_skew);
-  if (!b.Add("root_ca_crl.present", cf.root_crl.present,
-             cf.root_crl.present ? "provided"
-                                 : "the Root CA CRL (rootCaCrl.der) is missing; revocation of the "
-                                   "PCK CA cannot be checked",
-             "collateral.missing")) {
-  } else if (!cf.root_crl.crl) {
-    b.Add("root_ca_crl.parse", false, cf.root_crl.parse_error, "crl.issuer_mismatch");
-  } else {
-    b.Add("root_ca_crl.issuer", cf.root_crl_issuer, "crl.issuer_mismatch");
-    b.Add("root_ca_crl.extensions", cf.root_crl.extensions, "crl.profile_invalid");
-  }
-  if (!b.Add("pck_crl.present", cf.pck_crl.present,
-             cf.pck_crl.present ? "provided"
-                                : "the PCK CRL (pckCrl.der) is missing; revocation of the PCK "
-                                  "certificate cannot be checked",
-             "collateral.missing")) {
-  } else if (!cf.pck_crl.crl) {
-    b.Add("pck_crl.parse", false, cf.pck_crl.parse_error, "crl.issuer_mismatch");
-  } else {
-    if (revocation && revocation->pck_crl_issuer) {
-      b.Add("pck_crl.issuer", *revocation->pck_crl_issuer, "crl.issuer_mismatch");
-    }
-    b.Add("pck_crl.extensions", cf.pck_crl.extensions, "crl.profile_invalid");
-  }
+  CrlDocument(cf.root_crl, kRootCrlChecks, &cf.root_crl_issuer, &b);
+  CrlDocument(cf.pck_crl, kPckCrlChecks,
+              revocation && revocation->pck_crl_issuer ? &*revocation->pck_crl_issuer : nullptr,
+              &b);
   if (revocation && revocation->intermediate_not_revoked) {
     b.Add("pck_ca.not_revoked", *revocation->intermediate_not_revoked, "pck.revoked");
   }
@@ -184,37 +239,13 @@ Checks TcbInfoDocument(const CollateralFacts& cf, int64_t at, int64_t clock_skew
             "tcb_signing.expired");
     }
   }
-  if (b.Add("tcb_info.present", cf.tcb_info_present,
-            cf.tcb_info_present ? "provided" : "the TCB info (tcbInfo.json) is missing",
-            "collateral.missing")) {
-    if (!cf.tcb_info) {
-      b.Add("tcb_info.parse", false, cf.tcb_info_parse_error, "tcb_info.malformed");
-    } else {
-      const TcbInfo& info = cf.tcb_info->value;
-      b.Signature("tcb_info.signature", cf.tcb_info_signature, "tcb_info.signature_invalid",
-                  "tcb_info.signature_unchecked");
-      b.Validity("tcb_info.validity", "the TCB info", "issueDate", info.issue_date,
-                 info.next_update, at, "tcb_info.not_yet_valid", "tcb_info.expired");
-    }
-  }
+  SignedDocument(cf.tcb_info, kTcbInfoChecks, at, &b);
   return b;
 }
 
 Checks QeIdentityDocument(const CollateralFacts& cf, int64_t at, int64_t clock_skew) {
   Checks b(clock_skew);
-  if (b.Add("qe_identity.present", cf.qe_identity_present,
-            cf.qe_identity_present ? "provided" : "the QE identity (qeIdentity.json) is missing",
-            "collateral.missing")) {
-    if (!cf.qe_identity) {
-      b.Add("qe_identity.parse", false, cf.qe_identity_parse_error, "qe_identity.malformed");
-    } else {
-      const EnclaveIdentity& qe = cf.qe_identity->value;
-      b.Signature("qe_identity.signature", cf.qe_identity_signature,
-                  "qe_identity.signature_invalid", "qe_identity.signature_unchecked");
-      b.Validity("qe_identity.validity", "the QE identity", "issueDate", qe.issue_date,
-                 qe.next_update, at, "qe_identity.not_yet_valid", "qe_identity.expired");
-    }
-  }
+  SignedDocument(cf.qe_identity, kQeIdentityChecks, at, &b);
   return b;
 }
 
@@ -228,10 +259,9 @@ void CollateralWindow(const CollateralFacts& cf, VerificationReport* out) {
       out->collateral_expires_first = what;
     }
   };
-  if (cf.tcb_info)
-    window(cf.tcb_info->value.issue_date, cf.tcb_info->value.next_update, "tcb_info");
-  if (cf.qe_identity) {
-    window(cf.qe_identity->value.issue_date, cf.qe_identity->value.next_update, "qe_identity");
+  if (const TcbInfo* t = cf.tcb_info.value()) window(t->issue_date, t->next_update, "tcb_info");
+  if (const EnclaveIdentity* q = cf.qe_identity.value()) {
+    window(q->issue_date, q->next_update, "qe_identity");
   }
   if (cf.root_crl.crl) {
     window(cf.root_crl.crl->this_update, cf.root_crl.crl->next_update, "root_ca_crl");

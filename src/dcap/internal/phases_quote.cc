@@ -54,18 +54,18 @@ Checks PlatformMatch(const Quote& q, const PckChainFacts* chain, const TcbInfo* 
             (tee_ok ? " matches the " : " does not fit the ") + tee + " quote",
         "tcb_info.mismatch");
   if (pck != nullptr) {
-    const bool fmspc_ok = pck->fmspc == tcb_info->fmspc;
-    b.Add("tcb_info.fmspc", fmspc_ok,
-          fmspc_ok ? "FMSPC " + out->fmspc
-                   : "the PCK certificate has FMSPC " + out->fmspc + ", the TCB info is for " +
-                         HexUpper(tcb_info->fmspc),
-          "tcb_info.mismatch");
-    const bool pce_ok = pck->pce_id == tcb_info->pce_id;
-    b.Add("tcb_info.pce_id", pce_ok,
-          pce_ok ? "PCE-ID " + out->pce_id
-                 : "the PCK certificate has PCE-ID " + out->pce_id + ", the TCB info is for " +
-                       HexUpper(tcb_info->pce_id),
-          "tcb_info.mismatch");
+    // The leaf's platform value (as hex in `ours`) against the TCB info's.
+    auto same = [&b](std::string_view check, const std::string& label, const auto& leaf,
+                     const auto& info, const std::string& ours) {
+      const bool ok = leaf == info;
+      b.Add(check, ok,
+            ok ? label + " " + ours
+               : "the PCK certificate has " + label + " " + ours + ", the TCB info is for " +
+                     HexUpper(info),
+            "tcb_info.mismatch");
+    };
+    same("tcb_info.fmspc", "FMSPC", pck->fmspc, tcb_info->fmspc, out->fmspc);
+    same("tcb_info.pce_id", "PCE-ID", pck->pce_id, tcb_info->pce_id, out->pce_id);
   }
   return b;
 }
