@@ -22,8 +22,7 @@ class ServerAdminAuditTest : public integration::DevServerTest {
   void SetUp() override {
     InitPki();
     StartServer();
-    policy_file_ = D() + "/any.policy.json";
-    ASSERT_TRUE(integration::WriteFile(policy_file_, R"({"allow_any_enclave": true})"));
+    policy_file_ = WriteAnyEnclavePolicy();
   }
 
   // `kmra ARGS... --dir D`: the admin CLI against the dev server.
