@@ -22,6 +22,19 @@ tl::unexpected<Error> Truncated(const char* field, size_t need, const Reader& r)
 #define DCAP_READ(call, field, need) \
   if (!(call)) return Truncated(field, need, r)
 
+// Fixed-size fields read in their wire order (little-endian integers, byte arrays as they stand),
+// for a header or report body whose size was checked whole before: the reads cannot run short.
+void ReadField(Reader& r, uint16_t* v) { r.U16(v); }
+void ReadField(Reader& r, uint32_t* v) { r.U32(v); }
+template <size_t N>
+void ReadField(Reader& r, std::array<uint8_t, N>* a) {
+  r.Array(a);
+}
+template <class... Field>
+void ReadFields(Reader& r, Field*... fields) {
+  (ReadField(r, fields), ...);
+}
+
 Result<EnclaveReport> ReadEnclaveReport(Reader& r, const char* what) {
   std::span<const uint8_t> raw;
   DCAP_READ(r.Bytes(EnclaveReport::kSize, &raw), what, EnclaveReport::kSize);
@@ -33,22 +46,10 @@ Result<EnclaveReport> ReadEnclaveReport(Reader& r, const char* what) {
   std::array<uint8_t, 32> reserved2;
   std::array<uint8_t, 32> reserved3;
   std::array<uint8_t, 42> reserved4;
-  b.Array(&rep.cpu_svn);
-  b.U32(&rep.misc_select);
-  b.Array(&reserved1);
-  b.Array(&rep.isv_ext_prod_id);
-  b.Array(&rep.attributes);
-  b.Array(&rep.mr_enclave);
-  b.Array(&reserved2);
-  b.Array(&rep.mr_signer);
-  b.Array(&reserved3);
-  b.Array(&rep.config_id);
-  b.U16(&rep.isv_prod_id);
-  b.U16(&rep.isv_svn);
-  b.U16(&rep.config_svn);
-  b.Array(&reserved4);
-  b.Array(&rep.isv_family_id);
-  b.Array(&rep.report_data);
+  ReadFields(b, &rep.cpu_svn, &rep.misc_select, &reserved1, &rep.isv_ext_prod_id, &rep.attributes,
+             &rep.mr_enclave, &reserved2, &rep.mr_signer, &reserved3, &rep.config_id,
+             &rep.isv_prod_id, &rep.isv_svn, &rep.config_svn, &reserved4, &rep.isv_family_id,
+             &rep.report_data);
   return rep;
 }
 
@@ -59,22 +60,12 @@ Result<TdReport> ReadTdReport(Reader& r, bool v15) {
   Reader b(raw);
   TdReport td;
   td.v15 = v15;
-  b.Array(&td.tee_tcb_svn);
-  b.Array(&td.mr_seam);
-  b.Array(&td.mrsigner_seam);
-  b.Array(&td.seam_attributes);
-  b.Array(&td.td_attributes);
-  b.Array(&td.xfam);
-  b.Array(&td.mr_td);
-  b.Array(&td.mr_config_id);
-  b.Array(&td.mr_owner);
-  b.Array(&td.mr_owner_config);
-  for (auto& rtmr : td.rtmr) b.Array(&rtmr);
-  b.Array(&td.report_data);
-  if (v15) {
-    b.Array(&td.tee_tcb_svn2);
-    b.Array(&td.mr_servicetd);
-  }
+  ReadFields(b, &td.tee_tcb_svn, &td.mr_seam, &td.mrsigner_seam, &td.seam_attributes,
+             &td.td_attributes, &td.xfam, &td.mr_td, &td.mr_config_id, &td.mr_owner,
+             &td.mr_owner_config);
+  for (auto& rtmr : td.rtmr) ReadField(b, &rtmr);
+  ReadField(b, &td.report_data);
+  if (v15) ReadFields(b, &td.tee_tcb_svn2, &td.mr_servicetd);
   return td;
 }
 
@@ -141,13 +132,8 @@ Result<Quote> ParseQuote(std::span<const uint8_t> bytes) {
     return InvalidArgument("quote is " + std::to_string(bytes.size()) +
                            " bytes; a quote header alone needs 48");
   }
-  r.U16(&h.version);
-  r.U16(&h.att_key_type);
-  r.U32(&h.tee_type);
-  r.U16(&h.qe_svn);
-  r.U16(&h.pce_svn);
-  r.Array(&h.qe_vendor_id);
-  r.Array(&h.user_data);
+  ReadFields(r, &h.version, &h.att_key_type, &h.tee_type, &h.qe_svn, &h.pce_svn, &h.qe_vendor_id,
+             &h.user_data);
   if (h.version != 3 && h.version != 4 && h.version != 5) {
     return Unimplemented("quote version " + std::to_string(h.version) +
                          " is not supported (expected 3, 4 or 5)");
@@ -241,8 +227,8 @@ Result<Quote> ParseQuote(std::span<const uint8_t> bytes) {
         KMRA_TRY(ReadQeSection(r, q));
         uint32_t nested_size = 0;
         std::span<const uint8_t> nested;
-        KMRA_TRY(ReadCertData(r, "nested certification data", &cd.nested_type, &nested_size,
-                              &nested));
+        KMRA_TRY(
+            ReadCertData(r, "nested certification data", &cd.nested_type, &nested_size, &nested));
         if (r.remaining() != 0) {
           return InvalidArgument("QE report certification data declares " +
                                  std::to_string(cd.declared_size) + " bytes but its content ends " +

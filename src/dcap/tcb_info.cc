@@ -32,30 +32,51 @@ Result<TcbStatus> Status(const Fields& f) {
   return *st;
 }
 
+// Calls each(object, context) for every element of the array `key` of `f`, the context naming the
+// element ("tcbInfo.tcbLevels[2]"); an element that is not an object is an error naming it.
+template <class Each>
+::kmra::Status ForEachObject(const Fields& f, std::string_view key, const Each& each) {
+  KMRA_ASSIGN_OR_RETURN(dom::array elements, f.Array(key));
+  const std::string prefix = f.context() + "." + std::string(key) + "[";
+  size_t i = 0;
+  for (dom::element e : elements) {
+    dom::object o;
+    const std::string ctx = prefix + std::to_string(i++) + "]";
+    if (e.get_object().get(o)) return InvalidArgument(ctx + " is not an object");
+    KMRA_TRY(each(o, ctx));
+  }
+  return OkStatus();
+}
+
 // The tcbLevels of a TDX module identity or of an enclave identity (QE, TD_QE, QVE): each
 // {tcb: {isvsvn}, tcbDate, tcbStatus, advisoryIDs}, isvsvn in the range of Level::isv_svn.
 template <class Level>
-Result<std::vector<Level>> IsvLevels(const Fields& f, const std::string& ctx) {
+Result<std::vector<Level>> IsvLevels(const Fields& f) {
   using Svn = decltype(Level::isv_svn);
-  KMRA_ASSIGN_OR_RETURN(dom::array levels, f.Array("tcbLevels"));
   std::vector<Level> out;
-  size_t i = 0;
-  for (dom::element e : levels) {
-    dom::object lo;
-    const std::string lctx = ctx + ".tcbLevels[" + std::to_string(i++) + "]";
-    if (e.get_object().get(lo)) return InvalidArgument(lctx + " is not an object");
-    Fields lf(lo, lctx);
-    KMRA_ASSIGN_OR_RETURN(dom::object tcb_obj, lf.Object("tcb"));
-    Fields tcb(tcb_obj, lctx + ".tcb");
-    Level level;
-    KMRA_ASSIGN_OR_RETURN(int64_t svn, tcb.Int("isvsvn", 0, std::numeric_limits<Svn>::max()));
-    level.isv_svn = static_cast<Svn>(svn);
-    KMRA_ASSIGN_OR_RETURN(level.tcb_date, lf.Date("tcbDate"));
-    KMRA_ASSIGN_OR_RETURN(level.status, Status(lf));
-    KMRA_ASSIGN_OR_RETURN(level.advisory_ids, lf.StringList("advisoryIDs"));
-    out.push_back(std::move(level));
-  }
+  KMRA_TRY(
+      ForEachObject(f, "tcbLevels", [&](dom::object lo, const std::string& lctx) -> ::kmra::Status {
+        Fields lf(lo, lctx);
+        KMRA_ASSIGN_OR_RETURN(dom::object tcb_obj, lf.Object("tcb"));
+        Fields tcb(tcb_obj, lctx + ".tcb");
+        Level level;
+        KMRA_ASSIGN_OR_RETURN(int64_t svn, tcb.Int("isvsvn", 0, std::numeric_limits<Svn>::max()));
+        level.isv_svn = static_cast<Svn>(svn);
+        KMRA_ASSIGN_OR_RETURN(level.tcb_date, lf.Date("tcbDate"));
+        KMRA_ASSIGN_OR_RETURN(level.status, Status(lf));
+        KMRA_ASSIGN_OR_RETURN(level.advisory_ids, lf.StringList("advisoryIDs"));
+        out.push_back(std::move(level));
+        return OkStatus();
+      }));
   return out;
+}
+
+// The hex string `key` of exactly N bytes, into `out`.
+template <size_t N>
+::kmra::Status HexInto(const Fields& f, std::string_view key, std::array<uint8_t, N>* out) {
+  KMRA_ASSIGN_OR_RETURN(auto bytes, f.HexBytes(key, N));
+  *out = ToArray<N>(bytes);
+  return OkStatus();
 }
 
 Result<std::array<uint8_t, 16>> Components(const Fields& tcb, std::string_view key) {
@@ -106,24 +127,31 @@ Result<TdxModuleIdentity> Module(dom::object o, const std::string& ctx, bool wit
     KMRA_ASSIGN_OR_RETURN(std::string_view id, f.String("id"));
     m.id = id;
   }
-  KMRA_ASSIGN_OR_RETURN(auto mrsigner, f.HexBytes("mrsigner", 48));
-  KMRA_ASSIGN_OR_RETURN(auto attributes, f.HexBytes("attributes", 8));
-  KMRA_ASSIGN_OR_RETURN(auto mask, f.HexBytes("attributesMask", 8));
-  m.mrsigner = ToArray<48>(mrsigner);
-  m.attributes = ToArray<8>(attributes);
-  m.attributes_mask = ToArray<8>(mask);
+  KMRA_TRY(HexInto(f, "mrsigner", &m.mrsigner));
+  KMRA_TRY(HexInto(f, "attributes", &m.attributes));
+  KMRA_TRY(HexInto(f, "attributesMask", &m.attributes_mask));
   if (!with_levels) return m;
-  KMRA_ASSIGN_OR_RETURN(m.levels, IsvLevels<TdxModuleLevel>(f, ctx));
+  KMRA_ASSIGN_OR_RETURN(m.levels, IsvLevels<TdxModuleLevel>(f));
   return m;
 }
 
-Result<dom::object> ParseBody(dom::parser& parser, const std::string& body, const char* what) {
+// A signed document (`member` and the signature of `file`): its exact body and signature, and the
+// value `read(const Fields&, T*) -> Status` makes of the body's fields.
+template <class T, class Read>
+Result<Signed<T>> ParseSigned(std::string_view json, const char* member, const char* file,
+                              const Read& read) {
+  KMRA_ASSIGN_OR_RETURN(auto split, internal::SplitSignedJson(json, member, file));
+  Signed<T> out;
+  out.body = std::move(split.body);
+  out.signature = split.signature;
+  dom::parser parser;
   dom::element doc;
   dom::object obj;
-  if (parser.parse(body).get(doc) || doc.get_object().get(obj)) {
-    return InvalidArgument(std::string(what) + " is not a JSON object");
+  if (parser.parse(out.body).get(doc) || doc.get_object().get(obj)) {
+    return InvalidArgument(std::string(member) + " is not a JSON object");
   }
-  return obj;
+  KMRA_TRY(read(Fields(obj, member), &out.value));
+  return out;
 }
 
 }  // namespace
@@ -139,15 +167,11 @@ std::optional<TcbStatus> ParseTcbStatus(std::string_view name) {
   return std::nullopt;
 }
 
-Result<Signed<TcbInfo>> ParseTcbInfo(std::string_view json) {
-  KMRA_ASSIGN_OR_RETURN(auto split, internal::SplitSignedJson(json, "tcbInfo", "tcbInfo.json"));
-  Signed<TcbInfo> out;
-  out.body = std::move(split.body);
-  out.signature = split.signature;
-  dom::parser parser;
-  KMRA_ASSIGN_OR_RETURN(dom::object obj, ParseBody(parser, out.body, "tcbInfo"));
-  Fields f(obj, "tcbInfo");
-  TcbInfo& info = out.value;
+namespace {
+
+// The fields of tcbInfo.json's body.
+::kmra::Status ReadTcbInfo(const Fields& f, TcbInfo* out) {
+  TcbInfo& info = *out;
   KMRA_ASSIGN_OR_RETURN(int64_t version, f.Int("version", 0, 1000));
   if (version != 2 && version != 3) {
     return f.Bad("version", "is " + std::to_string(version) + "; versions 2 and 3 are supported");
@@ -162,10 +186,8 @@ Result<Signed<TcbInfo>> ParseTcbInfo(std::string_view json) {
   }
   KMRA_ASSIGN_OR_RETURN(info.issue_date, f.Date("issueDate"));
   KMRA_ASSIGN_OR_RETURN(info.next_update, f.Date("nextUpdate"));
-  KMRA_ASSIGN_OR_RETURN(auto fmspc, f.HexBytes("fmspc", 6));
-  KMRA_ASSIGN_OR_RETURN(auto pce_id, f.HexBytes("pceId", 2));
-  info.fmspc = ToArray<6>(fmspc);
-  info.pce_id = ToArray<2>(pce_id);
+  KMRA_TRY(HexInto(f, "fmspc", &info.fmspc));
+  KMRA_TRY(HexInto(f, "pceId", &info.pce_id));
   KMRA_ASSIGN_OR_RETURN(int64_t tcb_type, f.Int("tcbType", 0, 0));
   info.tcb_type = static_cast<int>(tcb_type);
   KMRA_ASSIGN_OR_RETURN(info.tcb_evaluation_data_number,
@@ -174,48 +196,35 @@ Result<Signed<TcbInfo>> ParseTcbInfo(std::string_view json) {
     KMRA_ASSIGN_OR_RETURN(dom::object m, f.Object("tdxModule"));
     KMRA_ASSIGN_OR_RETURN(info.tdx_module, Module(m, "tcbInfo.tdxModule", false));
     if (f.Has("tdxModuleIdentities")) {
-      KMRA_ASSIGN_OR_RETURN(dom::array ids, f.Array("tdxModuleIdentities"));
-      size_t i = 0;
-      for (dom::element e : ids) {
-        dom::object mo;
-        const std::string ctx = "tcbInfo.tdxModuleIdentities[" + std::to_string(i++) + "]";
-        if (e.get_object().get(mo)) return InvalidArgument(ctx + " is not an object");
-        KMRA_ASSIGN_OR_RETURN(auto mod, Module(mo, ctx, true));
-        info.tdx_module_identities.push_back(std::move(mod));
-      }
+      KMRA_TRY(ForEachObject(f, "tdxModuleIdentities",
+                             [&](dom::object mo, const std::string& ctx) -> ::kmra::Status {
+                               KMRA_ASSIGN_OR_RETURN(auto mod, Module(mo, ctx, true));
+                               info.tdx_module_identities.push_back(std::move(mod));
+                               return OkStatus();
+                             }));
     }
   }
-  KMRA_ASSIGN_OR_RETURN(dom::array levels, f.Array("tcbLevels"));
   std::set<std::vector<uint8_t>> seen;
-  size_t i = 0;
-  for (dom::element e : levels) {
-    dom::object lo;
-    const std::string ctx = "tcbInfo.tcbLevels[" + std::to_string(i++) + "]";
-    if (e.get_object().get(lo)) return InvalidArgument(ctx + " is not an object");
-    KMRA_ASSIGN_OR_RETURN(TcbLevel level, Level(lo, info, ctx));
-    std::vector<uint8_t> key(level.sgx_components.begin(), level.sgx_components.end());
-    key.push_back(static_cast<uint8_t>(level.pce_svn >> 8));
-    key.push_back(static_cast<uint8_t>(level.pce_svn));
-    key.insert(key.end(), level.tdx_components.begin(), level.tdx_components.end());
-    if (!seen.insert(key).second) {
-      return InvalidArgument(ctx + " repeats the TCB of an earlier level");
-    }
-    info.levels.push_back(std::move(level));
-  }
+  KMRA_TRY(
+      ForEachObject(f, "tcbLevels", [&](dom::object lo, const std::string& ctx) -> ::kmra::Status {
+        KMRA_ASSIGN_OR_RETURN(TcbLevel level, Level(lo, info, ctx));
+        std::vector<uint8_t> key(level.sgx_components.begin(), level.sgx_components.end());
+        key.push_back(static_cast<uint8_t>(level.pce_svn >> 8));
+        key.push_back(static_cast<uint8_t>(level.pce_svn));
+        key.insert(key.end(), level.tdx_components.begin(), level.tdx_components.end());
+        if (!seen.insert(key).second) {
+          return InvalidArgument(ctx + " repeats the TCB of an earlier level");
+        }
+        info.levels.push_back(std::move(level));
+        return OkStatus();
+      }));
   if (info.levels.empty()) return f.Bad("tcbLevels", "is empty");
-  return out;
+  return OkStatus();
 }
 
-Result<Signed<EnclaveIdentity>> ParseEnclaveIdentity(std::string_view json) {
-  KMRA_ASSIGN_OR_RETURN(auto split,
-                        internal::SplitSignedJson(json, "enclaveIdentity", "qeIdentity.json"));
-  Signed<EnclaveIdentity> out;
-  out.body = std::move(split.body);
-  out.signature = split.signature;
-  dom::parser parser;
-  KMRA_ASSIGN_OR_RETURN(dom::object obj, ParseBody(parser, out.body, "enclaveIdentity"));
-  Fields f(obj, "enclaveIdentity");
-  EnclaveIdentity& id = out.value;
+// The fields of an Enclave Identity's body.
+::kmra::Status ReadEnclaveIdentity(const Fields& f, EnclaveIdentity* out) {
+  EnclaveIdentity& id = *out;
   KMRA_ASSIGN_OR_RETURN(std::string_view name, f.String("id"));
   if (name != "QE" && name != "TD_QE" && name != "QVE") {
     return f.Bad("id", "must be \"QE\", \"TD_QE\" or \"QVE\"");
@@ -228,21 +237,27 @@ Result<Signed<EnclaveIdentity>> ParseEnclaveIdentity(std::string_view json) {
   KMRA_ASSIGN_OR_RETURN(id.next_update, f.Date("nextUpdate"));
   KMRA_ASSIGN_OR_RETURN(id.tcb_evaluation_data_number,
                         f.Int("tcbEvaluationDataNumber", 0, INT32_MAX));
-  KMRA_ASSIGN_OR_RETURN(auto misc, f.HexBytes("miscselect", 4));
-  KMRA_ASSIGN_OR_RETURN(auto misc_mask, f.HexBytes("miscselectMask", 4));
-  KMRA_ASSIGN_OR_RETURN(auto attrs, f.HexBytes("attributes", 16));
-  KMRA_ASSIGN_OR_RETURN(auto attrs_mask, f.HexBytes("attributesMask", 16));
-  KMRA_ASSIGN_OR_RETURN(auto mrsigner, f.HexBytes("mrsigner", 32));
-  id.miscselect = ToArray<4>(misc);
-  id.miscselect_mask = ToArray<4>(misc_mask);
-  id.attributes = ToArray<16>(attrs);
-  id.attributes_mask = ToArray<16>(attrs_mask);
-  id.mrsigner = ToArray<32>(mrsigner);
+  KMRA_TRY(HexInto(f, "miscselect", &id.miscselect));
+  KMRA_TRY(HexInto(f, "miscselectMask", &id.miscselect_mask));
+  KMRA_TRY(HexInto(f, "attributes", &id.attributes));
+  KMRA_TRY(HexInto(f, "attributesMask", &id.attributes_mask));
+  KMRA_TRY(HexInto(f, "mrsigner", &id.mrsigner));
   KMRA_ASSIGN_OR_RETURN(int64_t prod, f.Int("isvprodid", 0, 65535));
   id.isv_prod_id = static_cast<uint16_t>(prod);
-  KMRA_ASSIGN_OR_RETURN(id.levels, IsvLevels<EnclaveIdentityLevel>(f, "enclaveIdentity"));
+  KMRA_ASSIGN_OR_RETURN(id.levels, IsvLevels<EnclaveIdentityLevel>(f));
   if (id.levels.empty()) return f.Bad("tcbLevels", "is empty");
-  return out;
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<Signed<TcbInfo>> ParseTcbInfo(std::string_view json) {
+  return ParseSigned<TcbInfo>(json, "tcbInfo", "tcbInfo.json", ReadTcbInfo);
+}
+
+Result<Signed<EnclaveIdentity>> ParseEnclaveIdentity(std::string_view json) {
+  return ParseSigned<EnclaveIdentity>(json, "enclaveIdentity", "qeIdentity.json",
+                                      ReadEnclaveIdentity);
 }
 
 }  // namespace kmra::dcap

@@ -40,12 +40,17 @@ struct TcbLevel {
   std::vector<std::string> advisory_ids;
 };
 
-struct TdxModuleLevel {
-  uint8_t isv_svn = 0;
+// A level of an identity reached at an ISV SVN: of a TDX module (8-bit isvsvn) or of an enclave
+// identity such as the QE's (16-bit isvsvn). One type for both, as one parser reads both.
+template <class Svn>
+struct IsvLevel {
+  Svn isv_svn = 0;
   int64_t tcb_date = 0;
   TcbStatus status = TcbStatus::kNotSupported;
   std::vector<std::string> advisory_ids;
 };
+using TdxModuleLevel = IsvLevel<uint8_t>;
+using EnclaveIdentityLevel = IsvLevel<uint16_t>;
 
 // tdxModule (id empty, no levels) or one entry of tdxModuleIdentities ("TDX_01", …).
 struct TdxModuleIdentity {
@@ -57,8 +62,8 @@ struct TdxModuleIdentity {
 };
 
 struct TcbInfo {
-  int version = 0;      // 2 or 3
-  std::string id;       // "SGX" or "TDX" (v2: "SGX")
+  int version = 0;  // 2 or 3
+  std::string id;   // "SGX" or "TDX" (v2: "SGX")
   int64_t issue_date = 0;
   int64_t next_update = 0;
   std::array<uint8_t, 6> fmspc{};
@@ -68,13 +73,6 @@ struct TcbInfo {
   std::vector<TcbLevel> levels;  // in document order
   std::optional<TdxModuleIdentity> tdx_module;
   std::vector<TdxModuleIdentity> tdx_module_identities;
-};
-
-struct EnclaveIdentityLevel {
-  uint16_t isv_svn = 0;
-  int64_t tcb_date = 0;
-  TcbStatus status = TcbStatus::kNotSupported;
-  std::vector<std::string> advisory_ids;
 };
 
 struct EnclaveIdentity {

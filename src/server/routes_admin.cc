@@ -89,6 +89,45 @@ Json KeyJson(const store::KeyRecord& k, bool all_versions, const Result<Policy>&
 
 Response Err(const Error& e) { return ErrorResponse(e); }
 
+// The audit record of an admin change by the client of `req`, before its outcome is known.
+AuditEntry AdminEntry(std::string action, const Request& req, std::string key_id = {}) {
+  return AuditEntry{.action = std::move(action),
+                    .api = "admin",
+                    .client = req.client.organizational_unit,
+                    .remote = req.remote_address,
+                    .key_id = std::move(key_id)};
+}
+
+// Records the outcome of an admin change and answers it. A failed change is answered with its error
+// (nothing was changed; a record that cannot be written is logged by the writer). A change that was
+// made but whose record cannot be written is not answered as a success: 503 audit.unavailable says
+// the change stands without its record, so the operator neither repeats it nor takes it for undone.
+template <class Outcome, class Answer>
+Response Audited(AuditWriter& audit, AuditEntry& entry, const Outcome& outcome,
+                 const Answer& answer) {
+  entry.verdict = outcome ? "ok" : "error";
+  if (!outcome) {
+    entry.detail = outcome.error().message();
+    (void)audit.Write(entry);
+    return Err(outcome.error());
+  }
+  if (auto written = audit.Write(entry); !written) {
+    spdlog::error("admin change made without an audit record: {} key={} v{} client={} remote={}",
+                  entry.action, entry.key_id, entry.key_version, entry.client, entry.remote);
+    return ErrorResponse(
+        503, "audit.unavailable",
+        entry.action + " of key '" + entry.key_id +
+            "' was made, but its audit record could not be written (" + written.error().message() +
+            "): the change stands and is not in the audit log; do not repeat it, check it with "
+            "`kmra keys show`",
+        Json{{"changed", true},
+             {"action", entry.action},
+             {"key_id", entry.key_id},
+             {"key_version", entry.key_version}});
+  }
+  return answer(outcome);
+}
+
 }  // namespace
 
 // Reads an admin request body that may import a key: the PEM is taken out of the text before the
@@ -160,10 +199,7 @@ static Result<store::KeyVersion> MakeVersion(p11::SessionPool& hsm, const std::s
 
 void Service::AddAdminRoutes() {
   Add("POST", "/v1/keys", Role::kAdmin, [this](Request& req, const PathParams&) {
-    AuditEntry entry{.action = "key.create",
-                     .api = "admin",
-                     .client = req.client.organizational_unit,
-                     .remote = req.remote_address};
+    AuditEntry entry = AdminEntry("key.create", req);
     auto run = [&]() -> Result<Json> {
       std::optional<SecretBytes> pem;
       KMRA_ASSIGN_OR_RETURN(Json body, ParseKeyBody(req.body, &pem));
@@ -204,11 +240,7 @@ void Service::AddAdminRoutes() {
       if (!made) (void)deps_.store->DeleteKey(id);
       return made;
     };
-    auto result = run();
-    entry.verdict = result ? "ok" : "error";
-    if (!result) entry.detail = result.error().message();
-    (void)audit_.Write(entry);
-    return result ? JsonResponse(201, *result) : Err(result.error());
+    return Audited(audit_, entry, run(), [](const auto& made) { return JsonResponse(201, *made); });
   });
 
   Add("GET", "/v1/keys", Role::kAdmin, [this](Request&, const PathParams&) {
@@ -219,23 +251,28 @@ void Service::AddAdminRoutes() {
     return JsonResponse(200, Json{{"keys", list}});
   });
 
-  Add("GET", "/v1/keys/{id}", Role::kAdmin, [this](Request&, const PathParams& p) {
-    auto id = KeyIdParam(p);
-    if (!id) return Err(id.error());
-    auto key = deps_.store->GetKey(*id);
-    if (!key) return Err(key.error());
-    auto policy = release_->PolicyFor(*id);
-    Json j = KeyJson(*key, true, policy);
+  // The key named in the path, and the policy that applies to it (its own or the default).
+  struct NamedKey {
+    store::KeyRecord key;
+    Result<Policy> policy;
+  };
+  auto named_key = [this](const PathParams& p) -> Result<NamedKey> {
+    KMRA_ASSIGN_OR_RETURN(std::string id, KeyIdParam(p));
+    KMRA_ASSIGN_OR_RETURN(store::KeyRecord key, deps_.store->GetKey(id));
+    return NamedKey{std::move(key), release_->PolicyFor(id)};
+  };
+
+  Add("GET", "/v1/keys/{id}", Role::kAdmin, [named_key](Request&, const PathParams& p) {
+    auto named = named_key(p);
+    if (!named) return Err(named.error());
+    const auto& [key, policy] = *named;
+    Json j = KeyJson(key, true, policy);
     j["policy"] = policy ? Json::parse(policy->ToJson(), nullptr, false) : Json(nullptr);
     return JsonResponse(200, j);
   });
 
   Add("DELETE", "/v1/keys/{id}", Role::kAdmin, [this](Request& req, const PathParams& p) {
-    AuditEntry entry{.action = "key.delete",
-                     .api = "admin",
-                     .client = req.client.organizational_unit,
-                     .remote = req.remote_address,
-                     .key_id = p.at("id")};
+    AuditEntry entry = AdminEntry("key.delete", req, p.at("id"));
     auto run = [&]() -> Status {
       KMRA_ASSIGN_OR_RETURN(entry.key_id, KeyIdParam(p));
       KMRA_ASSIGN_OR_RETURN(auto key, deps_.store->GetKey(entry.key_id));
@@ -246,19 +283,13 @@ void Service::AddAdminRoutes() {
       }
       return deps_.store->DeleteKey(key.id);
     };
-    auto result = run();
-    entry.verdict = result ? "ok" : "error";
-    if (!result) entry.detail = result.error().message();
-    (void)audit_.Write(entry);
-    return result ? Response{204, "application/json", "", {}} : Err(result.error());
+    return Audited(audit_, entry, run(), [](const Status&) {
+      return Response{204, "application/json", "", {}};
+    });
   });
 
   Add("POST", "/v1/keys/{id}/rotate", Role::kAdmin, [this](Request& req, const PathParams& p) {
-    AuditEntry entry{.action = "key.rotate",
-                     .api = "admin",
-                     .client = req.client.organizational_unit,
-                     .remote = req.remote_address,
-                     .key_id = p.at("id")};
+    AuditEntry entry = AdminEntry("key.rotate", req, p.at("id"));
     auto run = [&]() -> Result<Json> {
       Json body = Json::object();
       std::optional<SecretBytes> pem;
@@ -278,19 +309,11 @@ void Service::AddAdminRoutes() {
       KMRA_ASSIGN_OR_RETURN(auto record, deps_.store->GetKey(key.id));
       return KeyJson(record, true, release_->PolicyFor(key.id));
     };
-    auto result = run();
-    entry.verdict = result ? "ok" : "error";
-    if (!result) entry.detail = result.error().message();
-    (void)audit_.Write(entry);
-    return result ? JsonResponse(200, *result) : Err(result.error());
+    return Audited(audit_, entry, run(), [](const auto& made) { return JsonResponse(200, *made); });
   });
 
   Add("PUT", "/v1/keys/{id}/policy", Role::kAdmin, [this](Request& req, const PathParams& p) {
-    AuditEntry entry{.action = "policy.set",
-                     .api = "admin",
-                     .client = req.client.organizational_unit,
-                     .remote = req.remote_address,
-                     .key_id = p.at("id")};
+    AuditEntry entry = AdminEntry("policy.set", req, p.at("id"));
     auto run = [&]() -> Result<Json> {
       KMRA_ASSIGN_OR_RETURN(entry.key_id, KeyIdParam(p));
       KMRA_ASSIGN_OR_RETURN(Policy policy, ParsePolicy(req.body));
@@ -300,22 +323,17 @@ void Service::AddAdminRoutes() {
       entry.detail = canonical;
       return Json::parse(canonical, nullptr, false);
     };
-    auto result = run();
-    entry.verdict = result ? "ok" : "error";
-    if (!result) entry.detail = result.error().message();
-    (void)audit_.Write(entry);
-    return result ? JsonResponse(200, Json{{"key_id", entry.key_id}, {"policy", *result}})
-                  : Err(result.error());
+    return Audited(audit_, entry, run(), [&](const Result<Json>& policy) {
+      return JsonResponse(200, Json{{"key_id", entry.key_id}, {"policy", *policy}});
+    });
   });
 
-  Add("GET", "/v1/keys/{id}/policy", Role::kAdmin, [this](Request&, const PathParams& p) {
-    auto id = KeyIdParam(p);
-    if (!id) return Err(id.error());
-    auto key = deps_.store->GetKey(*id);
-    if (!key) return Err(key.error());
-    auto policy = release_->PolicyFor(*id);
+  Add("GET", "/v1/keys/{id}/policy", Role::kAdmin, [named_key](Request&, const PathParams& p) {
+    auto named = named_key(p);
+    if (!named) return Err(named.error());
+    const auto& [key, policy] = *named;
     if (!policy) return Err(policy.error());
-    return JsonResponse(200, Json{{"key_id", *id},
+    return JsonResponse(200, Json{{"key_id", key.id},
                                   {"release_policy", PolicyState(policy)},
                                   {"policy", Json::parse(policy->ToJson(), nullptr, false)}});
   });
@@ -352,11 +370,7 @@ void Service::AddAdminRoutes() {
   });
 
   Add("PUT", "/v1/keys/{id}/certificate", Role::kAdmin, [this](Request& req, const PathParams& p) {
-    AuditEntry entry{.action = "key.certificate",
-                     .api = "admin",
-                     .client = req.client.organizational_unit,
-                     .remote = req.remote_address,
-                     .key_id = p.at("id")};
+    AuditEntry entry = AdminEntry("key.certificate", req, p.at("id"));
     auto run = [&]() -> Result<Json> {
       KMRA_ASSIGN_OR_RETURN(Json body, ParseJsonObject(req.body));
       KMRA_ASSIGN_OR_RETURN(std::string chain, GetString(body, "certificate_pem"));
@@ -377,11 +391,7 @@ void Service::AddAdminRoutes() {
       KMRA_TRY(deps_.store->SetCertificateChain(key.id, v->version, chain));
       return Json{{"key_id", key.id}, {"version", v->version}, {"has_certificate", true}};
     };
-    auto result = run();
-    entry.verdict = result ? "ok" : "error";
-    if (!result) entry.detail = result.error().message();
-    (void)audit_.Write(entry);
-    return result ? JsonResponse(200, *result) : Err(result.error());
+    return Audited(audit_, entry, run(), [](const auto& made) { return JsonResponse(200, *made); });
   });
 
   Add("GET", "/v1/audit", Role::kAdmin, [this](Request& req, const PathParams&) {

@@ -87,9 +87,8 @@ Status PrepareFile(const std::string& path) {
 }
 
 Result<KeyRecord> LoadKey(Db& db, const std::string& key_id) {
-  KMRA_ASSIGN_OR_RETURN(auto k,
-                        db.Prepare("SELECT id, description, created_at FROM keys WHERE id = ?1"));
-  KMRA_TRY(k.Bind(1, key_id));
+  KMRA_ASSIGN_OR_RETURN(
+      auto k, db.Query("SELECT id, description, created_at FROM keys WHERE id = ?1", key_id));
   KMRA_ASSIGN_OR_RETURN(bool found, k.Step());
   if (!found) return NotFound(fmt::format("no key '{}' in the registry", key_id));
   KeyRecord rec;
@@ -97,10 +96,9 @@ Result<KeyRecord> LoadKey(Db& db, const std::string& key_id) {
   rec.description = k.Text(1);
   rec.created_at = k.Int(2);
   KMRA_ASSIGN_OR_RETURN(
-      auto v,
-      db.Prepare("SELECT version, hsm_label, hsm_id, key_type, origin, cert_chain_pem, created_at "
-                 "FROM key_versions WHERE key_id = ?1 ORDER BY version"));
-  KMRA_TRY(v.Bind(1, key_id));
+      auto v, db.Query("SELECT version, hsm_label, hsm_id, key_type, origin, cert_chain_pem, "
+                       "created_at FROM key_versions WHERE key_id = ?1 ORDER BY version",
+                       key_id));
   for (;;) {
     KMRA_ASSIGN_OR_RETURN(bool row, v.Step());
     if (!row) break;
@@ -118,19 +116,16 @@ Result<KeyRecord> LoadKey(Db& db, const std::string& key_id) {
 }
 
 Result<std::string> GetMeta(Db& db, const char* name) {
-  KMRA_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT value FROM meta WHERE name = ?1"));
-  KMRA_TRY(s.Bind(1, std::string_view(name)));
+  KMRA_ASSIGN_OR_RETURN(auto s,
+                        db.Query("SELECT value FROM meta WHERE name = ?1", std::string_view(name)));
   KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return DataLoss(fmt::format("the state database lacks meta entry {}", name));
   return s.Text(0);
 }
 
 Status SetMeta(Db& db, const char* name, const std::string& value) {
-  KMRA_ASSIGN_OR_RETURN(auto s,
-                        db.Prepare("INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)"));
-  KMRA_TRY(s.Bind(1, std::string_view(name)));
-  KMRA_TRY(s.Bind(2, value));
-  return s.Run();
+  return db.Run("INSERT OR REPLACE INTO meta(name, value) VALUES (?1, ?2)", std::string_view(name),
+                value);
 }
 
 class SqliteStore final : public Store {
@@ -160,12 +155,8 @@ class SqliteStore final : public Store {
   Status CreateKey(const NewKey& key) override {
     KMRA_TRY(ValidateKeyId(key.id));
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(
-        auto s, db_.Prepare("INSERT INTO keys(id, description, created_at) VALUES (?1, ?2, ?3)"));
-    KMRA_TRY(s.Bind(1, key.id));
-    KMRA_TRY(s.Bind(2, key.description));
-    KMRA_TRY(s.Bind(3, key.created_at));
-    auto run = s.Run();
+    auto run = db_.Run("INSERT INTO keys(id, description, created_at) VALUES (?1, ?2, ?3)", key.id,
+                       key.description, key.created_at);
     if (!run && run.error().code() == Code::kAlreadyExists) {
       return AlreadyExists(fmt::format("a key with id '{}' already exists", key.id));
     }
@@ -175,30 +166,19 @@ class SqliteStore final : public Store {
   Result<int> AddKeyVersion(const std::string& key_id, const KeyVersion& v) override {
     std::lock_guard<std::mutex> lock(mu_);
     return InTransaction(db_, [&]() -> Result<int> {
-      KMRA_ASSIGN_OR_RETURN(auto k, db_.Prepare("SELECT 1 FROM keys WHERE id = ?1"));
-      KMRA_TRY(k.Bind(1, key_id));
+      KMRA_ASSIGN_OR_RETURN(auto k, db_.Query("SELECT 1 FROM keys WHERE id = ?1", key_id));
       KMRA_ASSIGN_OR_RETURN(bool exists, k.Step());
       if (!exists) return NotFound(fmt::format("no key '{}' in the registry", key_id));
       KMRA_ASSIGN_OR_RETURN(
-          auto m,
-          db_.Prepare("SELECT COALESCE(MAX(version), 0) FROM key_versions WHERE key_id = ?1"));
-      KMRA_TRY(m.Bind(1, key_id));
+          auto m, db_.Query("SELECT COALESCE(MAX(version), 0) FROM key_versions WHERE key_id = ?1",
+                            key_id));
       KMRA_TRY(m.Step());
       int next = static_cast<int>(m.Int(0)) + 1;
-      KMRA_ASSIGN_OR_RETURN(
-          auto s,
-          db_.Prepare(
-              "INSERT INTO key_versions(key_id, version, hsm_label, hsm_id, key_type, origin, "
-              "cert_chain_pem, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
-      KMRA_TRY(s.Bind(1, key_id));
-      KMRA_TRY(s.Bind(2, static_cast<int64_t>(next)));
-      KMRA_TRY(s.Bind(3, v.hsm_label));
-      KMRA_TRY(s.Bind(4, std::span<const uint8_t>(v.hsm_id)));
-      KMRA_TRY(s.Bind(5, v.key_type));
-      KMRA_TRY(s.Bind(6, v.origin));
-      KMRA_TRY(s.Bind(7, v.cert_chain_pem));
-      KMRA_TRY(s.Bind(8, v.created_at));
-      KMRA_TRY(s.Run());
+      KMRA_TRY(db_.Run(
+          "INSERT INTO key_versions(key_id, version, hsm_label, hsm_id, key_type, origin, "
+          "cert_chain_pem, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+          key_id, static_cast<int64_t>(next), v.hsm_label, std::span<const uint8_t>(v.hsm_id),
+          v.key_type, v.origin, v.cert_chain_pem, v.created_at));
       return next;
     });
   }
@@ -206,14 +186,9 @@ class SqliteStore final : public Store {
   Status SetCertificateChain(const std::string& key_id, int version,
                              const std::string& pem) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(
-        auto s,
-        db_.Prepare(
-            "UPDATE key_versions SET cert_chain_pem = ?3 WHERE key_id = ?1 AND version = ?2"));
-    KMRA_TRY(s.Bind(1, key_id));
-    KMRA_TRY(s.Bind(2, static_cast<int64_t>(version)));
-    KMRA_TRY(s.Bind(3, pem));
-    KMRA_TRY(s.Run());
+    KMRA_TRY(
+        db_.Run("UPDATE key_versions SET cert_chain_pem = ?3 WHERE key_id = ?1 AND version = ?2",
+                key_id, static_cast<int64_t>(version), pem));
     if (db_.Changes() == 0)
       return NotFound(fmt::format("key '{}' has no version {}", key_id, version));
     return OkStatus();
@@ -245,23 +220,17 @@ class SqliteStore final : public Store {
 
   Status DeleteKey(const std::string& key_id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("DELETE FROM keys WHERE id = ?1"));
-    KMRA_TRY(s.Bind(1, key_id));
-    KMRA_TRY(s.Run());
+    KMRA_TRY(db_.Run("DELETE FROM keys WHERE id = ?1", key_id));
     if (db_.Changes() == 0) return NotFound(fmt::format("no key '{}' in the registry", key_id));
     return OkStatus();
   }
 
   Status PutPolicy(const PolicyRecord& policy) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(
-        auto s, db_.Prepare("INSERT INTO policies(key_id, json, updated_at) VALUES (?1, ?2, ?3) "
-                            "ON CONFLICT(key_id) DO UPDATE SET json = excluded.json, updated_at = "
-                            "excluded.updated_at"));
-    KMRA_TRY(s.Bind(1, policy.key_id));
-    KMRA_TRY(s.Bind(2, policy.json));
-    KMRA_TRY(s.Bind(3, policy.updated_at));
-    auto run = s.Run();
+    auto run = db_.Run(
+        "INSERT INTO policies(key_id, json, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key_id) DO "
+        "UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
+        policy.key_id, policy.json, policy.updated_at);
     if (!run && run.error().code() == Code::kAlreadyExists) {  // the foreign key failed
       return NotFound(
           fmt::format("no key '{}' in the registry to attach a policy to", policy.key_id));
@@ -271,9 +240,8 @@ class SqliteStore final : public Store {
 
   Result<PolicyRecord> GetPolicy(const std::string& key_id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s,
-                          db_.Prepare("SELECT json, updated_at FROM policies WHERE key_id = ?1"));
-    KMRA_TRY(s.Bind(1, key_id));
+    KMRA_ASSIGN_OR_RETURN(
+        auto s, db_.Query("SELECT json, updated_at FROM policies WHERE key_id = ?1", key_id));
     KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return NotFound(fmt::format("key '{}' has no policy", key_id));
     return PolicyRecord{key_id, s.Text(0), s.Int(1)};
@@ -285,11 +253,9 @@ class SqliteStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     KMRA_ASSIGN_OR_RETURN(
         auto s,
-        db_.Prepare(
-            "INSERT INTO nonces(nonce, kind, expires_at, consumed_at) VALUES (?1, ?2, ?3, ?4)"));
-    KMRA_TRY(s.Bind(1, nonce));
-    KMRA_TRY(s.Bind(2, static_cast<int64_t>(kind == NonceKind::kServerIssued ? 0 : 1)));
-    KMRA_TRY(s.Bind(3, expires_at));
+        db_.Query(
+            "INSERT INTO nonces(nonce, kind, expires_at, consumed_at) VALUES (?1, ?2, ?3, ?4)",
+            nonce, static_cast<int64_t>(kind == NonceKind::kServerIssued ? 0 : 1), expires_at));
     // A client nonce is used the moment it is recorded.
     if (kind == NonceKind::kClientSeen) {
       KMRA_TRY(s.Bind(4, expires_at));
@@ -326,9 +292,7 @@ class SqliteStore final : public Store {
 
   Result<int64_t> PurgeExpiredNonces(int64_t now) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("DELETE FROM nonces WHERE expires_at < ?1"));
-    KMRA_TRY(s.Bind(1, now));
-    KMRA_TRY(s.Run());
+    KMRA_TRY(db_.Run("DELETE FROM nonces WHERE expires_at < ?1", now));
     return db_.Changes();
   }
 
@@ -350,14 +314,10 @@ class SqliteStore final : public Store {
 
   Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& q) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(
-        auto s,
-        db_.Prepare(
-            "SELECT seq, time, json, prev_hash, hash FROM audit WHERE seq > ?1 AND time >= ?2 "
-            "ORDER BY seq LIMIT ?3"));
-    KMRA_TRY(s.Bind(1, q.after_seq));
-    KMRA_TRY(s.Bind(2, q.since_time));
-    KMRA_TRY(s.Bind(3, static_cast<int64_t>(q.limit)));
+    KMRA_ASSIGN_OR_RETURN(auto s,
+                          db_.Query("SELECT seq, time, json, prev_hash, hash FROM audit WHERE seq "
+                                    "> ?1 AND time >= ?2 ORDER BY seq LIMIT ?3",
+                                    q.after_seq, q.since_time, static_cast<int64_t>(q.limit)));
     std::vector<AuditRecord> out;
     for (;;) {
       KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -371,21 +331,17 @@ class SqliteStore final : public Store {
 
   Status PutCollateral(const CollateralEntry& e) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(auto s, db_.Prepare("INSERT OR REPLACE INTO collateral(key, value, "
-                                              "fetched_at, next_update) VALUES (?1, ?2, ?3, ?4)"));
-    KMRA_TRY(s.Bind(1, e.key));
-    KMRA_TRY(s.Bind(2, std::span<const uint8_t>(e.value)));
-    KMRA_TRY(s.Bind(3, e.fetched_at));
-    KMRA_TRY(s.Bind(4, e.next_update));
-    return s.Run();
+    return db_.Run(
+        "INSERT OR REPLACE INTO collateral(key, value, fetched_at, next_update) VALUES (?1, ?2, "
+        "?3, ?4)",
+        e.key, std::span<const uint8_t>(e.value), e.fetched_at, e.next_update);
   }
 
   Result<CollateralEntry> GetCollateral(const std::string& key) override {
     std::lock_guard<std::mutex> lock(mu_);
     KMRA_ASSIGN_OR_RETURN(
         auto s,
-        db_.Prepare("SELECT value, fetched_at, next_update FROM collateral WHERE key = ?1"));
-    KMRA_TRY(s.Bind(1, key));
+        db_.Query("SELECT value, fetched_at, next_update FROM collateral WHERE key = ?1", key));
     KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return NotFound(fmt::format("no cached collateral '{}'", key));
     return CollateralEntry{key, s.Blob(0), s.Int(1), s.Int(2)};
@@ -394,16 +350,11 @@ class SqliteStore final : public Store {
   Result<bool> TryLease(const std::string& name, const std::string& holder, int64_t now,
                         int64_t seconds) override {
     std::lock_guard<std::mutex> lock(mu_);
-    KMRA_ASSIGN_OR_RETURN(
-        auto s, db_.Prepare("INSERT INTO leases(name, holder, expires_at) VALUES (?1, ?2, ?3) "
-                            "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
-                            "expires_at = excluded.expires_at "
-                            "WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4"));
-    KMRA_TRY(s.Bind(1, name));
-    KMRA_TRY(s.Bind(2, holder));
-    KMRA_TRY(s.Bind(3, now + seconds));
-    KMRA_TRY(s.Bind(4, now));
-    KMRA_TRY(s.Run());
+    KMRA_TRY(db_.Run(
+        "INSERT INTO leases(name, holder, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT(name) DO "
+        "UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE leases.holder "
+        "= excluded.holder OR leases.expires_at <= ?4",
+        name, holder, now + seconds, now));
     return db_.Changes() == 1;
   }
 
@@ -427,16 +378,9 @@ class SqliteStore final : public Store {
     rec.json = json;
     rec.prev_hash = head_hash;
     rec.hash = AuditHash(rec.prev_hash, rec.seq, rec.time, rec.json);
-    KMRA_ASSIGN_OR_RETURN(
-        auto s,
-        db_.Prepare(
-            "INSERT INTO audit(seq, time, json, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)"));
-    KMRA_TRY(s.Bind(1, rec.seq));
-    KMRA_TRY(s.Bind(2, rec.time));
-    KMRA_TRY(s.Bind(3, rec.json));
-    KMRA_TRY(s.Bind(4, rec.prev_hash));
-    KMRA_TRY(s.Bind(5, rec.hash));
-    KMRA_TRY(s.Run());
+    KMRA_TRY(
+        db_.Run("INSERT INTO audit(seq, time, json, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rec.seq, rec.time, rec.json, rec.prev_hash, rec.hash));
     KMRA_TRY(SetMeta(db_, "audit_head_seq", std::to_string(rec.seq)));
     KMRA_TRY(SetMeta(db_, "audit_head_hash", rec.hash));
     return rec;
@@ -444,8 +388,8 @@ class SqliteStore final : public Store {
 
   Status CheckNonceLocked(std::span<const uint8_t> nonce, NonceKind kind, int64_t now) {
     KMRA_ASSIGN_OR_RETURN(
-        auto s, db_.Prepare("SELECT kind, expires_at, consumed_at FROM nonces WHERE nonce = ?1"));
-    KMRA_TRY(s.Bind(1, nonce));
+        auto s,
+        db_.Query("SELECT kind, expires_at, consumed_at FROM nonces WHERE nonce = ?1", nonce));
     KMRA_ASSIGN_OR_RETURN(bool row, s.Step());
     return internal::NonceVerdict(kind, now,
                                   row ? std::optional<internal::NonceRow>(internal::NonceRow{
@@ -456,26 +400,19 @@ class SqliteStore final : public Store {
   // Marks the nonce used (server) or records it (client), inside the caller's transaction.
   Status ClaimNonceLocked(const NonceClaim& c) {
     if (c.kind == NonceKind::kServerIssued) {
-      KMRA_ASSIGN_OR_RETURN(auto u, db_.Prepare("UPDATE nonces SET consumed_at = ?2 WHERE nonce = "
-                                                "?1 AND kind = 0 AND consumed_at IS NULL "
-                                                "AND expires_at >= ?2"));
-      KMRA_TRY(u.Bind(1, c.nonce));
-      KMRA_TRY(u.Bind(2, c.now));
-      KMRA_TRY(u.Run());
+      KMRA_TRY(
+          db_.Run("UPDATE nonces SET consumed_at = ?2 WHERE nonce = ?1 AND kind = 0 AND "
+                  "consumed_at IS NULL AND expires_at >= ?2",
+                  c.nonce, c.now));
       if (db_.Changes() == 1) return OkStatus();
       KMRA_TRY(CheckNonceLocked(c.nonce, c.kind, c.now));
       return FailedPrecondition("the nonce could not be claimed");
     }
     if (c.nonce.empty() || c.nonce.size() > 256)
       return InvalidArgument("a nonce must be 1 to 256 bytes");
-    KMRA_ASSIGN_OR_RETURN(
-        auto s,
-        db_.Prepare(
-            "INSERT INTO nonces(nonce, kind, expires_at, consumed_at) VALUES (?1, 1, ?2, ?3)"));
-    KMRA_TRY(s.Bind(1, c.nonce));
-    KMRA_TRY(s.Bind(2, c.expires_at));
-    KMRA_TRY(s.Bind(3, c.now));
-    auto run = s.Run();
+    auto run =
+        db_.Run("INSERT INTO nonces(nonce, kind, expires_at, consumed_at) VALUES (?1, 1, ?2, ?3)",
+                c.nonce, c.expires_at, c.now);
     if (!run && run.error().code() == Code::kAlreadyExists)
       return tl::unexpected(internal::NonceReplayed());
     return run;

@@ -68,6 +68,13 @@ class DevServerTest : public ::testing::Test {
     toml.insert(toml.find(anchor) + anchor.size(), lines);
     ASSERT_TRUE(WriteFile(D() + "/kmra-server.toml", toml));
   }
+  // Writes DIR/any.policy.json, a release policy for any enclave (`kmra keys create --policy`), and
+  // returns its path.
+  std::string WriteAnyEnclavePolicy() {
+    std::string path = D() + "/any.policy.json";
+    EXPECT_TRUE(WriteFile(path, R"({"allow_any_enclave": true})"));
+    return path;
+  }
   std::string D() const { return dir_.path(); }
 
   TempDir dir_;

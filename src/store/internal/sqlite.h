@@ -1,14 +1,14 @@
 // A small RAII layer over the SQLite C API that reports errors as Status (private to src/store).
 //
 //   KMRA_ASSIGN_OR_RETURN(auto db, Db::Open(path, 5000));
-//   KMRA_ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT v FROM t WHERE k = ?1"));
-//   KMRA_TRY(stmt.Bind(1, key));
+//   KMRA_ASSIGN_OR_RETURN(auto stmt, db.Query("SELECT v FROM t WHERE k = ?1", key));
 //   KMRA_ASSIGN_OR_RETURN(bool row, stmt.Step());
 //
 // Not thread safe: the store serialises access to one Db with a mutex.
 //
-// Prepared statements are kept per SQL text: a Stmt goes back to its Db when it is destroyed (reset,
-// bindings cleared), so the next Prepare of the same text skips SQLite's parser and planner.
+// Prepared statements are kept per SQL text: a Stmt goes back to its Db when it is destroyed
+// (reset, bindings cleared), so the next Prepare of the same text skips SQLite's parser and
+// planner.
 #pragma once
 
 #include <sqlite3.h>
@@ -40,6 +40,15 @@ class Stmt {
   Status Bind(int index, std::string_view text);
   Status Bind(int index, std::span<const uint8_t> blob);
   Status BindNull(int index);
+  // Binds ?1, ?2, ... to `values` in order (each as a Bind above takes it); stops at the first
+  // error.
+  template <class... T>
+  Status BindAll(const T&... values) {
+    int index = 0;
+    Status status = OkStatus();
+    (void)((status = Bind(++index, values), status.has_value()) && ...);
+    return status;
+  }
 
   // Runs one step: true when a row is available, false when done.
   Result<bool> Step();
@@ -79,8 +88,21 @@ class Db {
   Result<Stmt> Prepare(std::string_view sql);
   // Runs one or more statements without parameters.
   Status Exec(const std::string& sql);
+  // Prepare(sql) with ?1, ?2, ... bound to `params` in order, ready to Step.
+  template <class... P>
+  Result<Stmt> Query(std::string_view sql, const P&... params) {
+    KMRA_ASSIGN_OR_RETURN(auto stmt, Prepare(sql));
+    KMRA_TRY(stmt.BindAll(params...));
+    return stmt;
+  }
   // Runs one statement without parameters through the statement cache (BEGIN, COMMIT, ...).
   Status Run(std::string_view sql);
+  // Runs one statement with ?1, ?2, ... bound to `params` in order, expecting no rows.
+  template <class P, class... Ps>
+  Status Run(std::string_view sql, const P& first, const Ps&... rest) {
+    KMRA_ASSIGN_OR_RETURN(auto stmt, Query(sql, first, rest...));
+    return stmt.Run();
+  }
   int64_t Changes() const { return sqlite3_changes64(db_); }
 
   sqlite3* raw() const { return db_; }

@@ -53,8 +53,7 @@ class ImportedKeyMemoryTest : public integration::DevServerTest {
   void SetUp() override {
     InitPki();
     StartServer();
-    policy_file_ = D() + "/any.policy.json";
-    ASSERT_TRUE(integration::WriteFile(policy_file_, R"({"allow_any_enclave": true})"));
+    policy_file_ = WriteAnyEnclavePolicy();
   }
 
   // Scans the server for each needle; `expect_found` for the positive controls.
