@@ -37,6 +37,19 @@ std::vector<uint8_t> RawToDer(std::span<const uint8_t> raw) {
   return der ? std::move(*der) : std::vector<uint8_t>{};
 }
 
+// The result of a crypto decryption (AES-GCM, RSA-OAEP) as PKCS#11 answers it: the plaintext in
+// `out`; CKR_ENCRYPTED_DATA_INVALID for a ciphertext that does not open (Unauthenticated), else
+// CKR_FUNCTION_FAILED.
+CK_RV TakePlaintext(Result<SecretBytes> plain, SecretBytes& out) {
+  if (!plain) {
+    out.clear();
+    return plain.error().code() == Code::kUnauthenticated ? CKR_ENCRYPTED_DATA_INVALID
+                                                          : CKR_FUNCTION_FAILED;
+  }
+  out = std::move(*plain);
+  return CKR_OK;
+}
+
 // CKM_AES_GCM (PKCS#11 v2.40 section 2.12.3): output ciphertext || tag, input of a decryption
 // likewise.
 CK_RV GcmCrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
@@ -47,14 +60,8 @@ CK_RV GcmCrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
     return CKR_OK;
   }
   if (in.size() < op.tag_bytes) return CKR_ENCRYPTED_DATA_LEN_RANGE;
-  auto plain = crypto::AesGcmDecrypt(op.key.Reveal(), op.iv, in, op.aad, op.tag_bytes);
-  if (!plain) {
-    out.clear();
-    return plain.error().code() == Code::kUnauthenticated ? CKR_ENCRYPTED_DATA_INVALID
-                                                          : CKR_FUNCTION_FAILED;
-  }
-  out = std::move(*plain);
-  return CKR_OK;
+  return TakePlaintext(crypto::AesGcmDecrypt(op.key.Reveal(), op.iv, in, op.aad, op.tag_bytes),
+                       out);
 }
 
 }  // namespace
@@ -230,14 +237,8 @@ CK_RV RsaEncrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
 CK_RV RsaDecrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
   if (in.size() != RsaBytes(op)) return CKR_ENCRYPTED_DATA_LEN_RANGE;
   if (op.mech == CKM_RSA_PKCS_OAEP) {
-    auto plain = crypto::RsaOaepDecrypt(crypto::PrivateKey::Share(op.pkey.get()), in, op.oaep);
-    if (!plain) {
-      out.clear();
-      return plain.error().code() == Code::kUnauthenticated ? CKR_ENCRYPTED_DATA_INVALID
-                                                            : CKR_FUNCTION_FAILED;
-    }
-    out = std::move(*plain);
-    return CKR_OK;
+    return TakePlaintext(
+        crypto::RsaOaepDecrypt(crypto::PrivateKey::Share(op.pkey.get()), in, op.oaep), out);
   }
   auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 || !ConfigureRsa(op, ctx.get())) {
