@@ -16,11 +16,15 @@
 namespace kmra::token {
 namespace {
 
-// Applies the padding of PKCS#1 v1.5 and raw RSA mechanisms to a PKEY context set up for its kind
-// (OAEP and PSS are crypto/rsa.h's, with the parameters the caller gave).
+// Applies the padding of PKCS#1 v1.5 and raw RSA mechanisms, and the DigestInfo hash of the
+// hash-and-sign ones, to a PKEY context set up for its kind (OAEP and PSS are crypto/rsa.h's, with
+// the parameters the caller gave).
 bool ConfigureRsa(const Operation& op, EVP_PKEY_CTX* ctx) {
-  return EVP_PKEY_CTX_set_rsa_padding(
-             ctx, op.mech == CKM_RSA_X_509 ? RSA_NO_PADDING : RSA_PKCS1_PADDING) == 1;
+  if (EVP_PKEY_CTX_set_rsa_padding(
+          ctx, op.mech == CKM_RSA_X_509 ? RSA_NO_PADDING : RSA_PKCS1_PADDING) != 1) {
+    return false;
+  }
+  return op.md == nullptr || EVP_PKEY_CTX_set_signature_md(ctx, op.md) == 1;
 }
 
 // ECDSA signatures are raw r || s in PKCS#11 (§2.3.1) and DER in OpenSSL; the conversions are
@@ -283,12 +287,7 @@ CK_RV FinishOperation(Operation& op, std::span<const uint8_t> in, SecretBytes& o
   if (op.mech == CKM_RSA_X_509) tbs = LeftPad(tbs, RsaBytes(op));
   auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) return CKR_FUNCTION_FAILED;
-  if (IsRsaMech(op.mech)) {
-    if (!ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
-    if (op.md != nullptr && EVP_PKEY_CTX_set_signature_md(ctx.get(), op.md) != 1) {
-      return CKR_FUNCTION_FAILED;
-    }
-  }
+  if (IsRsaMech(op.mech) && !ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
   // The largest signature of this key (the modulus size, or the longest DER ECDSA-Sig-Value), so
   // one EVP_PKEY_sign call does; a length query first would cost a second pass through the
   // provider.
@@ -330,12 +329,7 @@ CK_RV FinishVerify(Operation& op, std::span<const uint8_t> in, std::span<const u
   }
   auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return CKR_FUNCTION_FAILED;
-  if (IsRsaMech(op.mech)) {
-    if (!ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
-    if (op.md != nullptr && EVP_PKEY_CTX_set_signature_md(ctx.get(), op.md) != 1) {
-      return CKR_FUNCTION_FAILED;
-    }
-  }
+  if (IsRsaMech(op.mech) && !ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
   if (op.mech == CKM_RSA_X_509) {
     // Raw RSA: recover the block and compare with the left-padded input.
     size_t len = RsaBytes(op);
