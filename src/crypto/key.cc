@@ -24,8 +24,8 @@ Result<SecretBytes> DrainSecret(BIO* bio) {
   char* data = nullptr;
   long len = BIO_get_mem_data(bio, &data);
   if (len < 0 || data == nullptr) return ossl::Fail(Code::kInternal, "cannot read encoded key");
-  return SecretBytes(std::span<const uint8_t>(reinterpret_cast<uint8_t*>(data),
-                                              static_cast<size_t>(len)));
+  return SecretBytes(
+      std::span<const uint8_t>(reinterpret_cast<uint8_t*>(data), static_cast<size_t>(len)));
 }
 
 bool LooksLikePem(std::span<const uint8_t> b) {
@@ -53,9 +53,12 @@ Status RequireType(const EVP_PKEY* pkey, KeyType want, std::string_view what) {
 
 std::string_view KeyTypeName(KeyType type) {
   switch (type) {
-    case KeyType::kRsa: return "RSA";
-    case KeyType::kEc: return "EC";
-    case KeyType::kOther: return "other";
+    case KeyType::kRsa:
+      return "RSA";
+    case KeyType::kEc:
+      return "EC";
+    case KeyType::kOther:
+      return "other";
   }
   return "other";
 }
@@ -71,8 +74,8 @@ Result<PublicKey> PublicKey::FromSpkiDer(std::span<const uint8_t> der) {
                           std::to_string(der.size()) + " bytes)");
   }
   if (p != der.data() + der.size()) {
-    return InvalidArgument("public key DER has " +
-                           std::to_string(der.data() + der.size() - p) + " trailing bytes");
+    return InvalidArgument("public key DER has " + std::to_string(der.data() + der.size() - p) +
+                           " trailing bytes");
   }
   return PublicKey(std::move(pkey));
 }
@@ -91,6 +94,8 @@ Result<PublicKey> PublicKey::FromPem(std::string_view pem) {
   }
   return PublicKey(ossl::Ptr<EVP_PKEY>(raw));
 }
+
+PublicKey PublicKey::Share(EVP_PKEY* pkey) { return PublicKey(UpRef(pkey)); }
 
 PublicKey::PublicKey(const PublicKey& other) : pkey_(UpRef(other.pkey_.get())) {}
 
@@ -138,15 +143,20 @@ Result<PrivateKey> PrivateKey::FromDer(std::span<const uint8_t> der) {
                           std::to_string(der.size()) + " bytes)");
   }
   if (p != der.data() + der.size()) {
-    return InvalidArgument("private key DER has " +
-                           std::to_string(der.data() + der.size() - p) + " trailing bytes");
+    return InvalidArgument("private key DER has " + std::to_string(der.data() + der.size() - p) +
+                           " trailing bytes");
   }
   return PrivateKey(std::move(pkey));
 }
 
 Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
+  if (pem.find("-----BEGIN") == std::string_view::npos) {
+    return InvalidArgument("the private key is not PEM (no '-----BEGIN' line)");
+  }
   if (pem.find("ENCRYPTED") != std::string_view::npos) {
-    return InvalidArgument("the PEM private key is encrypted; give an unencrypted key");
+    return InvalidArgument(
+        "the PEM private key is encrypted; give an unencrypted key (openssl pkey -in K -out "
+        "K.clear) over a protected channel");
   }
   auto bio = MemBio(pem);
   auto pkey = ossl::Wrap(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr));
@@ -165,6 +175,8 @@ Result<PrivateKey> PrivateKey::Parse(std::span<const uint8_t> bytes) {
   return FromDer(bytes);
 }
 
+PrivateKey PrivateKey::Share(EVP_PKEY* pkey) { return PrivateKey(UpRef(pkey)); }
+
 PrivateKey::PrivateKey(const PrivateKey& other) : pkey_(UpRef(other.pkey_.get())) {}
 
 PrivateKey& PrivateKey::operator=(const PrivateKey& other) {
@@ -178,8 +190,8 @@ int PrivateKey::bits() const { return EVP_PKEY_get_bits(pkey_.get()); }
 Result<SecretBytes> PrivateKey::ToPkcs8Der() const {
   // The secure-memory BIO wipes its buffer when freed.
   auto bio = ossl::Wrap(BIO_new(BIO_s_secmem()));
-  if (!bio || i2d_PKCS8PrivateKey_bio(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr,
-                                      nullptr) != 1) {
+  if (!bio ||
+      i2d_PKCS8PrivateKey_bio(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return ossl::Fail(Code::kInternal, "cannot encode private key as PKCS#8");
   }
   return DrainSecret(bio.get());

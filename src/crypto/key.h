@@ -30,6 +30,9 @@ class PublicKey {
   static Result<PublicKey> FromPem(std::string_view pem);
   // Takes ownership of `pkey` (must not be null).
   static PublicKey Adopt(ossl::Ptr<EVP_PKEY> pkey) { return PublicKey(std::move(pkey)); }
+  // Another reference to `pkey` (must not be null; the caller keeps its own). A private key's
+  // EVP_PKEY serves as its public key too.
+  static PublicKey Share(EVP_PKEY* pkey);
 
   PublicKey(const PublicKey& other);
   PublicKey& operator=(const PublicKey& other);
@@ -54,12 +57,15 @@ class PrivateKey {
  public:
   // DER PKCS#8 PrivateKeyInfo (unencrypted) or a traditional RSA/EC private key.
   static Result<PrivateKey> FromDer(std::span<const uint8_t> der);
-  // PEM "PRIVATE KEY", "RSA PRIVATE KEY" or "EC PRIVATE KEY". Encrypted PEM is refused (never
-  // prompts for a password).
+  // PEM "PRIVATE KEY", "RSA PRIVATE KEY" or "EC PRIVATE KEY". Text without a "-----BEGIN" line
+  // and encrypted PEM are refused, each with its own message (never prompts for a password).
+  // The PEM is read in place: this function makes no copy of it.
   static Result<PrivateKey> FromPem(std::string_view pem);
   // PEM or DER, detected from the content.
   static Result<PrivateKey> Parse(std::span<const uint8_t> bytes);
   static PrivateKey Adopt(ossl::Ptr<EVP_PKEY> pkey) { return PrivateKey(std::move(pkey)); }
+  // Another reference to `pkey` (must not be null; the caller keeps its own).
+  static PrivateKey Share(EVP_PKEY* pkey);
 
   PrivateKey(const PrivateKey& other);
   PrivateKey& operator=(const PrivateKey& other);

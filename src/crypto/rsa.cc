@@ -41,24 +41,53 @@ Status SetOaep(EVP_PKEY_CTX* ctx, const OaepParams& p) {
   return OkStatus();
 }
 
-// Sets padding (and for PSS, MGF1 and salt) on a sign or verify context.
-Status SetSigPadding(EVP_PKEY_CTX* ctx, RsaPadding padding, HashAlg hash, bool verify) {
+// Sets padding (and for PSS, MGF1 and salt) on a sign or verify context. `p.hash` is the
+// signature hash of both paddings; the rest of `p` is PSS's.
+Status SetSigPadding(EVP_PKEY_CTX* ctx, RsaPadding padding, const PssParams& p, bool verify) {
   if (padding == RsaPadding::kPkcs1v15) {
     if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1) {
       return ossl::Fail(Code::kInternal, "cannot set PKCS#1 v1.5 padding");
     }
     return OkStatus();
   }
+  const int salt = p.salt_len ? static_cast<int>(*p.salt_len)
+                              : (verify ? RSA_PSS_SALTLEN_AUTO : RSA_PSS_SALTLEN_DIGEST);
   if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, Md(hash)) != 1 ||
-      EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, verify ? RSA_PSS_SALTLEN_AUTO
-                                                   : RSA_PSS_SALTLEN_DIGEST) != 1) {
+      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, Md(p.mgf1.value_or(p.hash))) != 1 ||
+      EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, salt) != 1) {
     return ossl::Fail(Code::kInternal, "cannot set PSS parameters");
   }
   return OkStatus();
 }
 
-const char* PaddingName(RsaPadding p) { return p == RsaPadding::kPss ? "RSA-PSS" : "RSA PKCS#1 v1.5"; }
+std::optional<size_t> MaxSalt(EVP_PKEY* pkey, HashAlg hash) {
+  const int bits = EVP_PKEY_get_bits(pkey);
+  if (bits <= 1) return std::nullopt;
+  const size_t em_len = (static_cast<size_t>(bits) - 1 + 7) / 8;
+  const size_t need = HashSize(hash) + 2;
+  if (em_len < need) return std::nullopt;
+  return em_len - need;
+}
+
+std::optional<size_t> MaxOaepInput(EVP_PKEY* pkey, HashAlg hash) {
+  const size_t k = ModulusBytes(pkey);
+  const size_t need = 2 * HashSize(hash) + 2;
+  if (k < need) return std::nullopt;
+  return k - need;
+}
+
+Status CheckSaltLength(EVP_PKEY* pkey, const PssParams& p) {
+  const auto max = MaxSalt(pkey, p.hash);
+  if (max && (!p.salt_len || *p.salt_len <= *max)) return OkStatus();
+  return InvalidArgument("RSA-PSS " + std::string(HashName(p.hash)) + " with a " +
+                         (p.salt_len ? std::to_string(*p.salt_len) : std::string("digest-long")) +
+                         "-byte salt does not fit a " + std::to_string(EVP_PKEY_get_bits(pkey)) +
+                         "-bit key");
+}
+
+const char* PaddingName(RsaPadding p) {
+  return p == RsaPadding::kPss ? "RSA-PSS" : "RSA PKCS#1 v1.5";
+}
 
 Status CheckSignatureLength(EVP_PKEY* pkey, RsaPadding padding, size_t len) {
   size_t k = ModulusBytes(pkey);
@@ -152,16 +181,26 @@ Result<PublicKey> RsaPublicKeyFromNumbers(std::span<const uint8_t> modulus,
   return PublicKey::Adopt(ossl::Ptr<EVP_PKEY>(raw));
 }
 
+std::optional<size_t> RsaOaepMaxInput(const PublicKey& key, const OaepParams& params) {
+  if (internal::TypeOf(key.get()) != KeyType::kRsa) return std::nullopt;
+  return MaxOaepInput(key.get(), params.hash);
+}
+
+std::optional<size_t> RsaPssMaxSalt(const PublicKey& key, HashAlg hash) {
+  if (internal::TypeOf(key.get()) != KeyType::kRsa) return std::nullopt;
+  return MaxSalt(key.get(), hash);
+}
+
 Result<std::vector<uint8_t>> RsaOaepEncrypt(const PublicKey& key,
                                             std::span<const uint8_t> plaintext,
                                             const OaepParams& params) {
   KMRA_TRY(internal::RequireType(key.get(), KeyType::kRsa, "RSA-OAEP encryption"));
   const size_t k = ModulusBytes(key.get());
-  const size_t max = k - 2 * HashSize(params.hash) - 2;
-  if (plaintext.size() > max) {
+  const auto max = MaxOaepInput(key.get(), params.hash);
+  if (!max || plaintext.size() > *max) {
     return InvalidArgument("RSA-OAEP input is " + std::to_string(plaintext.size()) +
                            " bytes; this key with " + OaepName(params) + " takes at most " +
-                           std::to_string(max));
+                           std::to_string(max.value_or(0)));
   }
   auto ctx = Ctx(key.get());
   if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1) {
@@ -196,8 +235,10 @@ Result<SecretBytes> RsaOaepDecrypt(const PrivateKey& key, std::span<const uint8_
   if (EVP_PKEY_decrypt(ctx.get(), out.RevealMutable().data(), &len, ciphertext.data(),
                        ciphertext.size()) != 1) {
     ERR_clear_error();
-    return Unauthenticated("RSA-OAEP decryption failed: the ciphertext was not made for this key "
-                           "with " + OaepName(params));
+    return Unauthenticated(
+        "RSA-OAEP decryption failed: the ciphertext was not made for this key "
+        "with " +
+        OaepName(params));
   }
   out.resize(len);
   return out;
@@ -213,46 +254,76 @@ Status RsaVerify(const PublicKey& key, RsaPadding padding, HashAlg hash,
   return RsaVerifyDigest(key, padding, hash, Digest(hash, message), signature);
 }
 
-Result<std::vector<uint8_t>> RsaSignDigest(const PrivateKey& key, RsaPadding padding,
-                                           HashAlg hash, std::span<const uint8_t> digest) {
-  KMRA_TRY(internal::RequireType(key.get(), KeyType::kRsa, PaddingName(padding) + std::string(" signing")));
-  if (digest.size() != HashSize(hash)) {
-    return InvalidArgument("digest is " + std::to_string(digest.size()) + " bytes; " +
-                           std::string(HashName(hash)) + " is " + std::to_string(HashSize(hash)));
-  }
+namespace {
+
+Status CheckDigest(HashAlg hash, std::span<const uint8_t> digest) {
+  if (digest.size() == HashSize(hash)) return OkStatus();
+  return InvalidArgument("digest is " + std::to_string(digest.size()) + " bytes; " +
+                         std::string(HashName(hash)) + " is " + std::to_string(HashSize(hash)));
+}
+
+// The one RSA signing path over a digest: PKCS#1 v1.5 with `p.hash`, or PSS with all of `p`.
+Result<std::vector<uint8_t>> SignDigestWith(const PrivateKey& key, RsaPadding padding,
+                                            const PssParams& p, std::span<const uint8_t> digest) {
+  KMRA_TRY(internal::RequireType(key.get(), KeyType::kRsa,
+                                 PaddingName(padding) + std::string(" signing")));
+  KMRA_TRY(CheckDigest(p.hash, digest));
+  if (padding == RsaPadding::kPss) KMRA_TRY(CheckSaltLength(key.get(), p));
   auto ctx = Ctx(key.get());
   if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_signature_md(ctx.get(), Md(hash)) != 1) {
+      EVP_PKEY_CTX_set_signature_md(ctx.get(), Md(p.hash)) != 1) {
     return ossl::Fail(Code::kInternal, "cannot start RSA signing");
   }
-  KMRA_TRY(SetSigPadding(ctx.get(), padding, hash, false));
+  KMRA_TRY(SetSigPadding(ctx.get(), padding, p, false));
   return SignWith(ctx.get(), digest, ModulusBytes(key.get()));
 }
 
-Status RsaVerifyDigest(const PublicKey& key, RsaPadding padding, HashAlg hash,
-                       std::span<const uint8_t> digest, std::span<const uint8_t> signature) {
+// The one RSA verification path over a digest (see SignDigestWith).
+Status VerifyDigestWith(const PublicKey& key, RsaPadding padding, const PssParams& p,
+                        std::span<const uint8_t> digest, std::span<const uint8_t> signature) {
   KMRA_TRY(internal::RequireType(key.get(), KeyType::kRsa,
                                  PaddingName(padding) + std::string(" verification")));
   KMRA_TRY(CheckSignatureLength(key.get(), padding, signature.size()));
-  if (digest.size() != HashSize(hash)) {
-    return InvalidArgument("digest is " + std::to_string(digest.size()) + " bytes; " +
-                           std::string(HashName(hash)) + " is " + std::to_string(HashSize(hash)));
-  }
+  KMRA_TRY(CheckDigest(p.hash, digest));
+  if (padding == RsaPadding::kPss) KMRA_TRY(CheckSaltLength(key.get(), p));
   auto ctx = Ctx(key.get());
   if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_signature_md(ctx.get(), Md(hash)) != 1) {
+      EVP_PKEY_CTX_set_signature_md(ctx.get(), Md(p.hash)) != 1) {
     return ossl::Fail(Code::kInternal, "cannot start RSA verification");
   }
-  KMRA_TRY(SetSigPadding(ctx.get(), padding, hash, true));
+  KMRA_TRY(SetSigPadding(ctx.get(), padding, p, true));
   if (EVP_PKEY_verify(ctx.get(), signature.data(), signature.size(), digest.data(),
                       digest.size()) != 1) {
-    return Mismatch(padding, hash);
+    return Mismatch(padding, p.hash);
   }
   return OkStatus();
 }
 
-Result<std::vector<uint8_t>> RsaSignPkcs1Raw(const PrivateKey& key,
-                                             std::span<const uint8_t> data) {
+}  // namespace
+
+Result<std::vector<uint8_t>> RsaSignDigest(const PrivateKey& key, RsaPadding padding, HashAlg hash,
+                                           std::span<const uint8_t> digest) {
+  return SignDigestWith(key, padding, PssParams{hash, std::nullopt, std::nullopt}, digest);
+}
+
+Status RsaVerifyDigest(const PublicKey& key, RsaPadding padding, HashAlg hash,
+                       std::span<const uint8_t> digest, std::span<const uint8_t> signature) {
+  return VerifyDigestWith(key, padding, PssParams{hash, std::nullopt, std::nullopt}, digest,
+                          signature);
+}
+
+Result<std::vector<uint8_t>> RsaPssSignDigest(const PrivateKey& key,
+                                              std::span<const uint8_t> digest,
+                                              const PssParams& params) {
+  return SignDigestWith(key, RsaPadding::kPss, params, digest);
+}
+
+Status RsaPssVerifyDigest(const PublicKey& key, std::span<const uint8_t> digest,
+                          std::span<const uint8_t> signature, const PssParams& params) {
+  return VerifyDigestWith(key, RsaPadding::kPss, params, digest, signature);
+}
+
+Result<std::vector<uint8_t>> RsaSignPkcs1Raw(const PrivateKey& key, std::span<const uint8_t> data) {
   KMRA_TRY(internal::RequireType(key.get(), KeyType::kRsa, "RSA PKCS#1 v1.5 signing"));
   const size_t k = ModulusBytes(key.get());
   if (data.size() > k - 11) {

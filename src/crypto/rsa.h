@@ -41,7 +41,11 @@ struct OaepParams {
   std::vector<uint8_t> label;
 };
 
-// Encrypts at most modulus_bytes - 2 * hash_bytes - 2 bytes.
+// The longest plaintext RSA-OAEP with `params` takes under `key`: modulus_bytes - 2 * hash_bytes
+// - 2 (RFC 8017 section 7.1.1), or nullopt when the modulus is too short for the hash at all.
+std::optional<size_t> RsaOaepMaxInput(const PublicKey& key, const OaepParams& params);
+
+// Encrypts at most RsaOaepMaxInput bytes.
 Result<std::vector<uint8_t>> RsaOaepEncrypt(const PublicKey& key,
                                             std::span<const uint8_t> plaintext,
                                             const OaepParams& params = {});
@@ -50,8 +54,30 @@ Result<SecretBytes> RsaOaepDecrypt(const PrivateKey& key, std::span<const uint8_
 
 enum class RsaPadding { kPkcs1v15, kPss };
 
-// Signs `message` hashed with `hash`. PSS uses MGF1 with the same hash and a salt as long as the
-// digest (what TLS 1.3 and X.509 use).
+// RSA-PSS parameters (RFC 8017 section 9.1), for callers that are given them (PKCS#11
+// CK_RSA_PKCS_PSS_PARAMS). `mgf1` defaults to `hash`. `salt_len` defaults, when signing, to the
+// digest length and, when verifying, to any length (recovered from the signature); given, it is
+// used as is and must fit the key (emLen >= hash_bytes + salt_len + 2).
+struct PssParams {
+  HashAlg hash = HashAlg::kSha256;
+  std::optional<HashAlg> mgf1;
+  std::optional<size_t> salt_len;
+};
+
+// The longest salt RSA-PSS with `hash` fits under `key`: emLen - hash_bytes - 2 with emLen =
+// ceil((modulus_bits - 1) / 8) (RFC 8017 section 9.1.1), or nullopt when the key is too short
+// for the hash at all.
+std::optional<size_t> RsaPssMaxSalt(const PublicKey& key, HashAlg hash);
+
+// RSA-PSS over an already computed digest of `params.hash`.
+Result<std::vector<uint8_t>> RsaPssSignDigest(const PrivateKey& key,
+                                              std::span<const uint8_t> digest,
+                                              const PssParams& params);
+Status RsaPssVerifyDigest(const PublicKey& key, std::span<const uint8_t> digest,
+                          std::span<const uint8_t> signature, const PssParams& params);
+
+// Signs `message` hashed with `hash`. PSS uses PssParams{hash}: MGF1 with the same hash and a
+// salt as long as the digest (what TLS 1.3 and X.509 use).
 Result<std::vector<uint8_t>> RsaSign(const PrivateKey& key, RsaPadding padding, HashAlg hash,
                                      std::span<const uint8_t> message);
 // Verifies; PSS accepts any salt length (it is recovered from the signature).
@@ -59,8 +85,8 @@ Status RsaVerify(const PublicKey& key, RsaPadding padding, HashAlg hash,
                  std::span<const uint8_t> message, std::span<const uint8_t> signature);
 
 // As RsaSign/RsaVerify over an already computed digest of `hash`.
-Result<std::vector<uint8_t>> RsaSignDigest(const PrivateKey& key, RsaPadding padding,
-                                           HashAlg hash, std::span<const uint8_t> digest);
+Result<std::vector<uint8_t>> RsaSignDigest(const PrivateKey& key, RsaPadding padding, HashAlg hash,
+                                           std::span<const uint8_t> digest);
 Status RsaVerifyDigest(const PublicKey& key, RsaPadding padding, HashAlg hash,
                        std::span<const uint8_t> digest, std::span<const uint8_t> signature);
 

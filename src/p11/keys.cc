@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "crypto/key.h"
 #include "p11/internal/pkey.h"
 
 namespace kmra::p11 {
@@ -15,7 +16,8 @@ namespace {
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   out.erase(std::remove(out.begin(), out.end(), '_'), out.end());
   return out;
 }
@@ -35,7 +37,8 @@ Status CheckFree(Session& session, const KeyName& name) {
     t.Ulong(CKA_CLASS, CKO_PRIVATE_KEY).String(CKA_LABEL, name.label);
     KMRA_ASSIGN_OR_RETURN(auto found, session.Find(t, 1));
     if (!found.empty()) {
-      return AlreadyExists(fmt::format("a private key labelled '{}' already exists in the token", name.label));
+      return AlreadyExists(
+          fmt::format("a private key labelled '{}' already exists in the token", name.label));
     }
   }
   if (!name.id.empty()) {
@@ -107,18 +110,23 @@ Result<KeyObjects> GenerateKeyPair(Session& session, const KeySpec& spec, const 
   Attrs pub;
   Attrs priv;
   pub.Bool(CKA_TOKEN, options.token).Bool(CKA_VERIFY, true);
-  priv.Bool(CKA_TOKEN, options.token).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, options.extractable).Bool(CKA_SIGN, true);
+  priv.Bool(CKA_TOKEN, options.token)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, options.extractable)
+      .Bool(CKA_SIGN, true);
   AddName(pub, name);
   AddName(priv, name);
   CK_MECHANISM mech{};
   if (spec.algorithm == KeyAlgorithm::kRsa) {
     if (spec.rsa_bits < 2048 || spec.rsa_bits > 4096 || spec.rsa_bits % 8 != 0) {
-      return InvalidArgument(fmt::format("RSA keys must have 2048 to 4096 bits, not {}", spec.rsa_bits));
+      return InvalidArgument(
+          fmt::format("RSA keys must have 2048 to 4096 bits, not {}", spec.rsa_bits));
     }
     static const uint8_t kF4[] = {0x01, 0x00, 0x01};
     mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
-    pub.Ulong(CKA_MODULUS_BITS, static_cast<CK_ULONG>(spec.rsa_bits)).Bytes(CKA_PUBLIC_EXPONENT, kF4)
+    pub.Ulong(CKA_MODULUS_BITS, static_cast<CK_ULONG>(spec.rsa_bits))
+        .Bytes(CKA_PUBLIC_EXPONENT, kF4)
         .Bool(CKA_ENCRYPT, true);
     priv.Bool(CKA_DECRYPT, true);
   } else {
@@ -130,16 +138,21 @@ Result<KeyObjects> GenerateKeyPair(Session& session, const KeySpec& spec, const 
   return KeyObjects{handles.second, handles.first, spec.algorithm, std::move(name)};
 }
 
-Result<KeyObjects> ImportPrivateKeyPem(Session& session, std::string_view pem, const KeyName& name_in,
-                                       const KeyOptions& options) {
-  KMRA_ASSIGN_OR_RETURN(auto pkey, internal::ParsePrivateKeyPem(pem));
+Result<KeyObjects> ImportPrivateKeyPem(Session& session, std::string_view pem,
+                                       const KeyName& name_in, const KeyOptions& options) {
+  KMRA_ASSIGN_OR_RETURN(auto pkey, crypto::PrivateKey::FromPem(pem));
+  KMRA_TRY(internal::CheckImportable(pkey.get()));
   KMRA_TRY(CheckFree(session, name_in));
   KeyName name = name_in;
   KMRA_TRY(FillId(session, name));
 
   Attrs priv;
-  priv.Ulong(CKA_CLASS, CKO_PRIVATE_KEY).Bool(CKA_TOKEN, options.token).Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, options.extractable).Bool(CKA_SIGN, true);
+  priv.Ulong(CKA_CLASS, CKO_PRIVATE_KEY)
+      .Bool(CKA_TOKEN, options.token)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, options.extractable)
+      .Bool(CKA_SIGN, true);
   AddName(priv, name);
   KMRA_ASSIGN_OR_RETURN(KeyAlgorithm algorithm, internal::AppendPrivateKeyAttrs(pkey.get(), priv));
   if (algorithm == KeyAlgorithm::kRsa) priv.Bool(CKA_DECRYPT, true);
@@ -173,8 +186,8 @@ Result<KeyObjects> FindKey(Session& session, const KeyName& name) {
   } else if (type == CKK_EC) {
     key.algorithm = KeyAlgorithm::kEc;
   } else {
-    return Unimplemented(fmt::format("key with {} has key type {:#x}; only RSA and EC are supported",
-                                     name.Describe(), type));
+    return Unimplemented(fmt::format(
+        "key with {} has key type {:#x}; only RSA and EC are supported", name.Describe(), type));
   }
   // Fill in whichever half of the name the caller did not give.
   key.name = name;
@@ -204,8 +217,10 @@ Result<ossl::Ptr<EVP_PKEY>> PublicKey(Session& session, const KeyObjects& key) {
   KMRA_ASSIGN_OR_RETURN(auto params, session.GetAttribute(source, CKA_EC_PARAMS));
   auto point = session.GetAttribute(source, CKA_EC_POINT);
   if (!point) {
-    return NotFound(fmt::format("the EC key with {} has no public key object and its private key "
-                                "object has no CKA_EC_POINT", key.name.Describe()));
+    return NotFound(
+        fmt::format("the EC key with {} has no public key object and its private key "
+                    "object has no CKA_EC_POINT",
+                    key.name.Describe()));
   }
   return internal::EcPublicFromAttributes(params, *point);
 }

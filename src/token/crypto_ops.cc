@@ -3,45 +3,28 @@
 #include <openssl/rsa.h>
 
 #include <cstring>
+#include <iterator>
 
 #include "crypto/aes_gcm.h"
 #include "crypto/ecdsa.h"
+#include "crypto/hash.h"
+#include "crypto/key.h"
+#include "crypto/rsa.h"
 #include "token/crypto_params.h"
 #include "token/mechanisms.h"
 
 namespace kmra::token {
 namespace {
 
-// Applies padding and hash parameters of the operation to a PKEY context set up for its kind.
-bool ConfigureRsa(Operation& op, EVP_PKEY_CTX* ctx) {
-  switch (op.mech) {
-    case CKM_RSA_X_509:
-      return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING) == 1;
-    case CKM_RSA_PKCS_OAEP: {
-      if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
-          EVP_PKEY_CTX_set_rsa_oaep_md(ctx, op.md) != 1 ||
-          EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, op.mgf1) != 1) {
-        return false;
-      }
-      if (!op.label.empty()) {
-        auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(op.label.data(), op.label.size()));
-        if (copy == nullptr) return false;
-        if (EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, copy, static_cast<int>(op.label.size())) != 1) {
-          OPENSSL_free(copy);
-          return false;
-        }
-      }
-      return true;
-    }
-    default:
-      if (IsPss(op.mech)) {
-        return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-               EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, op.mgf1) == 1 &&
-               EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, op.salt_len) == 1 &&
-               (op.md != nullptr || EVP_PKEY_CTX_set_signature_md(ctx, op.pss_hash) == 1);
-      }
-      return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
+// Applies the padding of PKCS#1 v1.5 and raw RSA mechanisms, and the DigestInfo hash of the
+// hash-and-sign ones, to a PKEY context set up for its kind (OAEP and PSS are crypto/rsa.h's, with
+// the parameters the caller gave).
+bool ConfigureRsa(const Operation& op, EVP_PKEY_CTX* ctx) {
+  if (EVP_PKEY_CTX_set_rsa_padding(
+          ctx, op.mech == CKM_RSA_X_509 ? RSA_NO_PADDING : RSA_PKCS1_PADDING) != 1) {
+    return false;
   }
+  return op.md == nullptr || EVP_PKEY_CTX_set_signature_md(ctx, op.md) == 1;
 }
 
 // ECDSA signatures are raw r || s in PKCS#11 (§2.3.1) and DER in OpenSSL; the conversions are
@@ -58,6 +41,19 @@ std::vector<uint8_t> RawToDer(std::span<const uint8_t> raw) {
   return der ? std::move(*der) : std::vector<uint8_t>{};
 }
 
+// The result of a crypto decryption (AES-GCM, RSA-OAEP) as PKCS#11 answers it: the plaintext in
+// `out`; CKR_ENCRYPTED_DATA_INVALID for a ciphertext that does not open (Unauthenticated), else
+// CKR_FUNCTION_FAILED.
+CK_RV TakePlaintext(Result<SecretBytes> plain, SecretBytes& out) {
+  if (!plain) {
+    out.clear();
+    return plain.error().code() == Code::kUnauthenticated ? CKR_ENCRYPTED_DATA_INVALID
+                                                          : CKR_FUNCTION_FAILED;
+  }
+  out = std::move(*plain);
+  return CKR_OK;
+}
+
 // CKM_AES_GCM (PKCS#11 v2.40 section 2.12.3): output ciphertext || tag, input of a decryption
 // likewise.
 CK_RV GcmCrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
@@ -68,14 +64,8 @@ CK_RV GcmCrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
     return CKR_OK;
   }
   if (in.size() < op.tag_bytes) return CKR_ENCRYPTED_DATA_LEN_RANGE;
-  auto plain = crypto::AesGcmDecrypt(op.key.Reveal(), op.iv, in, op.aad, op.tag_bytes);
-  if (!plain) {
-    out.clear();
-    return plain.error().code() == Code::kUnauthenticated ? CKR_ENCRYPTED_DATA_INVALID
-                                                          : CKR_FUNCTION_FAILED;
-  }
-  out = std::move(*plain);
-  return CKR_OK;
+  return TakePlaintext(crypto::AesGcmDecrypt(op.key.Reveal(), op.iv, in, op.aad, op.tag_bytes),
+                       out);
 }
 
 }  // namespace
@@ -85,29 +75,19 @@ CK_RV InitOperation(OpKind kind, const CK_MECHANISM& m, const Object* key, Opera
   op.kind = kind;
   op.mech = m.mechanism;
   const MechanismEntry* entry = FindMechanism(m.mechanism);
-  CK_FLAGS need = 0;
-  CK_ATTRIBUTE_TYPE usage = 0;
-  switch (kind) {
-    case OpKind::kSign:
-      need = CKF_SIGN;
-      usage = CKA_SIGN;
-      break;
-    case OpKind::kVerify:
-      need = CKF_VERIFY;
-      usage = CKA_VERIFY;
-      break;
-    case OpKind::kEncrypt:
-      need = CKF_ENCRYPT;
-      usage = CKA_ENCRYPT;
-      break;
-    case OpKind::kDecrypt:
-      need = CKF_DECRYPT;
-      usage = CKA_DECRYPT;
-      break;
-    case OpKind::kDigest:
-      need = CKF_DIGEST;
-      break;
-  }
+  // The mechanism flag and the key usage attribute each kind needs (in OpKind order).
+  struct Use {
+    CK_FLAGS flag;
+    CK_ATTRIBUTE_TYPE usage;
+  };
+  static constexpr Use kUses[] = {{CKF_SIGN, CKA_SIGN},
+                                  {CKF_VERIFY, CKA_VERIFY},
+                                  {CKF_ENCRYPT, CKA_ENCRYPT},
+                                  {CKF_DECRYPT, CKA_DECRYPT},
+                                  {CKF_DIGEST, 0}};
+  static_assert(static_cast<size_t>(OpKind::kDigest) + 1 == std::size(kUses));
+  const CK_FLAGS need = kUses[static_cast<size_t>(kind)].flag;
+  const CK_ATTRIBUTE_TYPE usage = kUses[static_cast<size_t>(kind)].usage;
   if (entry == nullptr || (entry->info.flags & need) == 0) return CKR_MECHANISM_INVALID;
   if (kind == OpKind::kDigest) {
     if (m.ulParameterLen != 0) return CKR_MECHANISM_PARAM_INVALID;
@@ -217,7 +197,7 @@ CK_RV CheckRawInput(const Operation& op, size_t len) {
   }
   if (op.mech == CKM_RSA_X_509) return len > k ? CKR_DATA_LEN_RANGE : CKR_OK;
   if (op.mech == CKM_RSA_PKCS_PSS) {
-    return len != static_cast<size_t>(EVP_MD_get_size(op.pss_hash)) ? CKR_DATA_LEN_RANGE : CKR_OK;
+    return len != crypto::HashSize(op.pss.hash) ? CKR_DATA_LEN_RANGE : CKR_OK;
   }
   if (op.mech == CKM_ECDSA) return len == 0 || len > 1024 ? CKR_DATA_LEN_RANGE : CKR_OK;
   return CKR_OK;
@@ -232,6 +212,14 @@ SecretBytes LeftPad(const SecretBytes& in, size_t k) {
 }  // namespace
 
 CK_RV RsaEncrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
+  if (op.mech == CKM_RSA_PKCS_OAEP) {
+    auto ct = crypto::RsaOaepEncrypt(crypto::PublicKey::Share(op.pkey.get()), in, op.oaep);
+    if (!ct) {
+      return ct.error().code() == Code::kInvalidArgument ? CKR_DATA_LEN_RANGE : CKR_FUNCTION_FAILED;
+    }
+    out = SecretBytes(std::span<const uint8_t>(*ct));
+    return CKR_OK;
+  }
   auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 || !ConfigureRsa(op, ctx.get())) {
     ossl::DrainErrors();
@@ -252,6 +240,10 @@ CK_RV RsaEncrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
 
 CK_RV RsaDecrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out) {
   if (in.size() != RsaBytes(op)) return CKR_ENCRYPTED_DATA_LEN_RANGE;
+  if (op.mech == CKM_RSA_PKCS_OAEP) {
+    return TakePlaintext(
+        crypto::RsaOaepDecrypt(crypto::PrivateKey::Share(op.pkey.get()), in, op.oaep), out);
+  }
   auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 || !ConfigureRsa(op, ctx.get())) {
     ossl::DrainErrors();
@@ -284,15 +276,18 @@ CK_RV FinishOperation(Operation& op, std::span<const uint8_t> in, SecretBytes& o
   if (op.kind == OpKind::kDecrypt) return RsaDecrypt(op, tbs.Reveal(), out);
   // Sign.
   if (op.md == nullptr && (rv = CheckRawInput(op, tbs.size())) != CKR_OK) return rv;
+  if (IsPss(op.mech)) {
+    // tbs is the digest of op.pss.hash (ParsePss ties it to the mechanism's own hash).
+    auto sig =
+        crypto::RsaPssSignDigest(crypto::PrivateKey::Share(op.pkey.get()), tbs.Reveal(), op.pss);
+    if (!sig) return CKR_FUNCTION_FAILED;
+    out = SecretBytes(std::span<const uint8_t>(*sig));
+    return CKR_OK;
+  }
   if (op.mech == CKM_RSA_X_509) tbs = LeftPad(tbs, RsaBytes(op));
   auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1) return CKR_FUNCTION_FAILED;
-  if (IsRsaMech(op.mech)) {
-    if (!ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
-    if (op.md != nullptr && EVP_PKEY_CTX_set_signature_md(ctx.get(), op.md) != 1) {
-      return CKR_FUNCTION_FAILED;
-    }
-  }
+  if (IsRsaMech(op.mech) && !ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
   // The largest signature of this key (the modulus size, or the longest DER ECDSA-Sig-Value), so
   // one EVP_PKEY_sign call does; a length query first would cost a second pass through the
   // provider.
@@ -326,14 +321,15 @@ CK_RV FinishVerify(Operation& op, std::span<const uint8_t> in, std::span<const u
   } else if (sig.size() != RsaBytes(op)) {
     return CKR_SIGNATURE_LEN_RANGE;
   }
+  if (IsPss(op.mech)) {
+    auto ok = crypto::RsaPssVerifyDigest(crypto::PublicKey::Share(op.pkey.get()), tbs.Reveal(), sig,
+                                         op.pss);
+    if (ok) return CKR_OK;
+    return ok.error().code() == Code::kInternal ? CKR_FUNCTION_FAILED : CKR_SIGNATURE_INVALID;
+  }
   auto ctx = ossl::Wrap(EVP_PKEY_CTX_new_from_pkey(nullptr, op.pkey.get(), nullptr));
   if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return CKR_FUNCTION_FAILED;
-  if (IsRsaMech(op.mech)) {
-    if (!ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
-    if (op.md != nullptr && EVP_PKEY_CTX_set_signature_md(ctx.get(), op.md) != 1) {
-      return CKR_FUNCTION_FAILED;
-    }
-  }
+  if (IsRsaMech(op.mech) && !ConfigureRsa(op, ctx.get())) return CKR_FUNCTION_FAILED;
   if (op.mech == CKM_RSA_X_509) {
     // Raw RSA: recover the block and compare with the left-padded input.
     size_t len = RsaBytes(op);

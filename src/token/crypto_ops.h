@@ -11,6 +11,7 @@
 
 #include "base/secret_bytes.h"
 #include "crypto/ossl.h"
+#include "crypto/rsa.h"
 #include "token/object.h"
 
 namespace kmra::token {
@@ -20,14 +21,12 @@ enum class OpKind { kSign, kVerify, kEncrypt, kDecrypt, kDigest };
 struct Operation {
   OpKind kind = OpKind::kDigest;
   CK_MECHANISM_TYPE mech = 0;
-  std::shared_ptr<EVP_PKEY> pkey;    // asymmetric key
-  SecretBytes key;                   // AES key (GCM)
-  const EVP_MD* md = nullptr;        // hash of hash-and-sign mechanisms and digests
-  const EVP_MD* mgf1 = nullptr;      // PSS / OAEP MGF1 hash
-  const EVP_MD* pss_hash = nullptr;  // PSS hashAlg (raw CKM_RSA_PKCS_PSS)
-  int salt_len = 0;
-  std::vector<uint8_t> label;    // OAEP label
-  std::vector<uint8_t> iv, aad;  // GCM
+  std::shared_ptr<EVP_PKEY> pkey;  // asymmetric key
+  SecretBytes key;                 // AES key (GCM)
+  const EVP_MD* md = nullptr;      // hash of hash-and-sign mechanisms and digests
+  crypto::OaepParams oaep;         // CKM_RSA_PKCS_OAEP (CK_RSA_PKCS_OAEP_PARAMS)
+  crypto::PssParams pss;           // the PSS mechanisms (CK_RSA_PKCS_PSS_PARAMS)
+  std::vector<uint8_t> iv, aad;    // GCM
   size_t tag_bytes = 16;
   ossl::Ptr<EVP_MD_CTX> md_ctx;  // hash-and-sign and digest state
   SecretBytes data;              // accumulated input of single-part mechanisms
@@ -57,8 +56,8 @@ CK_RV FinishOperation(Operation& op, std::span<const uint8_t> in, SecretBytes& o
 // CKR_OK, CKR_SIGNATURE_INVALID or CKR_SIGNATURE_LEN_RANGE.
 CK_RV FinishVerify(Operation& op, std::span<const uint8_t> in, std::span<const uint8_t> signature);
 
-// RSA-OAEP / PKCS#1 v1.5 / raw encryption and decryption with an asymmetric key, shared with the
-// wrap mechanisms.
+// RSA-OAEP (crypto/rsa.h) / PKCS#1 v1.5 / raw encryption and decryption with an asymmetric key,
+// shared with the wrap mechanisms.
 CK_RV RsaEncrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out);
 CK_RV RsaDecrypt(Operation& op, std::span<const uint8_t> in, SecretBytes& out);
 

@@ -1,7 +1,10 @@
 #include "token/crypto_params.h"
 
 #include <cstring>
+#include <optional>
 
+#include "crypto/key.h"
+#include "crypto/rsa.h"
 #include "token/mechanisms.h"
 
 namespace kmra::token {
@@ -43,50 +46,61 @@ size_t EcFieldBytes(const Operation& op) {
   return static_cast<size_t>((EVP_PKEY_get_bits(op.pkey.get()) + 7) / 8);
 }
 
+namespace {
+
+// Copies the parameter structure of `m` into `out`: false unless it is there with its exact size.
+template <class Params>
+bool ReadParams(const CK_MECHANISM& m, Params& out) {
+  if (m.pParameter == nullptr || m.ulParameterLen != sizeof(Params)) return false;
+  std::memcpy(&out, m.pParameter, sizeof out);
+  return true;
+}
+
+// The hash and MGF1 hash that CK_RSA_PKCS_OAEP_PARAMS and CK_RSA_PKCS_PSS_PARAMS both name:
+// false unless both are hashes of the token.
+bool ReadHashes(CK_MECHANISM_TYPE hash_alg, CK_RSA_PKCS_MGF_TYPE mgf, crypto::HashAlg& hash,
+                std::optional<crypto::HashAlg>& mgf1) {
+  const auto h = HashOf(hash_alg);
+  const auto g = HashOfMgf(mgf);
+  if (!h || !g) return false;
+  hash = *h;
+  mgf1 = *g;
+  return true;
+}
+
+}  // namespace
+
 CK_RV ParsePss(const CK_MECHANISM& m, Operation& op) {
-  if (m.pParameter == nullptr || m.ulParameterLen != sizeof(CK_RSA_PKCS_PSS_PARAMS)) {
-    return CKR_MECHANISM_PARAM_INVALID;
-  }
   CK_RSA_PKCS_PSS_PARAMS p;
-  std::memcpy(&p, m.pParameter, sizeof p);
-  op.pss_hash = DigestOf(p.hashAlg);
-  op.mgf1 = DigestOfMgf(p.mgf);
-  if (op.pss_hash == nullptr || op.mgf1 == nullptr) return CKR_MECHANISM_PARAM_INVALID;
-  // A hash-and-sign mechanism must name its own hash (PKCS#11 v2.40 current mechanisms §2.1.14).
-  if (op.md != nullptr && EVP_MD_get_type(op.md) != EVP_MD_get_type(op.pss_hash)) {
+  if (!ReadParams(m, p) || !ReadHashes(p.hashAlg, p.mgf, op.pss.hash, op.pss.mgf1)) {
     return CKR_MECHANISM_PARAM_INVALID;
   }
-  // RFC 8017 §9.1.1: emLen = ceil((modBits - 1) / 8) must hold hLen + sLen + 2 bytes. A key too
-  // small for the hash at all is CKR_KEY_SIZE_RANGE; a salt that does not fit, PARAM_INVALID.
-  const int bits = EVP_PKEY_get_bits(op.pkey.get());
-  const int hash_len = EVP_MD_get_size(op.pss_hash);
-  if (bits <= 1 || hash_len <= 0) return CKR_KEY_SIZE_RANGE;
-  const size_t em_len = (static_cast<size_t>(bits) - 1 + 7) / 8;
-  const size_t need = static_cast<size_t>(hash_len) + 2;
-  if (em_len < need) return CKR_KEY_SIZE_RANGE;
-  if (p.sLen > em_len - need) return CKR_MECHANISM_PARAM_INVALID;
-  op.salt_len = static_cast<int>(p.sLen);
+  // A hash-and-sign mechanism must name its own hash (PKCS#11 v2.40 current mechanisms §2.1.14).
+  const CK_MECHANISM_TYPE own = HashOfSignMechanism(m.mechanism);
+  if (own != 0 && own != p.hashAlg) return CKR_MECHANISM_PARAM_INVALID;
+  // RFC 8017 §9.1.1 (crypto::RsaPssMaxSalt): a key too small for the hash at all is
+  // CKR_KEY_SIZE_RANGE; a salt that does not fit, PARAM_INVALID.
+  const auto max = crypto::RsaPssMaxSalt(crypto::PublicKey::Share(op.pkey.get()), op.pss.hash);
+  if (!max) return CKR_KEY_SIZE_RANGE;
+  if (p.sLen > *max) return CKR_MECHANISM_PARAM_INVALID;
+  op.pss.salt_len = static_cast<size_t>(p.sLen);
   return CKR_OK;
 }
 
 CK_RV ParseOaep(const CK_MECHANISM& m, Operation& op) {
-  if (m.pParameter == nullptr || m.ulParameterLen != sizeof(CK_RSA_PKCS_OAEP_PARAMS)) {
+  CK_RSA_PKCS_OAEP_PARAMS p;
+  if (!ReadParams(m, p) || !ReadHashes(p.hashAlg, p.mgf, op.oaep.hash, op.oaep.mgf1)) {
     return CKR_MECHANISM_PARAM_INVALID;
   }
-  CK_RSA_PKCS_OAEP_PARAMS p;
-  std::memcpy(&p, m.pParameter, sizeof p);
-  op.md = DigestOf(p.hashAlg);
-  op.mgf1 = DigestOfMgf(p.mgf);
-  if (op.md == nullptr || op.mgf1 == nullptr) return CKR_MECHANISM_PARAM_INVALID;
-  // RFC 8017 §7.1.1: the modulus must hold two hashes and two bytes.
-  if (op.pkey && RsaBytes(op) < 2 * static_cast<size_t>(EVP_MD_get_size(op.md)) + 2) {
+  // RFC 8017 §7.1.1 (crypto::RsaOaepMaxInput): the modulus must hold two hashes and two bytes.
+  if (op.pkey && !crypto::RsaOaepMaxInput(crypto::PublicKey::Share(op.pkey.get()), op.oaep)) {
     return CKR_KEY_SIZE_RANGE;
   }
   if (p.source != 0 && p.source != CKZ_DATA_SPECIFIED) return CKR_MECHANISM_PARAM_INVALID;
   if (p.ulSourceDataLen > 0) {
     if (p.pSourceData == nullptr || p.ulSourceDataLen > 4096) return CKR_MECHANISM_PARAM_INVALID;
     const auto* s = static_cast<const uint8_t*>(p.pSourceData);
-    op.label.assign(s, s + p.ulSourceDataLen);
+    op.oaep.label.assign(s, s + p.ulSourceDataLen);
   }
   return CKR_OK;
 }

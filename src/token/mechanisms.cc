@@ -47,35 +47,62 @@ const MechanismEntry* FindMechanism(CK_MECHANISM_TYPE type) {
   return nullptr;
 }
 
-const EVP_MD* DigestOf(CK_MECHANISM_TYPE hash_mech) {
-  switch (hash_mech) {
-    case CKM_SHA_1: return EVP_sha1();
-    case CKM_SHA224: return EVP_sha224();
-    case CKM_SHA256: return EVP_sha256();
-    case CKM_SHA384: return EVP_sha384();
-    case CKM_SHA512: return EVP_sha512();
-    default: return nullptr;
+namespace {
+
+// The token's hashes as PKCS#11 names them: a hash mechanism and an MGF1 generator each.
+struct HashNames {
+  CK_MECHANISM_TYPE mech;
+  CK_RSA_PKCS_MGF_TYPE mgf;
+  crypto::HashAlg alg;
+};
+constexpr HashNames kHashes[] = {
+    {CKM_SHA_1, CKG_MGF1_SHA1, crypto::HashAlg::kSha1},
+    {CKM_SHA256, CKG_MGF1_SHA256, crypto::HashAlg::kSha256},
+    {CKM_SHA384, CKG_MGF1_SHA384, crypto::HashAlg::kSha384},
+    {CKM_SHA512, CKG_MGF1_SHA512, crypto::HashAlg::kSha512},
+};
+
+}  // namespace
+
+std::optional<crypto::HashAlg> HashOf(CK_MECHANISM_TYPE hash_mech) {
+  for (const auto& h : kHashes) {
+    if (h.mech == hash_mech) return h.alg;
   }
+  return std::nullopt;
 }
 
-const EVP_MD* DigestOfMgf(CK_RSA_PKCS_MGF_TYPE mgf) {
-  switch (mgf) {
-    case CKG_MGF1_SHA1: return EVP_sha1();
-    case CKG_MGF1_SHA224: return EVP_sha224();
-    case CKG_MGF1_SHA256: return EVP_sha256();
-    case CKG_MGF1_SHA384: return EVP_sha384();
-    case CKG_MGF1_SHA512: return EVP_sha512();
-    default: return nullptr;
+std::optional<crypto::HashAlg> HashOfMgf(CK_RSA_PKCS_MGF_TYPE mgf) {
+  for (const auto& h : kHashes) {
+    if (h.mgf == mgf) return h.alg;
   }
+  return std::nullopt;
+}
+
+const EVP_MD* DigestOf(CK_MECHANISM_TYPE hash_mech) {
+  const auto alg = HashOf(hash_mech);
+  return alg ? static_cast<const EVP_MD*>(crypto::internal::FetchedMd(*alg)) : nullptr;
 }
 
 CK_MECHANISM_TYPE HashOfSignMechanism(CK_MECHANISM_TYPE mech) {
   switch (mech) {
-    case CKM_SHA1_RSA_PKCS: case CKM_SHA1_RSA_PKCS_PSS: case CKM_ECDSA_SHA1: return CKM_SHA_1;
-    case CKM_SHA256_RSA_PKCS: case CKM_SHA256_RSA_PKCS_PSS: case CKM_ECDSA_SHA256: return CKM_SHA256;
-    case CKM_SHA384_RSA_PKCS: case CKM_SHA384_RSA_PKCS_PSS: case CKM_ECDSA_SHA384: return CKM_SHA384;
-    case CKM_SHA512_RSA_PKCS: case CKM_SHA512_RSA_PKCS_PSS: case CKM_ECDSA_SHA512: return CKM_SHA512;
-    default: return 0;
+    case CKM_SHA1_RSA_PKCS:
+    case CKM_SHA1_RSA_PKCS_PSS:
+    case CKM_ECDSA_SHA1:
+      return CKM_SHA_1;
+    case CKM_SHA256_RSA_PKCS:
+    case CKM_SHA256_RSA_PKCS_PSS:
+    case CKM_ECDSA_SHA256:
+      return CKM_SHA256;
+    case CKM_SHA384_RSA_PKCS:
+    case CKM_SHA384_RSA_PKCS_PSS:
+    case CKM_ECDSA_SHA384:
+      return CKM_SHA384;
+    case CKM_SHA512_RSA_PKCS:
+    case CKM_SHA512_RSA_PKCS_PSS:
+    case CKM_ECDSA_SHA512:
+      return CKM_SHA512;
+    default:
+      return 0;
   }
 }
 

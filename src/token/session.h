@@ -23,6 +23,22 @@ struct Session {
   FindState find;
 
   bool ReadWrite() const { return (flags & CKF_RW_SESSION) != 0; }
+  // The slot of the session's active operation of `kind`.
+  std::optional<Operation>& Op(OpKind kind) {
+    switch (kind) {
+      case OpKind::kSign:
+        return sign;
+      case OpKind::kVerify:
+        return verify;
+      case OpKind::kEncrypt:
+        return encrypt;
+      case OpKind::kDecrypt:
+        return decrypt;
+      case OpKind::kDigest:
+        break;
+    }
+    return digest;
+  }
 };
 
 }  // namespace kmra::token

@@ -48,25 +48,8 @@ void SetOrigin(Object& o, bool local, CK_MECHANISM_TYPE gen_mech) {
 }
 
 CK_RV Token::OperationInit(Session& s, OpKind kind, const CK_MECHANISM& m, CK_OBJECT_HANDLE key) {
-  std::optional<Operation>* slot = nullptr;
-  switch (kind) {
-    case OpKind::kSign:
-      slot = &s.sign;
-      break;
-    case OpKind::kVerify:
-      slot = &s.verify;
-      break;
-    case OpKind::kEncrypt:
-      slot = &s.encrypt;
-      break;
-    case OpKind::kDecrypt:
-      slot = &s.decrypt;
-      break;
-    case OpKind::kDigest:
-      slot = &s.digest;
-      break;
-  }
-  if (slot->has_value()) return CKR_OPERATION_ACTIVE;
+  std::optional<Operation>& slot = s.Op(kind);
+  if (slot.has_value()) return CKR_OPERATION_ACTIVE;
   std::shared_ptr<Object> o;
   if (kind != OpKind::kDigest) {
     o = Visible(key);
@@ -85,7 +68,7 @@ CK_RV Token::OperationInit(Session& s, OpKind kind, const CK_MECHANISM& m, CK_OB
   Operation op;
   CK_RV rv = InitOperation(kind, m, o.get(), op);
   if (rv != CKR_OK) return rv;
-  *slot = std::move(op);
+  slot = std::move(op);
   return CKR_OK;
 }
 

@@ -99,32 +99,18 @@ Result<KeyAlgorithm> AlgorithmOf(const EVP_PKEY* key) {
   }
 }
 
-Result<ossl::Ptr<EVP_PKEY>> ParsePrivateKeyPem(std::string_view pem) {
-  if (pem.find("-----BEGIN") == std::string_view::npos) {
-    return InvalidArgument("the private key is not PEM (no '-----BEGIN' line)");
-  }
-  if (pem.find("ENCRYPTED") != std::string_view::npos) {
-    return InvalidArgument(
-        "the PEM private key is encrypted; decrypt it first (openssl pkey -in K -out "
-        "K.clear) and import over a protected channel");
-  }
-  auto bio = ossl::Wrap(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return ossl::Fail(Code::kInternal, "BIO_new_mem_buf");
-  // An empty passphrase callback: never prompt on a terminal.
-  auto no_pass = [](char*, int, int, void*) -> int { return 0; };
-  auto pkey = ossl::Wrap(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_pass, nullptr));
-  if (!pkey) return ossl::Fail(Code::kInvalidArgument, "cannot parse the PEM private key");
-  KMRA_ASSIGN_OR_RETURN(KeyAlgorithm alg, AlgorithmOf(pkey.get()));
-  if (alg == KeyAlgorithm::kRsa) {
-    int bits = EVP_PKEY_get_bits(pkey.get());
-    if (bits < 2048 || bits > 4096) {
-      return InvalidArgument(fmt::format("RSA key has {} bits; 2048 to 4096 are accepted", bits));
-    }
-  } else {
-    KMRA_ASSIGN_OR_RETURN(auto group, GroupName(pkey.get()));
+Status CheckImportable(const EVP_PKEY* key) {
+  KMRA_ASSIGN_OR_RETURN(KeyAlgorithm alg, AlgorithmOf(key));
+  if (alg == KeyAlgorithm::kEc) {
+    KMRA_ASSIGN_OR_RETURN(auto group, GroupName(key));
     KMRA_TRY(EcOidForGroup(group));
+    return OkStatus();
   }
-  return pkey;
+  const int bits = EVP_PKEY_get_bits(key);
+  if (bits < 2048 || bits > 4096) {
+    return InvalidArgument(fmt::format("RSA key has {} bits; 2048 to 4096 are accepted", bits));
+  }
+  return OkStatus();
 }
 
 Result<KeyAlgorithm> AppendPrivateKeyAttrs(const EVP_PKEY* key, Attrs& attrs) {

@@ -5,30 +5,24 @@
 using kmra::token::OpKind;
 using kmra::token::Session;
 using kmra::token::Token;
-using kmra::token::abi::WithSession;
+namespace abi = kmra::token::abi;
 
 KMRA_EXPORT CK_RV C_DigestInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism) {
-  return WithSession(hSession, [&](Token& t, Session& s) -> CK_RV {
-    if (pMechanism == nullptr) return CKR_ARGUMENTS_BAD;
-    return t.OperationInit(s, OpKind::kDigest, *pMechanism, CK_INVALID_HANDLE);
-  });
+  return abi::InitEntry(hSession, OpKind::kDigest, pMechanism, CK_INVALID_HANDLE);
 }
 
 KMRA_EXPORT CK_RV C_Digest(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
                            CK_BYTE_PTR pDigest, CK_ULONG_PTR pulDigestLen) {
-  return WithSession(hSession, [&](Token&, Session& s) {
-    return kmra::token::abi::SinglePart(s.digest, pData, ulDataLen, pDigest, pulDigestLen);
-  });
+  return abi::SingleEntry(hSession, OpKind::kDigest, pData, ulDataLen, pDigest, pulDigestLen);
 }
 
-KMRA_EXPORT CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen) {
-  return WithSession(hSession, [&](Token&, Session& s) {
-    return kmra::token::abi::UpdatePart(s.digest, pPart, ulPartLen);
-  });
+KMRA_EXPORT CK_RV C_DigestUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart,
+                                 CK_ULONG ulPartLen) {
+  return abi::UpdateEntry(hSession, OpKind::kDigest, pPart, ulPartLen);
 }
 
 KMRA_EXPORT CK_RV C_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE) {
-  return WithSession(hSession, [&](Token&, Session& s) -> CK_RV {
+  return abi::WithSession(hSession, [&](Token&, Session& s) -> CK_RV {
     if (!s.digest) return CKR_OPERATION_NOT_INITIALIZED;
     return CKR_FUNCTION_NOT_SUPPORTED;
   });
@@ -36,7 +30,5 @@ KMRA_EXPORT CK_RV C_DigestKey(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE) {
 
 KMRA_EXPORT CK_RV C_DigestFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDigest,
                                 CK_ULONG_PTR pulDigestLen) {
-  return WithSession(hSession, [&](Token&, Session& s) {
-    return kmra::token::abi::FinalPart(s.digest, pDigest, pulDigestLen);
-  });
+  return abi::FinalEntry(hSession, OpKind::kDigest, pDigest, pulDigestLen);
 }

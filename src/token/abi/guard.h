@@ -44,6 +44,12 @@ CK_RV WithSession(CK_SESSION_HANDLE h, F&& body) noexcept {
   });
 }
 
+// A function the token does not offer: CKR_FUNCTION_NOT_SUPPORTED after the not-initialised and
+// session checks.
+inline CK_RV NotSupported(CK_SESSION_HANDLE h) noexcept {
+  return WithSession(h, [](Token&, Session&) { return CKR_FUNCTION_NOT_SUPPORTED; });
+}
+
 // Copies `n` bytes to a caller buffer with the PKCS#11 length convention (§5.2): a NULL buffer
 // asks for the length, a short buffer gives CKR_BUFFER_TOO_SMALL and the needed length.
 CK_RV ReturnBytes(const uint8_t* data, size_t n, CK_BYTE_PTR out, CK_ULONG_PTR out_len);

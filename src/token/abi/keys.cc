@@ -61,5 +61,5 @@ KMRA_EXPORT CK_RV C_UnwrapKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMech
 
 KMRA_EXPORT CK_RV C_DeriveKey(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR, CK_OBJECT_HANDLE,
                               CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR) {
-  return WithSession(hSession, [&](Token&, Session&) { return CKR_FUNCTION_NOT_SUPPORTED; });
+  return kmra::token::abi::NotSupported(hSession);
 }

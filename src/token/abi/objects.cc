@@ -17,12 +17,11 @@ KMRA_EXPORT CK_RV C_CreateObject(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pT
 
 KMRA_EXPORT CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR,
                                CK_ULONG, CK_OBJECT_HANDLE_PTR) {
-  return WithSession(hSession, [&](Token&, Session&) { return CKR_FUNCTION_NOT_SUPPORTED; });
+  return kmra::token::abi::NotSupported(hSession);
 }
 
 KMRA_EXPORT CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject) {
-  return WithSession(hSession,
-                     [&](Token& t, Session& s) { return t.DestroyObject(s, hObject); });
+  return WithSession(hSession, [&](Token& t, Session& s) { return t.DestroyObject(s, hObject); });
 }
 
 KMRA_EXPORT CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,

@@ -51,12 +51,12 @@ KMRA_EXPORT CK_RV C_Logout(CK_SESSION_HANDLE hSession) {
 }
 
 KMRA_EXPORT CK_RV C_GetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR, CK_ULONG_PTR) {
-  return WithSession(hSession, [&](Token&, Session&) { return CKR_FUNCTION_NOT_SUPPORTED; });
+  return kmra::token::abi::NotSupported(hSession);
 }
 
 KMRA_EXPORT CK_RV C_SetOperationState(CK_SESSION_HANDLE hSession, CK_BYTE_PTR, CK_ULONG,
                                       CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
-  return WithSession(hSession, [&](Token&, Session&) { return CKR_FUNCTION_NOT_SUPPORTED; });
+  return kmra::token::abi::NotSupported(hSession);
 }
 
 KMRA_EXPORT CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE hSession) {

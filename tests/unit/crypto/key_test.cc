@@ -73,6 +73,9 @@ TEST(KeyTest, BadInputIsNamed) {
   auto enc = PrivateKey::FromPem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n");
   ASSERT_FALSE(enc);
   EXPECT_NE(enc.error().message().find("encrypted"), std::string::npos);
+  auto text = PrivateKey::FromPem("hello");
+  ASSERT_FALSE(text);
+  EXPECT_NE(text.error().message().find("not PEM"), std::string::npos);
   EXPECT_FALSE(PrivateKey::Parse(std::vector<uint8_t>{}));
 }
 

@@ -17,7 +17,8 @@ class RsaTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
-    ASSERT_TRUE(Openssl("genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + Path("k.pem")));
+    ASSERT_TRUE(
+        Openssl("genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + Path("k.pem")));
     ASSERT_TRUE(Openssl("pkey -in " + Path("k.pem") + " -pubout -out " + Path("pub.pem")));
     key_ = new PrivateKey(*PrivateKey::Parse(testing::Read(*dir_ / "k.pem")));
     pub_ = new PublicKey(*key_->PublicKey());
@@ -73,8 +74,8 @@ TEST_F(RsaTest, OaepSha256WithLabelCrossCheckAndMgf1Mismatch) {
   testing::Write(*dir_ / "s.enc2", *RsaOaepEncrypt(*pub_, secret, p));
   EXPECT_TRUE(Openssl("pkeyutl -decrypt -inkey " + Path("k.pem") +
                       " -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256"
-                      " -pkeyopt rsa_oaep_label:dead -in " + Path("s.enc2") + " -out " +
-                      Path("s.dec2")));
+                      " -pkeyopt rsa_oaep_label:dead -in " +
+                      Path("s.enc2") + " -out " + Path("s.dec2")));
   EXPECT_EQ(testing::Read(*dir_ / "s.dec2"), secret);
 
   // MGF1 must match: SHA-256 with MGF1-SHA-1 is a different scheme.
@@ -130,12 +131,50 @@ TEST_F(RsaTest, PssCrossCheckWithOpensslCli) {
                        Path("m")));
 }
 
+// Explicit PSS parameters (what a PKCS#11 caller gives): SHA-384 with MGF1-SHA-1 and a 7-byte
+// salt, checked by the openssl tool with the same parameters and refused under others.
+TEST_F(RsaTest, PssWithExplicitParametersCrossCheck) {
+  testing::Write(*dir_ / "x", B("pkcs11 pss"));
+  const PssParams params{HashAlg::kSha384, HashAlg::kSha1, 7};
+  auto sig = RsaPssSignDigest(*key_, Digest(HashAlg::kSha384, B("pkcs11 pss")), params);
+  ASSERT_TRUE(sig) << sig.error().ToString();
+  testing::Write(*dir_ / "x.sig", *sig);
+  EXPECT_TRUE(Openssl("dgst -sha384 -verify " + Path("pub.pem") +
+                      " -sigopt rsa_padding_mode:pss -sigopt rsa_mgf1_md:sha1"
+                      " -sigopt rsa_pss_saltlen:7 -signature " +
+                      Path("x.sig") + " " + Path("x")));
+  EXPECT_FALSE(Openssl("dgst -sha384 -verify " + Path("pub.pem") +
+                       " -sigopt rsa_padding_mode:pss -sigopt rsa_mgf1_md:sha384"
+                       " -signature " +
+                       Path("x.sig") + " " + Path("x")));
+  const auto digest = Digest(HashAlg::kSha384, B("pkcs11 pss"));
+  EXPECT_TRUE(RsaPssVerifyDigest(*pub_, digest, *sig, params));
+  // Any salt length is recovered when none is given; a different one or another MGF1 hash fails.
+  EXPECT_TRUE(RsaPssVerifyDigest(*pub_, digest, *sig, {HashAlg::kSha384, HashAlg::kSha1, {}}));
+  auto salt = RsaPssVerifyDigest(*pub_, digest, *sig, {HashAlg::kSha384, HashAlg::kSha1, 8});
+  ASSERT_FALSE(salt);
+  EXPECT_EQ(salt.error().code(), Code::kUnauthenticated);
+  EXPECT_FALSE(RsaPssVerifyDigest(*pub_, digest, *sig, {HashAlg::kSha384, {}, 7}));
+
+  // The limits of a 2048-bit key (emLen 256): salt at most 256 - 48 - 2, OAEP input 256 - 2*32 - 2.
+  EXPECT_EQ(RsaPssMaxSalt(*pub_, HashAlg::kSha384), 206u);
+  EXPECT_EQ(RsaOaepMaxInput(*pub_, {HashAlg::kSha256, {}, {}}), 190u);
+  EXPECT_TRUE(RsaPssSignDigest(*key_, digest, {HashAlg::kSha384, {}, 206}));
+  auto too_long = RsaPssSignDigest(*key_, digest, {HashAlg::kSha384, {}, 207});
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error().code(), Code::kInvalidArgument);
+  EXPECT_NE(too_long.error().message().find("207-byte salt"), std::string::npos);
+  // A key shared from an EVP_PKEY is the same key.
+  EXPECT_TRUE(RsaPssVerifyDigest(PublicKey::Share(key_->get()), digest, *sig, params));
+}
+
 TEST_F(RsaTest, Pkcs1v15CrossCheckAndRawForm) {
   testing::Write(*dir_ / "p", B("tls handshake"));
-  ASSERT_TRUE(Openssl("dgst -sha384 -sign " + Path("k.pem") + " -out " + Path("p.sig") + " " +
-                      Path("p")));
+  ASSERT_TRUE(
+      Openssl("dgst -sha384 -sign " + Path("k.pem") + " -out " + Path("p.sig") + " " + Path("p")));
   auto theirs = testing::Read(*dir_ / "p.sig");
-  EXPECT_TRUE(RsaVerify(*pub_, RsaPadding::kPkcs1v15, HashAlg::kSha384, B("tls handshake"), theirs));
+  EXPECT_TRUE(
+      RsaVerify(*pub_, RsaPadding::kPkcs1v15, HashAlg::kSha384, B("tls handshake"), theirs));
   // PKCS#1 v1.5 is deterministic: our signature equals theirs byte for byte.
   EXPECT_EQ(*RsaSign(*key_, RsaPadding::kPkcs1v15, HashAlg::kSha384, B("tls handshake")), theirs);
   // CKM_RSA_PKCS over DigestInfo(SHA-256) equals the hashed PKCS#1 v1.5 signature.
@@ -168,7 +207,9 @@ TEST_F(RsaTest, PublicNumbersRoundTrip) {
   even.back() &= 0xfe;
   EXPECT_NE(RsaPublicKeyFromNumbers(even, e4).error().message().find("even"), std::string::npos);
   EXPECT_NE(RsaPublicKeyFromNumbers(std::span(nums->modulus).first(64), e4)
-                .error().message().find("64 bytes"),
+                .error()
+                .message()
+                .find("64 bytes"),
             std::string::npos);
   EXPECT_FALSE(RsaPublicKeyFromNumbers(nums->modulus, std::vector<uint8_t>{2}));
   EXPECT_FALSE(RsaPublicKeyFromNumbers(nums->modulus, {}));

@@ -44,7 +44,8 @@ class CryptoTest : public TokenTest {
       return {};
     }
     std::vector<uint8_t> sig(len);
-    if (C_Sign(session_, const_cast<uint8_t*>(data.data()), data.size(), sig.data(), &len) != CKR_OK) {
+    if (C_Sign(session_, const_cast<uint8_t*>(data.data()), data.size(), sig.data(), &len) !=
+        CKR_OK) {
       return {};
     }
     sig.resize(len);
@@ -71,7 +72,8 @@ TEST_F(CryptoTest, RsaSignaturesVerifyWithOpenSsl) {
   ASSERT_EQ(sig.size(), 256u);
   auto ctx = ossl::Wrap(EVP_MD_CTX_new());
   ASSERT_EQ(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pk.get()), 1);
-  EXPECT_EQ(EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), kMessage.data(), kMessage.size()), 1);
+  EXPECT_EQ(EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), kMessage.data(), kMessage.size()),
+            1);
   // CKM_RSA_PKCS_PSS over a hash, as TLS 1.3 through libp11 asks.
   CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
   auto hash = Sha256(kMessage);
@@ -83,20 +85,49 @@ TEST_F(CryptoTest, RsaSignaturesVerifyWithOpenSsl) {
   EVP_PKEY_CTX_set_signature_md(pctx.get(), EVP_sha256());
   EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx.get(), 32);
   EXPECT_EQ(EVP_PKEY_verify(pctx.get(), sig.data(), sig.size(), hash.data(), hash.size()), 1);
+  // The caller's MGF1 hash and salt length are the ones used: SHA-256 with MGF1-SHA-1 and a 5-byte
+  // salt verifies under exactly those, not under the defaults.
+  CK_RSA_PKCS_PSS_PARAMS odd = {CKM_SHA256, CKG_MGF1_SHA1, 5};
+  sig = Sign({CKM_SHA256_RSA_PKCS_PSS, &odd, sizeof odd}, priv, kMessage);
+  ASSERT_EQ(sig.size(), 256u);
+  for (const bool caller_params : {true, false}) {
+    auto octx = ossl::Wrap(EVP_PKEY_CTX_new(pk.get(), nullptr));
+    ASSERT_EQ(EVP_PKEY_verify_init(octx.get()), 1);
+    EVP_PKEY_CTX_set_rsa_padding(octx.get(), RSA_PKCS1_PSS_PADDING);
+    EVP_PKEY_CTX_set_signature_md(octx.get(), EVP_sha256());
+    EVP_PKEY_CTX_set_rsa_mgf1_md(octx.get(), caller_params ? EVP_sha1() : EVP_sha256());
+    EVP_PKEY_CTX_set_rsa_pss_saltlen(octx.get(), caller_params ? 5 : 32);
+    EXPECT_EQ(EVP_PKEY_verify(octx.get(), sig.data(), sig.size(), hash.data(), hash.size()) == 1,
+              caller_params);
+  }
+  CK_MECHANISM odd_m = {CKM_SHA256_RSA_PKCS_PSS, &odd, sizeof odd};
+  ASSERT_EQ(C_VerifyInit(session_, &odd_m, pub), CKR_OK);
+  EXPECT_EQ(C_Verify(session_, const_cast<uint8_t*>(kMessage.data()), kMessage.size(), sig.data(),
+                     sig.size()),
+            CKR_OK);
   // PSS with a hash that does not match the mechanism's parameters is refused at init.
   CK_RSA_PKCS_PSS_PARAMS bad = {CKM_SHA384, CKG_MGF1_SHA384, 48};
   CK_MECHANISM m = {CKM_SHA256_RSA_PKCS_PSS, &bad, sizeof bad};
   EXPECT_EQ(C_SignInit(session_, &m, priv), CKR_MECHANISM_PARAM_INVALID);
+  // A hash or MGF1 hash the token does not have is a parameter error too.
+  CK_RSA_PKCS_PSS_PARAMS sha224 = {CKM_SHA224, CKG_MGF1_SHA224, 28};
+  CK_MECHANISM m224 = {CKM_RSA_PKCS_PSS, &sha224, sizeof sha224};
+  EXPECT_EQ(C_SignInit(session_, &m224, priv), CKR_MECHANISM_PARAM_INVALID);
+  CK_RSA_PKCS_PSS_PARAMS bad_mgf = {CKM_SHA256, 0x77, 32};
+  CK_MECHANISM mbad = {CKM_RSA_PKCS_PSS, &bad_mgf, sizeof bad_mgf};
+  EXPECT_EQ(C_SignInit(session_, &mbad, priv), CKR_MECHANISM_PARAM_INVALID);
   // The token verifies its own signature, and refuses a modified one.
   CK_MECHANISM v = {CKM_SHA256_RSA_PKCS, nullptr, 0};
   sig = Sign(v, priv, kMessage);
   ASSERT_EQ(C_VerifyInit(session_, &v, pub), CKR_OK);
   EXPECT_EQ(C_Verify(session_, const_cast<uint8_t*>(kMessage.data()), kMessage.size(), sig.data(),
-                     sig.size()), CKR_OK);
+                     sig.size()),
+            CKR_OK);
   sig[10] ^= 1;
   ASSERT_EQ(C_VerifyInit(session_, &v, pub), CKR_OK);
   EXPECT_EQ(C_Verify(session_, const_cast<uint8_t*>(kMessage.data()), kMessage.size(), sig.data(),
-                     sig.size()), CKR_SIGNATURE_INVALID);
+                     sig.size()),
+            CKR_SIGNATURE_INVALID);
 }
 
 TEST_F(CryptoTest, EcdsaIsRawRsAndMultiPartMatchesSinglePart) {
@@ -117,8 +148,9 @@ TEST_F(CryptoTest, EcdsaIsRawRsAndMultiPartMatchesSinglePart) {
   CK_MECHANISM raw = {CKM_ECDSA, nullptr, 0};
   for (const auto& s : {sig, sig2}) {
     ASSERT_EQ(C_VerifyInit(session_, &raw, pub), CKR_OK);
-    EXPECT_EQ(C_Verify(session_, hash.data(), hash.size(), const_cast<uint8_t*>(s.data()), s.size()),
-              CKR_OK);
+    EXPECT_EQ(
+        C_Verify(session_, hash.data(), hash.size(), const_cast<uint8_t*>(s.data()), s.size()),
+        CKR_OK);
   }
   // Key type mismatch.
   CK_MECHANISM rsa = {CKM_RSA_PKCS, nullptr, 0};
@@ -134,8 +166,9 @@ TEST_F(CryptoTest, OaepWithLabelRoundTrips) {
   ASSERT_EQ(C_EncryptInit(session_, &m, pub), CKR_OK);
   std::vector<uint8_t> ct(256);
   CK_ULONG len = ct.size();
-  ASSERT_EQ(C_Encrypt(session_, const_cast<uint8_t*>(kMessage.data()), kMessage.size(), ct.data(),
-                      &len), CKR_OK);
+  ASSERT_EQ(
+      C_Encrypt(session_, const_cast<uint8_t*>(kMessage.data()), kMessage.size(), ct.data(), &len),
+      CKR_OK);
   ASSERT_EQ(C_DecryptInit(session_, &m, priv), CKR_OK);
   std::vector<uint8_t> pt(256);
   len = pt.size();
@@ -152,7 +185,8 @@ TEST_F(CryptoTest, OaepWithLabelRoundTrips) {
 TEST_F(CryptoTest, AesGcmRoundTripAndTagCheck) {
   CK_ULONG len32 = 32;
   CK_BBOOL yes = CK_TRUE;
-  CK_ATTRIBUTE t[] = {{CKA_VALUE_LEN, &len32, sizeof len32}, {CKA_ENCRYPT, &yes, 1}, {CKA_DECRYPT, &yes, 1}};
+  CK_ATTRIBUTE t[] = {
+      {CKA_VALUE_LEN, &len32, sizeof len32}, {CKA_ENCRYPT, &yes, 1}, {CKA_DECRYPT, &yes, 1}};
   CK_MECHANISM gen = {CKM_AES_KEY_GEN, nullptr, 0};
   CK_OBJECT_HANDLE key;
   ASSERT_EQ(C_GenerateKey(session_, &gen, t, 3, &key), CKR_OK);
@@ -162,12 +196,14 @@ TEST_F(CryptoTest, AesGcmRoundTripAndTagCheck) {
   CK_MECHANISM m = {CKM_AES_GCM, &g, sizeof g};
   ASSERT_EQ(C_EncryptInit(session_, &m, key), CKR_OK);
   CK_ULONG len = 0;
-  ASSERT_EQ(C_Encrypt(session_, const_cast<uint8_t*>(kMessage.data()), kMessage.size(), nullptr, &len),
-            CKR_OK);
+  ASSERT_EQ(
+      C_Encrypt(session_, const_cast<uint8_t*>(kMessage.data()), kMessage.size(), nullptr, &len),
+      CKR_OK);
   EXPECT_EQ(len, kMessage.size() + 16);
   std::vector<uint8_t> ct(len);
-  ASSERT_EQ(C_Encrypt(session_, const_cast<uint8_t*>(kMessage.data()), kMessage.size(), ct.data(),
-                      &len), CKR_OK);
+  ASSERT_EQ(
+      C_Encrypt(session_, const_cast<uint8_t*>(kMessage.data()), kMessage.size(), ct.data(), &len),
+      CKR_OK);
   ASSERT_EQ(C_DecryptInit(session_, &m, key), CKR_OK);
   std::vector<uint8_t> pt(ct.size());
   len = pt.size();
@@ -200,7 +236,8 @@ TEST_F(CryptoTest, ReleasePathUnwrapsIntoAPersistentKey) {
   ASSERT_EQ(EVP_EncryptInit_ex(wctx.get(), EVP_aes_256_wrap_pad(), nullptr, swk, nullptr), 1);
   std::vector<uint8_t> wrapped_key(p8->size() + 16);
   int l1 = 0, l2 = 0;
-  ASSERT_EQ(EVP_EncryptUpdate(wctx.get(), wrapped_key.data(), &l1, p8->Reveal().data(), p8->size()), 1);
+  ASSERT_EQ(EVP_EncryptUpdate(wctx.get(), wrapped_key.data(), &l1, p8->Reveal().data(), p8->size()),
+            1);
   ASSERT_EQ(EVP_EncryptFinal_ex(wctx.get(), wrapped_key.data() + l1, &l2), 1);
   wrapped_key.resize(l1 + l2);
   auto ectx = ossl::Wrap(EVP_PKEY_CTX_new(server_view.get(), nullptr));
@@ -215,22 +252,31 @@ TEST_F(CryptoTest, ReleasePathUnwrapsIntoAPersistentKey) {
   CK_OBJECT_CLASS secret = CKO_SECRET_KEY, priv_cls = CKO_PRIVATE_KEY;
   CK_KEY_TYPE aes = CKK_AES, ec = CKK_EC;
   CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-  CK_ATTRIBUTE swk_t[] = {{CKA_CLASS, &secret, sizeof secret}, {CKA_KEY_TYPE, &aes, sizeof aes},
-                          {CKA_TOKEN, &no, 1}, {CKA_UNWRAP, &yes, 1}};
+  CK_ATTRIBUTE swk_t[] = {{CKA_CLASS, &secret, sizeof secret},
+                          {CKA_KEY_TYPE, &aes, sizeof aes},
+                          {CKA_TOKEN, &no, 1},
+                          {CKA_UNWRAP, &yes, 1}};
   CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
   CK_MECHANISM m_oaep = {CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
   CK_OBJECT_HANDLE swk_h;
-  ASSERT_EQ(C_UnwrapKey(session_, &m_oaep, cust_priv, wrapped_swk.data(), wl, swk_t, 4, &swk_h), CKR_OK);
+  ASSERT_EQ(C_UnwrapKey(session_, &m_oaep, cust_priv, wrapped_swk.data(), wl, swk_t, 4, &swk_h),
+            CKR_OK);
   char label[] = "tls";
   uint8_t id[] = {9, 9};
-  CK_ATTRIBUTE key_t[] = {{CKA_CLASS, &priv_cls, sizeof priv_cls}, {CKA_KEY_TYPE, &ec, sizeof ec},
-                          {CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &yes, 1}, {CKA_SENSITIVE, &yes, 1},
-                          {CKA_EXTRACTABLE, &no, 1}, {CKA_SIGN, &yes, 1},
-                          {CKA_LABEL, label, 3}, {CKA_ID, id, 2}};
+  CK_ATTRIBUTE key_t[] = {{CKA_CLASS, &priv_cls, sizeof priv_cls},
+                          {CKA_KEY_TYPE, &ec, sizeof ec},
+                          {CKA_TOKEN, &yes, 1},
+                          {CKA_PRIVATE, &yes, 1},
+                          {CKA_SENSITIVE, &yes, 1},
+                          {CKA_EXTRACTABLE, &no, 1},
+                          {CKA_SIGN, &yes, 1},
+                          {CKA_LABEL, label, 3},
+                          {CKA_ID, id, 2}};
   CK_MECHANISM m_kwp = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
   CK_OBJECT_HANDLE key_h;
   ASSERT_EQ(C_UnwrapKey(session_, &m_kwp, swk_h, wrapped_key.data(), wrapped_key.size(), key_t, 9,
-                        &key_h), CKR_OK);
+                        &key_h),
+            CKR_OK);
   // As in CTK, the unwrapping keys are gone.
   CK_ATTRIBUTE probe = {CKA_CLASS, nullptr, 0};
   EXPECT_EQ(C_GetAttributeValue(session_, cust_priv, &probe, 1), CKR_OBJECT_HANDLE_INVALID);
@@ -247,7 +293,8 @@ TEST_F(CryptoTest, ReleasePathUnwrapsIntoAPersistentKey) {
   std::vector<uint8_t> der;
   {
     auto s = ossl::Wrap(ECDSA_SIG_new());
-    ECDSA_SIG_set0(s.get(), BN_bin2bn(sig.data(), 32, nullptr), BN_bin2bn(sig.data() + 32, 32, nullptr));
+    ECDSA_SIG_set0(s.get(), BN_bin2bn(sig.data(), 32, nullptr),
+                   BN_bin2bn(sig.data() + 32, 32, nullptr));
     der.resize(i2d_ECDSA_SIG(s.get(), nullptr));
     unsigned char* q = der.data();
     i2d_ECDSA_SIG(s.get(), &q);
@@ -263,8 +310,9 @@ TEST_F(CryptoTest, ReleasePathUnwrapsIntoAPersistentKey) {
   CK_MECHANISM gen = {CKM_AES_KEY_GEN, nullptr, 0};
   ASSERT_EQ(C_GenerateKey(session_, &gen, gen_t, 2, &swk2), CKR_OK);
   CK_OBJECT_HANDLE bad;
-  EXPECT_EQ(C_UnwrapKey(session_, &m_kwp, swk2, wrapped_key.data(), wrapped_key.size(), key_t, 9, &bad),
-            CKR_WRAPPED_KEY_INVALID);
+  EXPECT_EQ(
+      C_UnwrapKey(session_, &m_kwp, swk2, wrapped_key.data(), wrapped_key.size(), key_t, 9, &bad),
+      CKR_WRAPPED_KEY_INVALID);
 }
 
 TEST_F(CryptoTest, QuoteMechanismBindsTheKeyOnce) {
