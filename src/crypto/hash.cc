@@ -2,8 +2,8 @@
 
 #include <openssl/evp.h>
 
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace kmra::crypto {
@@ -11,10 +11,16 @@ namespace {
 
 const char* OsslName(HashAlg alg) {
   switch (alg) {
-    case HashAlg::kSha1: return "SHA1";
-    case HashAlg::kSha256: return "SHA256";
-    case HashAlg::kSha384: return "SHA384";
-    case HashAlg::kSha512: return "SHA512";
+    case HashAlg::kSha1:
+      return "SHA1";
+    case HashAlg::kSha256:
+      return "SHA256";
+    case HashAlg::kSha384:
+      return "SHA384";
+    case HashAlg::kSha512:
+      return "SHA512";
+    case HashAlg::kSha224:
+      return "SHA224";
   }
   return "SHA256";
 }
@@ -22,7 +28,8 @@ const char* OsslName(HashAlg alg) {
 const EVP_MD* Md(HashAlg alg) { return static_cast<const EVP_MD*>(internal::FetchedMd(alg)); }
 
 // A failure of a digest over memory with a fetched, known algorithm means OpenSSL itself is broken
-// (or out of memory); there is no useful recovery, so stop loudly instead of returning a wrong hash.
+// (or out of memory); there is no useful recovery, so stop loudly instead of returning a wrong
+// hash.
 void Check(int ok, const char* what) {
   if (ok != 1) {
     (void)std::fprintf(stderr, "kmra: fatal: OpenSSL %s failed\n", what);  // aborting anyway
@@ -43,9 +50,10 @@ std::array<uint8_t, N> OneShot(HashAlg alg, std::span<const uint8_t> data) {
 namespace internal {
 const void* FetchedMd(HashAlg alg) {
   // Fetching once avoids the implicit fetch (a locked lookup) on every call of EVP_sha256() & co.
-  static const EVP_MD* const kMds[4] = {
+  static const EVP_MD* const kMds[5] = {
       EVP_MD_fetch(nullptr, "SHA1", nullptr), EVP_MD_fetch(nullptr, "SHA256", nullptr),
-      EVP_MD_fetch(nullptr, "SHA384", nullptr), EVP_MD_fetch(nullptr, "SHA512", nullptr)};
+      EVP_MD_fetch(nullptr, "SHA384", nullptr), EVP_MD_fetch(nullptr, "SHA512", nullptr),
+      EVP_MD_fetch(nullptr, "SHA224", nullptr)};
   const EVP_MD* md = kMds[static_cast<int>(alg)];
   if (md == nullptr) {
     // Aborting anyway: a failed write to stderr changes nothing.
@@ -58,20 +66,32 @@ const void* FetchedMd(HashAlg alg) {
 
 std::string_view HashName(HashAlg alg) {
   switch (alg) {
-    case HashAlg::kSha1: return "SHA-1";
-    case HashAlg::kSha256: return "SHA-256";
-    case HashAlg::kSha384: return "SHA-384";
-    case HashAlg::kSha512: return "SHA-512";
+    case HashAlg::kSha1:
+      return "SHA-1";
+    case HashAlg::kSha256:
+      return "SHA-256";
+    case HashAlg::kSha384:
+      return "SHA-384";
+    case HashAlg::kSha512:
+      return "SHA-512";
+    case HashAlg::kSha224:
+      return "SHA-224";
   }
   return "unknown";
 }
 
 size_t HashSize(HashAlg alg) {
   switch (alg) {
-    case HashAlg::kSha1: return 20;
-    case HashAlg::kSha256: return 32;
-    case HashAlg::kSha384: return 48;
-    case HashAlg::kSha512: return 64;
+    case HashAlg::kSha1:
+      return 20;
+    case HashAlg::kSha256:
+      return 32;
+    case HashAlg::kSha384:
+      return 48;
+    case HashAlg::kSha512:
+      return 64;
+    case HashAlg::kSha224:
+      return 28;
   }
   return 0;
 }

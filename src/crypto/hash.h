@@ -12,11 +12,13 @@
 
 namespace kmra::crypto {
 
-enum class HashAlg { kSha1, kSha256, kSha384, kSha512 };
+// kSha224 is there for PKCS#11 callers of the token (OAEP and PSS parameters); ParseHashAlg does
+// not name it. The order is the index of the fetched digests in hash.cc.
+enum class HashAlg { kSha1, kSha256, kSha384, kSha512, kSha224 };
 
 // "SHA-1", "SHA-256", ... (the names OpenSSL and the PKCS#11/OAEP docs use).
 std::string_view HashName(HashAlg alg);
-// Digest length in bytes (20, 32, 48, 64).
+// Digest length in bytes (20, 32, 48, 64, 28).
 size_t HashSize(HashAlg alg);
 // Parses "sha1", "SHA-256", "sha384"... (case-insensitive, dash optional).
 Result<HashAlg> ParseHashAlg(std::string_view name);

@@ -57,6 +57,7 @@ struct HashNames {
 };
 constexpr HashNames kHashes[] = {
     {CKM_SHA_1, CKG_MGF1_SHA1, crypto::HashAlg::kSha1},
+    {CKM_SHA224, CKG_MGF1_SHA224, crypto::HashAlg::kSha224},
     {CKM_SHA256, CKG_MGF1_SHA256, crypto::HashAlg::kSha256},
     {CKM_SHA384, CKG_MGF1_SHA384, crypto::HashAlg::kSha384},
     {CKM_SHA512, CKG_MGF1_SHA512, crypto::HashAlg::kSha512},

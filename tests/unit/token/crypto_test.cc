@@ -109,10 +109,22 @@ TEST_F(CryptoTest, RsaSignaturesVerifyWithOpenSsl) {
   CK_RSA_PKCS_PSS_PARAMS bad = {CKM_SHA384, CKG_MGF1_SHA384, 48};
   CK_MECHANISM m = {CKM_SHA256_RSA_PKCS_PSS, &bad, sizeof bad};
   EXPECT_EQ(C_SignInit(session_, &m, priv), CKR_MECHANISM_PARAM_INVALID);
-  // A hash or MGF1 hash the token does not have is a parameter error too.
+  // SHA-224 is a PSS hash PKCS#11 names; the token signs with it and verifies its signature.
   CK_RSA_PKCS_PSS_PARAMS sha224 = {CKM_SHA224, CKG_MGF1_SHA224, 28};
   CK_MECHANISM m224 = {CKM_RSA_PKCS_PSS, &sha224, sizeof sha224};
-  EXPECT_EQ(C_SignInit(session_, &m224, priv), CKR_MECHANISM_PARAM_INVALID);
+  std::vector<uint8_t> digest224(28, 0x5a);
+  ASSERT_EQ(C_SignInit(session_, &m224, priv), CKR_OK);
+  std::vector<uint8_t> sig224(512);
+  CK_ULONG sig224_len = sig224.size();
+  ASSERT_EQ(C_Sign(session_, digest224.data(), digest224.size(), sig224.data(), &sig224_len),
+            CKR_OK);
+  ASSERT_EQ(C_VerifyInit(session_, &m224, pub), CKR_OK);
+  EXPECT_EQ(C_Verify(session_, digest224.data(), digest224.size(), sig224.data(), sig224_len),
+            CKR_OK);
+  // A hash or MGF1 hash the token does not have is a parameter error.
+  CK_RSA_PKCS_PSS_PARAMS md5 = {CKM_MD5, CKG_MGF1_SHA256, 16};
+  CK_MECHANISM mmd5 = {CKM_RSA_PKCS_PSS, &md5, sizeof md5};
+  EXPECT_EQ(C_SignInit(session_, &mmd5, priv), CKR_MECHANISM_PARAM_INVALID);
   CK_RSA_PKCS_PSS_PARAMS bad_mgf = {CKM_SHA256, 0x77, 32};
   CK_MECHANISM mbad = {CKM_RSA_PKCS_PSS, &bad_mgf, sizeof bad_mgf};
   EXPECT_EQ(C_SignInit(session_, &mbad, priv), CKR_MECHANISM_PARAM_INVALID);
