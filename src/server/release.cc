@@ -72,17 +72,12 @@ ReleaseService::ReleaseService(store::Store& store, p11::SessionPool& hsm, Attes
                     "Rows of the nonce table (issued, used and seen nonces until purged)");
   metrics_.Describe("kmra_nonce_refusals_total", Metrics::Type::kCounter,
                     "POST /v1/nonce refused with 429, by reason (rate, outstanding)");
-  purger_ = std::thread([this] { PurgeLoop(); });
+  purger_ =
+      std::make_unique<PeriodicThread>(std::chrono::seconds(settings_.purge_interval),
+                                       PeriodicThread::First::kRunNow, [this] { PurgeNonces(); });
 }
 
-ReleaseService::~ReleaseService() {
-  {
-    std::lock_guard<std::mutex> lock(purge_mu_);
-    stopping_ = true;
-  }
-  purge_cv_.notify_all();
-  if (purger_.joinable()) purger_.join();
-}
+ReleaseService::~ReleaseService() = default;
 
 Result<Policy> ReleaseService::PolicyFor(const std::string& key_id) {
   auto stored = store_.GetPolicy(key_id);
@@ -252,8 +247,8 @@ tl::expected<p11::ReleaseWrapResult, Refusal> ReleaseService::Wrap(
       if (OtherKeyVisible(**lease, in.key_id)) {
         return tl::unexpected(MakeRefusal(
             503, "hsm.key_missing",
-            "key '" + in.key_id + "' v" + std::to_string(version.version) + " (" +
-                name.Describe() + ") is not in the HSM token, which serves the other keys: " +
+            "key '" + in.key_id + "' v" + std::to_string(version.version) + " (" + name.Describe() +
+                ") is not in the HSM token, which serves the other keys: " +
                 objects.error().message() +
                 "; restore the object from the HSM's backup, or rotate or delete the key"));
       }

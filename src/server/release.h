@@ -8,14 +8,13 @@
 // safe. A background thread purges expired nonces.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/periodic.h"
 #include "p11/key_cache.h"
 #include "p11/session_pool.h"
 #include "p11/wrap.h"
@@ -121,7 +120,6 @@ class ReleaseService {
   // Whether the token shows the newest version of another registered key (so a missing object is
   // that key's problem, not the token's).
   bool OtherKeyVisible(p11::Session& session, const std::string& key_id);
-  void PurgeLoop();
 
   store::Store& store_;
   p11::SessionPool& hsm_;
@@ -134,10 +132,7 @@ class ReleaseService {
   ReleaseSettings settings_;
   NonceLimiter limiter_;
 
-  std::mutex purge_mu_;
-  std::condition_variable purge_cv_;
-  bool stopping_ = false;
-  std::thread purger_;  // last: started once everything above exists
+  std::unique_ptr<PeriodicThread> purger_;  // last: started once everything above exists
 };
 
 }  // namespace kmra::server

@@ -130,16 +130,4 @@ void ReleaseService::PurgeNonces() {
   if (*purged > 0) spdlog::debug("purged {} expired nonces", *purged);
 }
 
-void ReleaseService::PurgeLoop() {
-  std::unique_lock<std::mutex> lock(purge_mu_);
-  while (!stopping_) {
-    lock.unlock();
-    PurgeNonces();
-    lock.lock();
-    purge_cv_.wait_for(lock,
-                       std::chrono::seconds(std::max<std::int64_t>(1, settings_.purge_interval)),
-                       [this] { return stopping_; });
-  }
-}
-
 }  // namespace kmra::server

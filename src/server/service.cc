@@ -78,28 +78,15 @@ Service::Service(ServiceDeps deps)
   AddAdminRoutes();
   AddOpsRoutes();
   (void)deps_.attestor->collateral().Known(deps_.clock->NowUnix());
-  refresher_ = std::thread([this] { RefreshCollateralLoop(); });
+  // Known() refreshes each platform when it is due (collateral_recheck for usable entries, 10 s
+  // for stale or failed ones); asking every few seconds keeps /readyz as current as when it
+  // fetched.
+  refresher_ = std::make_unique<PeriodicThread>(
+      std::chrono::seconds(5), PeriodicThread::First::kWait,
+      [this] { (void)deps_.attestor->collateral().Known(deps_.clock->NowUnix()); });
 }
 
-Service::~Service() {
-  {
-    std::lock_guard<std::mutex> lock(refresh_mu_);
-    stopping_ = true;
-  }
-  refresh_cv_.notify_all();
-  if (refresher_.joinable()) refresher_.join();
-}
-
-// Known() refreshes each platform when it is due (collateral_recheck for usable entries, 10 s for
-// stale or failed ones); asking every few seconds keeps /readyz as current as when it fetched.
-void Service::RefreshCollateralLoop() {
-  std::unique_lock<std::mutex> lock(refresh_mu_);
-  while (!refresh_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stopping_; })) {
-    lock.unlock();
-    (void)deps_.attestor->collateral().Known(deps_.clock->NowUnix());
-    lock.lock();
-  }
-}
+Service::~Service() = default;
 
 void Service::Add(std::string method, std::string pattern, Role role, RouteHandler handler) {
   router_.Add(std::move(method), std::move(pattern),

@@ -4,14 +4,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "base/clock.h"
+#include "base/periodic.h"
 #include "p11/session_pool.h"
 #include "server/attestor.h"
 #include "server/audit.h"
@@ -65,7 +64,6 @@ class Service {
   Json CollateralReadiness(std::int64_t now, bool* ok);
   Result<std::shared_ptr<const PlatformEntry>> TcbEntry(const std::string& fmspc);
 
-  void RefreshCollateralLoop();
   // Counts a request in kmra_http_requests_total / kmra_http_request_seconds.
   void Record(const std::string& pattern, const std::string& method, int status,
               std::chrono::steady_clock::time_point started);
@@ -77,10 +75,7 @@ class Service {
   Router router_;
   AuditVerifier verifier_;  // after metrics_: its answers count there
 
-  std::mutex refresh_mu_;
-  std::condition_variable refresh_cv_;
-  bool stopping_ = false;
-  std::thread refresher_;  // last: started once everything above exists
+  std::unique_ptr<PeriodicThread> refresher_;  // last: started once everything above exists
 };
 
 // Percent-encodes everything but RFC 3986 unreserved characters (a path segment, a header value).
