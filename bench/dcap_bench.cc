@@ -4,6 +4,12 @@
 // measured in the same run. Prints the ratios at the end.
 //
 //   build/release/bench/dcap_bench [--benchmark_min_time=2]
+//
+// On a shared machine the ratios move with whatever else runs; interleaved repetitions compare
+// medians taken over the same stretch of time:
+//
+//   build/release/bench/dcap_bench --benchmark_filter='BM_(Ecdsa|Verify)' \
+//     --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 
@@ -161,7 +167,13 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
     for (const auto& run : runs) {
       auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end()) rates_[run.benchmark_name()] = it->second.value;
+      if (it == run.counters.end()) continue;
+      // With --benchmark_repetitions the median is the figure (it comes after the repetitions).
+      if (run.run_type == Run::RT_Aggregate) {
+        if (run.aggregate_name == "median") rates_[run.run_name.str()] = it->second.value;
+      } else {
+        rates_[run.benchmark_name()] = it->second.value;
+      }
     }
   }
   void Finalize() override {

@@ -67,11 +67,14 @@ std::string_view ChainPem(const Quote& q, std::string_view given) {
   return given.empty() ? std::string_view(q.cert_data.pck_chain_pem) : given;
 }
 
-std::string CollateralKey(const Collateral& c) {
-  std::string key;
+// The collateral cache's key: every byte of the collateral, each part preceded by its length. Built
+// in a buffer each thread keeps (a lookup allocates nothing once it has grown).
+std::string_view CollateralKey(const Collateral& c) {
+  thread_local std::string key;
+  key.clear();
   key.reserve(c.tcb_info_json.size() + c.qe_identity_json.size() + c.tcb_signing_chain_pem.size() +
               c.root_ca_crl_der.size() + c.pck_crl_der.size() + 64);
-  auto add = [&key](const void* data, size_t n) {
+  auto add = [](const void* data, size_t n) {
     key += std::to_string(n);
     key += ':';
     key.append(static_cast<const char*>(data), n);
@@ -96,10 +99,11 @@ struct Verifier::Impl {
 
   std::shared_ptr<const CollateralFacts> Collateral(const dcap::Collateral& c) {
     if (!collateral_cache) return internal::PrepareCollateral(c, root, next_id++);
-    const std::string key = CollateralKey(c);
+    const std::string_view key = CollateralKey(c);
     if (auto hit = collateral_cache->Get(key)) return hit;
+    std::string stored(key);  // the thread's buffer is reused by its next lookup
     auto facts = internal::PrepareCollateral(c, root, next_id++);
-    collateral_cache->Put(key, facts);
+    collateral_cache->Put(stored, facts);
     return facts;
   }
 
@@ -158,14 +162,21 @@ struct Verifier::Impl {
                                    .has_value();
     };
     if (!options.enable_cache) return verify();
-    std::string memo(reinterpret_cast<const char*>(q.qe_report.raw.data()), q.qe_report.raw.size());
-    memo.append(reinterpret_cast<const char*>(q.qe_report_signature.data()), 64);
+    const std::string_view report(reinterpret_cast<const char*>(q.qe_report.raw.data()),
+                                  q.qe_report.raw.size());
+    const std::string_view signature(reinterpret_cast<const char*>(q.qe_report_signature.data()),
+                                     q.qe_report_signature.size());
     {
       std::shared_lock<std::shared_mutex> lock(chain.qe_mu);
       for (const auto& [m, ok] : chain.qe_memo) {
-        if (m == memo) return ok;
+        if (m.size() == report.size() + signature.size() && m.starts_with(report) &&
+            m.ends_with(signature)) {
+          return ok;
+        }
       }
     }
+    std::string memo(report);
+    memo += signature;
     const bool ok = verify();
     std::unique_lock<std::shared_mutex> lock(chain.qe_mu);
     if (chain.qe_memo.size() >= 8) chain.qe_memo.erase(chain.qe_memo.begin());

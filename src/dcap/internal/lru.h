@@ -5,8 +5,8 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -74,10 +74,20 @@ class Lru {
   };
   mutable std::shared_mutex mu_;
   size_t capacity_;
-  // Looked up by string_view: a hit does not copy the key (a PEM chain is a few kilobytes).
+  // Looked up by string_view: a hit does not copy the key (a PEM chain is a few kilobytes). Hashing
+  // every byte of such keys cost more than the rest of a cached verification's lookups, so a long
+  // key is hashed by its length, every 61st byte and its last 32 bytes. Equality still compares
+  // every byte: keys made to collide only lengthen a bucket, and the map holds `capacity` entries.
   struct Hash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const {
+      if (s.size() <= 256) return std::hash<std::string_view>{}(s);
+      uint64_t h = 0xcbf29ce484222325ULL ^ s.size();  // FNV-1a over the samples
+      auto mix = [&h](char c) { h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL; };
+      for (size_t i = 0; i < s.size(); i += 61) mix(s[i]);
+      for (size_t i = s.size() - 32; i < s.size(); ++i) mix(s[i]);
+      return static_cast<size_t>(h);
+    }
   };
   std::unordered_map<std::string, Entry, Hash, std::equal_to<>> map_;
   std::atomic<uint64_t> clock_{0};

@@ -194,7 +194,10 @@ Checks TcbLevel(const Quote& q, const TcbInfo& tcb_info, const PckExtension& pck
   }
   out->tcb_status = std::string(TcbStatusName(status));
   std::string comps;
-  for (uint8_t c : pck.tcb_components) comps += (comps.empty() ? "" : ",") + std::to_string(c);
+  for (uint8_t c : pck.tcb_components) {
+    if (!comps.empty()) comps += ',';
+    comps += std::to_string(c);
+  }
   // No TCB level met is a failed verification, as in QVL (TCB_NOT_SUPPORTED).
   b.Add("tcb.level", level.has_value(),
         level ? "TCB level " + std::string(TcbStatusName(level->status)) + " of " +

@@ -108,15 +108,16 @@ TEST(VerifierTest, OasisTdxMissingCrlsAndNoTcbLevel) {
 TEST(VerifierTest, IntelSampleTrustsItsOwnRootOnly) {
   auto c = Load("intel_qvl_sample_sgx");
   const std::string chain = ReadText(CaseDir("intel_qvl_sample_sgx") + "/pckChain.pem");
-  auto own = MakeVerifier(c.collateral.trusted_root_pem)->Verify(c.quote, c.collateral, 1700000000,
-                                                                 chain);
+  auto own =
+      MakeVerifier(c.collateral.trusted_root_pem)->Verify(c.quote, c.collateral, 1700000000, chain);
   EXPECT_TRUE(own.verified) << own.ToText();
   EXPECT_EQ(own.tcb_status, "UpToDate");
   auto production = MakeVerifier()->Verify(c.quote, c.collateral, 1700000000, chain);
   EXPECT_FALSE(production.verified);
   EXPECT_TRUE(production.HasError("pck_chain.untrusted"));
   // Without the separate chain, type-1 certification data cannot be verified.
-  auto no_chain = MakeVerifier(c.collateral.trusted_root_pem)->Verify(c.quote, c.collateral, 1700000000);
+  auto no_chain =
+      MakeVerifier(c.collateral.trusted_root_pem)->Verify(c.quote, c.collateral, 1700000000);
   EXPECT_FALSE(no_chain.verified);
   EXPECT_TRUE(no_chain.HasError("collateral.missing"));
   EXPECT_NE(no_chain.errors[0].message.find("--pck-chain"), std::string::npos);
@@ -245,9 +246,9 @@ TEST(VerifierTest, CachedAndUncachedReportsAreIdentical) {
   struct Run {
     const char* name;
     int64_t at;
-  } runs[] = {{"dcap-qvl_sgx", kSgxTime},        {"dcap-qvl_sgx", 1752922572},
-              {"dcap-qvl_sgx", 1700000000},      {"mobilecoin_sgx", 1689194905},
-              {"dcap-qvl_tdx", 1752919234},      {"oasis_tdx_out_of_date", 1687091776},
+  } runs[] = {{"dcap-qvl_sgx", kSgxTime},   {"dcap-qvl_sgx", 1752922572},
+              {"dcap-qvl_sgx", 1700000000}, {"mobilecoin_sgx", 1689194905},
+              {"dcap-qvl_tdx", 1752919234}, {"oasis_tdx_out_of_date", 1687091776},
               {"dcap-qvl_sgx", kSgxTime}};
   for (int round = 0; round < 2; ++round) {
     for (const auto& run : runs) {
@@ -266,6 +267,35 @@ TEST(VerifierTest, CachedAndUncachedReportsAreIdentical) {
   EXPECT_EQ(uncached->Stats().hits, 0u);
 }
 
+// The caches hash only samples of a long key (every 61st byte and the last 32) but compare every
+// byte: a collateral or a PCK chain that differs from a cached one in any single byte is its own
+// entry, never the cached one's verdict. 61 neighbouring positions cover bytes the hash skips.
+TEST(VerifierTest, CacheTellsApartKeysThatDifferInOneByte) {
+  auto c = Load("dcap-qvl_sgx");
+  auto verifier = MakeVerifier();
+  ASSERT_TRUE(verifier->Verify(c.quote, c.collateral, kSgxTime).verified);
+  const size_t sig = c.collateral.tcb_info_json.find("\"signature\":\"");
+  ASSERT_NE(sig, std::string::npos);
+  for (size_t i = sig + 13; i < sig + 13 + 61; ++i) {
+    auto altered = c.collateral;
+    char& ch = altered.tcb_info_json[i];
+    ch = ch == '0' ? '1' : '0';
+    auto r = verifier->Verify(c.quote, altered, kSgxTime);
+    ASSERT_FALSE(r.verified) << "TCB info byte " << i;
+    EXPECT_EQ(ErrorCodes(r), std::vector<std::string>{"tcb_info.signature_invalid"});
+  }
+  const std::string chain = ParseQuote(c.quote)->cert_data.pck_chain_pem;
+  const size_t body = chain.find('\n', chain.find("-----BEGIN CERTIFICATE-----")) + 200;
+  for (size_t i = body; i < body + 61; ++i) {
+    std::string altered = chain;
+    if (altered[i] == '\n') continue;
+    altered[i] = altered[i] == 'A' ? 'B' : 'A';
+    auto r = verifier->Verify(c.quote, c.collateral, kSgxTime, altered);
+    ASSERT_FALSE(r.verified) << "PCK chain byte " << i;
+  }
+  EXPECT_TRUE(verifier->Verify(c.quote, c.collateral, kSgxTime).verified);
+}
+
 TEST(VerifierTest, CacheIsBoundedAndThreadSafe) {
   VerifierOptions o;
   o.cache_entries = 2;
@@ -280,9 +310,15 @@ TEST(VerifierTest, CacheIsBoundedAndThreadSafe) {
     threads.emplace_back([&, t]() {
       for (int i = 0; i < 20; ++i) {
         switch ((i + t) % 3) {
-          case 0: wrong += !(*v)->Verify(sgx.quote, sgx.collateral, kSgxTime).verified; break;
-          case 1: wrong += !(*v)->Verify(tdx.quote, tdx.collateral, 1752919234).verified; break;
-          default: wrong += (*v)->Verify(mob.quote, mob.collateral, 1689194905).verified; break;
+          case 0:
+            wrong += !(*v)->Verify(sgx.quote, sgx.collateral, kSgxTime).verified;
+            break;
+          case 1:
+            wrong += !(*v)->Verify(tdx.quote, tdx.collateral, 1752919234).verified;
+            break;
+          default:
+            wrong += (*v)->Verify(mob.quote, mob.collateral, 1689194905).verified;
+            break;
         }
       }
     });
