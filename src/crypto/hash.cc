@@ -2,28 +2,29 @@
 
 #include <openssl/evp.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 
 namespace kmra::crypto {
 namespace {
 
-const char* OsslName(HashAlg alg) {
-  switch (alg) {
-    case HashAlg::kSha1:
-      return "SHA1";
-    case HashAlg::kSha256:
-      return "SHA256";
-    case HashAlg::kSha384:
-      return "SHA384";
-    case HashAlg::kSha512:
-      return "SHA512";
-    case HashAlg::kSha224:
-      return "SHA224";
-  }
-  return "SHA256";
-}
+// What each HashAlg is called and how long its digest is, in the enum's order.
+struct HashInfo {
+  const char* ossl;       // OpenSSL's fetch name
+  std::string_view name;  // HashName
+  size_t size;
+};
+constexpr HashInfo kHashInfo[] = {{"SHA1", "SHA-1", 20},
+                                  {"SHA256", "SHA-256", 32},
+                                  {"SHA384", "SHA-384", 48},
+                                  {"SHA512", "SHA-512", 64},
+                                  {"SHA224", "SHA-224", 28}};
+static_assert(std::size(kHashInfo) == static_cast<size_t>(HashAlg::kSha224) + 1);
+
+const HashInfo& Info(HashAlg alg) { return kHashInfo[static_cast<size_t>(alg)]; }
 
 const EVP_MD* Md(HashAlg alg) { return static_cast<const EVP_MD*>(internal::FetchedMd(alg)); }
 
@@ -50,51 +51,26 @@ std::array<uint8_t, N> OneShot(HashAlg alg, std::span<const uint8_t> data) {
 namespace internal {
 const void* FetchedMd(HashAlg alg) {
   // Fetching once avoids the implicit fetch (a locked lookup) on every call of EVP_sha256() & co.
-  static const EVP_MD* const kMds[5] = {
-      EVP_MD_fetch(nullptr, "SHA1", nullptr), EVP_MD_fetch(nullptr, "SHA256", nullptr),
-      EVP_MD_fetch(nullptr, "SHA384", nullptr), EVP_MD_fetch(nullptr, "SHA512", nullptr),
-      EVP_MD_fetch(nullptr, "SHA224", nullptr)};
-  const EVP_MD* md = kMds[static_cast<int>(alg)];
+  static const auto kMds = [] {
+    std::array<const EVP_MD*, std::size(kHashInfo)> mds{};
+    for (size_t i = 0; i < mds.size(); ++i) {
+      mds[i] = EVP_MD_fetch(nullptr, kHashInfo[i].ossl, nullptr);
+    }
+    return mds;
+  }();
+  const EVP_MD* md = kMds[static_cast<size_t>(alg)];
   if (md == nullptr) {
     // Aborting anyway: a failed write to stderr changes nothing.
-    (void)std::fprintf(stderr, "kmra: fatal: OpenSSL has no %s digest\n", OsslName(alg));
+    (void)std::fprintf(stderr, "kmra: fatal: OpenSSL has no %s digest\n", Info(alg).ossl);
     std::abort();
   }
   return md;
 }
 }  // namespace internal
 
-std::string_view HashName(HashAlg alg) {
-  switch (alg) {
-    case HashAlg::kSha1:
-      return "SHA-1";
-    case HashAlg::kSha256:
-      return "SHA-256";
-    case HashAlg::kSha384:
-      return "SHA-384";
-    case HashAlg::kSha512:
-      return "SHA-512";
-    case HashAlg::kSha224:
-      return "SHA-224";
-  }
-  return "unknown";
-}
+std::string_view HashName(HashAlg alg) { return Info(alg).name; }
 
-size_t HashSize(HashAlg alg) {
-  switch (alg) {
-    case HashAlg::kSha1:
-      return 20;
-    case HashAlg::kSha256:
-      return 32;
-    case HashAlg::kSha384:
-      return 48;
-    case HashAlg::kSha512:
-      return 64;
-    case HashAlg::kSha224:
-      return 28;
-  }
-  return 0;
-}
+size_t HashSize(HashAlg alg) { return Info(alg).size; }
 
 Result<HashAlg> ParseHashAlg(std::string_view name) {
   std::string n;
