@@ -22,10 +22,10 @@ const std::vector<MechanismEntry>& Mechanisms();
 // The entry for `type`, or nullptr when the token does not offer it.
 const MechanismEntry* FindMechanism(CK_MECHANISM_TYPE type);
 
-// The hash of a PKCS#11 hash mechanism (CKM_SHA_1, CKM_SHA256, CKM_SHA384, CKM_SHA512), or
-// nullopt for any other.
+// The hash of a PKCS#11 hash mechanism (CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384,
+// CKM_SHA512), or nullopt for any other.
 std::optional<crypto::HashAlg> HashOf(CK_MECHANISM_TYPE hash_mech);
-// The hash of an MGF1 generator (CKG_MGF1_SHA1 ... CKG_MGF1_SHA512), or nullopt for any other.
+// The hash of an MGF1 generator (CKG_MGF1_SHA1, _SHA224 ... _SHA512), or nullopt for any other.
 std::optional<crypto::HashAlg> HashOfMgf(CK_RSA_PKCS_MGF_TYPE mgf);
 // OpenSSL digest of a hash mechanism (the digest state of C_Digest and hash-and-sign), or nullptr.
 const EVP_MD* DigestOf(CK_MECHANISM_TYPE hash_mech);
