@@ -85,7 +85,11 @@ Result<Policy> ReleaseService::PolicyFor(const std::string& key_id) {
     // Older versions stored policies that name no enclave; read them so Release can refuse them
     // with policy.missing rather than fail with a parse error.
     auto p = ParsePolicy(stored->json, /*allow_unnamed_enclave=*/true);
-    if (!p) return tl::unexpected(p.error().WithContext("stored policy of key '" + key_id + "'"));
+    if (!p) {
+      // Whatever the parser's code (a policy over the size cap is ResourceExhausted), the stored
+      // policy is invalid: Release tells that apart from a store that failed by the code.
+      return InvalidArgument(p.error().WithContext("stored policy of key '" + key_id + "'").message());
+    }
     return p;
   }
   if (stored.error().code() != Code::kNotFound) return tl::unexpected(stored.error());
@@ -189,11 +193,16 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
   }
   entry.key_version = version->version;
   auto policy = PolicyFor(in.key_id);
-  if (!policy && policy.error().code() == Code::kNotFound) {
-    return finish(tl::unexpected(MakeRefusal(403, "policy.missing", policy.error().message())));
-  }
   if (!policy) {
-    return finish(tl::unexpected(MakeRefusal(500, "policy.invalid", policy.error().message())));
+    // No policy: deny. A stored policy that does not parse: the operator's to mend. Anything else
+    // is the store failing between the key's read and the policy's (a database restart under
+    // load): a dependency that is down, retried like the key's read, with the nonce unspent.
+    const Code code = policy.error().code();
+    const std::string& why = policy.error().message();
+    return finish(tl::unexpected(
+        code == Code::kNotFound          ? MakeRefusal(403, "policy.missing", why)
+        : code == Code::kInvalidArgument ? MakeRefusal(500, "policy.invalid", why)
+                                         : MakeRefusal(503, "store.unavailable", why)));
   }
   if (!policy->NamesEnclave()) {
     return finish(tl::unexpected(MakeRefusal(403, "policy.missing", NoPolicyMessage(in.key_id))));

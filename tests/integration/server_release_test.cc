@@ -2,6 +2,8 @@
 // key to a quote from SimPlatform through the KMRA API (driven with the curl command) and /v1; the
 // client unwraps it and signs what the certificate's public key verifies. Every refusal is checked
 // for its HTTP status and code, the absence of key material, and its audit record.
+#include <sqlite3.h>
+
 #include "integration/server_release_fixture.h"
 
 namespace kmra {
@@ -278,6 +280,61 @@ class Scenarios : public ServerReleaseTest {
     EXPECT_TRUE((*store)->DeleteKey("legacy"));
   }
 
+  // Runs `sql` on the server's state database beside the running server.
+  static void Sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((D() + "/state.db").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    const std::string why = err != nullptr ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << why;
+  }
+
+  // The policy of a key cannot be used: a stored policy that does not parse (or is over the size
+  // cap) is the operator's to mend, 500 policy.invalid naming the key; a store that fails reading
+  // the policy after it read the key (a database restart under load) is a dependency that is down,
+  // 503 store.unavailable, retried. Either way nothing is released and the nonce stays unspent:
+  // once mended, the very same request gets the key.
+  void RunUnusablePolicyIsRefusedAndTheNonceKept() {
+    ASSERT_EQ(Https(Call("POST", "/v1/keys",
+                         Json{{"id", "fragile"}, {"type", "ec-p256"}, {"policy", TestPolicy()}}
+                             .dump(),
+                         "admin"))
+                  .status,
+              201);
+    Client& c = MakeClient();
+    auto nonce = KmraNonce(Now());
+    const std::string body = KmraBody("fragile", c.pub, c.QuoteFor(nonce), nonce).dump();
+    const std::string too_big =
+        R"({"mrsigner":[")" + std::string(64, 'a') + R"("],"description":")" +
+        std::string(70 << 10, 'x') + R"("})";
+    for (const std::string& stored : {std::string(R"({"mrsigner": 5)"), too_big}) {
+      {
+        auto store = store::OpenSqliteStore(D() + "/state.db");
+        ASSERT_TRUE(store.has_value()) << store.error().ToString();
+        ASSERT_TRUE((*store)->PutPolicy({"fragile", stored, Now()}));
+      }
+      int64_t seq = LastSeq();
+      auto res = Https(Call("POST", "/sgx/keys/export", body));
+      ExpectRefused(res, seq, 500, "policy.invalid");
+      EXPECT_NE(res.body.find("stored policy of key 'fragile'"), std::string::npos) << res.body;
+    }
+    ASSERT_EQ(Https(Call("PUT", "/v1/keys/fragile/policy", TestPolicy().dump(), "admin")).status,
+              200);
+    Sql("ALTER TABLE policies RENAME TO policies_away");
+    int64_t seq = LastSeq();
+    auto down = Https(Call("POST", "/sgx/keys/export", body));
+    ExpectRefused(down, seq, 503, "store.unavailable");
+    EXPECT_NE(down.body.find("policies"), std::string::npos) << down.body;
+    Sql("ALTER TABLE policies_away RENAME TO policies");
+    auto released = Https(Call("POST", "/sgx/keys/export", body));
+    EXPECT_EQ(released.status, 200) << released.body;
+    EXPECT_EQ(Https(Call("DELETE", "/v1/keys/fragile", "", "admin")).status, 204);
+  }
+
   void RefusesAnOutOfDateTcbARevokedPckNoTcbLevelAndADebugEnclave() {
     Client& outdated = MakeClient(2);
     auto n1 = KmraNonce(Now());
@@ -448,6 +505,10 @@ TEST_F(Scenarios, PolicyChangesApplyWithoutRestart) {
 TEST_F(Scenarios, HsmOutageGives503AndRecoversWithoutRestart) { RunHsmOutage(); }
 
 TEST_F(Scenarios, KeyWithoutPolicyIsNeverReleased) { RunKeyWithoutPolicyIsNeverReleased(); }
+
+TEST_F(Scenarios, UnusablePolicyIsRefusedAndTheNonceKept) {
+  RunUnusablePolicyIsRefusedAndTheNonceKept();
+}
 
 // Admin key creation is atomic: of concurrent creations of one id exactly one succeeds and the HSM
 // holds one key for it; a creation that fails after the key was made leaves no HSM object and no
