@@ -29,19 +29,24 @@ bool TdxMatches(const TcbLevel& level, const TdReport& td) {
 
 }  // namespace
 
-std::optional<TcbLevel> SelectTcbLevel(const TcbInfo& info, const PckExtension& pck,
-                                       const TdReport* td) {
+const TcbLevel* SelectTcbLevel(const TcbInfo& info, const PckExtension& pck, const TdReport* td) {
+  auto applies = [&pck, td](const TcbLevel& l) {
+    return SgxMatches(l, pck) && (td == nullptr || TdxMatches(l, *td));
+  };
+  // Intel publishes the levels in QVL's order already: then no copy to sort (a cached verification
+  // runs this every time).
+  if (std::is_sorted(info.levels.begin(), info.levels.end(), Descending)) {
+    auto it = std::find_if(info.levels.begin(), info.levels.end(), applies);
+    return it == info.levels.end() ? nullptr : &*it;
+  }
   std::vector<const TcbLevel*> order;
   order.reserve(info.levels.size());
   for (const auto& l : info.levels) order.push_back(&l);
   std::stable_sort(order.begin(), order.end(),
                    [](const TcbLevel* a, const TcbLevel* b) { return Descending(*a, *b); });
-  for (const TcbLevel* l : order) {
-    if (!SgxMatches(*l, pck)) continue;
-    if (td != nullptr && !TdxMatches(*l, *td)) continue;
-    return *l;
-  }
-  return std::nullopt;
+  auto it =
+      std::find_if(order.begin(), order.end(), [&](const TcbLevel* l) { return applies(*l); });
+  return it == order.end() ? nullptr : *it;
 }
 
 std::optional<EnclaveIdentityLevel> SelectQeLevel(const EnclaveIdentity& identity,

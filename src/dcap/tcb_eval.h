@@ -14,15 +14,16 @@
 
 namespace kmra::dcap {
 
-// The level of `info` that applies to a platform whose PCK certificate carries `pck`: levels ordered
-// descending like QVL (SGX component SVNs, then PCESVN, then TDX components); the first level whose
-// every SGX component and PCESVN is <= the PCK's, and for TDX (`td` set) whose TDX components are
-// <= the TD's TEE_TCB_SVN (components 0 and 1 skipped when TEE_TCB_SVN[1] > 0). nullopt: none.
-std::optional<TcbLevel> SelectTcbLevel(const TcbInfo& info, const PckExtension& pck,
-                                       const TdReport* td);
+// The level of `info` that applies to a platform whose PCK certificate carries `pck`: levels
+// ordered descending like QVL (SGX component SVNs, then PCESVN, then TDX components); the first
+// level whose every SGX component and PCESVN is <= the PCK's, and for TDX (`td` set) whose TDX
+// components are <= the TD's TEE_TCB_SVN (components 0 and 1 skipped when TEE_TCB_SVN[1] > 0).
+// Null: none; else a level of `info`.
+const TcbLevel* SelectTcbLevel(const TcbInfo& info, const PckExtension& pck, const TdReport* td);
 
 // The first QE identity level (document order) whose ISVSVN <= the QE report's ISVSVN.
-std::optional<EnclaveIdentityLevel> SelectQeLevel(const EnclaveIdentity& identity, uint16_t isv_svn);
+std::optional<EnclaveIdentityLevel> SelectQeLevel(const EnclaveIdentity& identity,
+                                                  uint16_t isv_svn);
 
 // The TDX module identity that applies to a TD report: tdxModuleIdentities["TDX_%02X" of
 // TEE_TCB_SVN[1]] when TEE_TCB_SVN[1] > 0 and the list is present, else tdxModule. Null when the

@@ -178,7 +178,7 @@ Checks TcbLevel(const Quote& q, const TcbInfo& tcb_info, const PckExtension& pck
                 const TdxModuleIdentity* module, const EnclaveIdentity* qe_identity,
                 const std::optional<EnclaveIdentityLevel>& qe_level, VerificationReport* out) {
   Checks b;
-  auto level = SelectTcbLevel(tcb_info, pck, q.td ? &*q.td : nullptr);
+  const dcap::TcbLevel* level = SelectTcbLevel(tcb_info, pck, q.td ? &*q.td : nullptr);
   TcbStatus status = level ? level->status : TcbStatus::kNotSupported;
   if (level) AppendUnique(&out->advisory_ids, level->advisory_ids);
   if (module != nullptr && !module->levels.empty()) {
@@ -194,12 +194,13 @@ Checks TcbLevel(const Quote& q, const TcbInfo& tcb_info, const PckExtension& pck
   }
   out->tcb_status = std::string(TcbStatusName(status));
   std::string comps;
+  comps.reserve(pck.tcb_components.size() * 4);
   for (uint8_t c : pck.tcb_components) {
     if (!comps.empty()) comps += ',';
     comps += std::to_string(c);
   }
   // No TCB level met is a failed verification, as in QVL (TCB_NOT_SUPPORTED).
-  b.Add("tcb.level", level.has_value(),
+  b.Add("tcb.level", level != nullptr,
         level ? "TCB level " + std::string(TcbStatusName(level->status)) + " of " +
                     FormatUtc(level->tcb_date) + " (PCK SVNs " + comps + ", PCESVN " +
                     std::to_string(pck.pce_svn) + "); converged status " + out->tcb_status

@@ -1,6 +1,8 @@
 // PCK extension, TCB info / QE identity parsing and TCB evaluation on the real collateral.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "crypto/x509.h"
 #include "dcap/pck_extension.h"
 #include "dcap/quote.h"
@@ -122,8 +124,18 @@ TEST(TcbEvalTest, LevelSelectionFollowsPckSvns) {
   level = SelectTcbLevel(info->value, pck, nullptr);
   ASSERT_TRUE(level);
   EXPECT_EQ(level->status, TcbStatus::kSWHardeningNeeded);
+  // The same levels in another order than Intel's: chosen in QVL's order all the same.
+  TcbInfo shuffled = info->value;
+  std::reverse(shuffled.levels.begin(), shuffled.levels.end());
+  std::rotate(shuffled.levels.begin(), shuffled.levels.begin() + 1, shuffled.levels.end());
+  const TcbLevel* again = SelectTcbLevel(shuffled, pck, nullptr);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, TcbStatus::kSWHardeningNeeded);
+  EXPECT_EQ(again->tcb_date, level->tcb_date);
+  EXPECT_EQ(again->sgx_components, level->sgx_components);
   pck.tcb_components.fill(0);
   EXPECT_FALSE(SelectTcbLevel(info->value, pck, nullptr));
+  EXPECT_FALSE(SelectTcbLevel(shuffled, pck, nullptr));
 }
 
 TEST(TcbEvalTest, ConvergenceMatchesQvl) {
