@@ -1,5 +1,7 @@
 #include "integration/dev_server.h"
 
+#include <sqlite3.h>
+
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -30,6 +32,24 @@ void DevServer::Stop() {
   std::error_code ec;
   std::filesystem::remove(dir_ + "/server.port", ec);
   url_.clear();
+}
+
+std::string RunStateSql(const std::string& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open((dir + "/state.db").c_str(), &db) != SQLITE_OK) {
+    std::string why = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return "cannot open " + dir + "/state.db: " + why;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  std::string why = rc == SQLITE_OK  ? ""
+                    : err != nullptr ? err
+                                     : "SQLite error " + std::to_string(rc);
+  sqlite3_free(err);
+  sqlite3_close(db);
+  return why;
 }
 
 std::array<std::uint8_t, 64> ReleaseReportData(const std::vector<std::uint8_t>& exponent,

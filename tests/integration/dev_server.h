@@ -35,6 +35,10 @@ class DevServer {
   std::string error_;
 };
 
+// Runs `sql` on the dev server's SQLite state database (DIR/state.db) beside the running server, as
+// an operator or a failing disk would. Empty on success, else SQLite's message.
+std::string RunStateSql(const std::string& dir, const std::string& sql);
+
 // SHA-256(exponent || modulus || nonce) || 32 zero bytes: the report data that binds a release
 // request's public key and nonce to the quote.
 std::array<std::uint8_t, 64> ReleaseReportData(const std::vector<std::uint8_t>& exponent,

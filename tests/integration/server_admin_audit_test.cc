@@ -4,7 +4,6 @@
 // made but not recorded, never as a plain success. In the same test the legitimate flow holds: the
 // same commands succeed and are recorded while the audit store works, and again once it is back.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <string>
 
@@ -32,18 +31,7 @@ class ServerAdminAuditTest : public integration::DevServerTest {
     return RunCmd(args);
   }
 
-  // Runs `sql` on the server's state database beside the running server.
-  void Sql(const std::string& sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((D() + "/state.db").c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    const std::string why = err != nullptr ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    ASSERT_EQ(rc, SQLITE_OK) << why;
-  }
+  void Sql(const std::string& sql) { ASSERT_EQ(integration::RunStateSql(D(), sql), ""); }
   void BreakAuditStore() {
     Sql("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit "
         "BEGIN SELECT RAISE(ABORT, 'audit store refuses writes'); END");

@@ -2,8 +2,6 @@
 // key to a quote from SimPlatform through the KMRA API (driven with the curl command) and /v1; the
 // client unwraps it and signs what the certificate's public key verifies. Every refusal is checked
 // for its HTTP status and code, the absence of key material, and its audit record.
-#include <sqlite3.h>
-
 #include "integration/server_release_fixture.h"
 
 namespace kmra {
@@ -280,18 +278,7 @@ class Scenarios : public ServerReleaseTest {
     EXPECT_TRUE((*store)->DeleteKey("legacy"));
   }
 
-  // Runs `sql` on the server's state database beside the running server.
-  static void Sql(const std::string& sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((D() + "/state.db").c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    const std::string why = err != nullptr ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    ASSERT_EQ(rc, SQLITE_OK) << why;
-  }
+  static void Sql(const std::string& sql) { ASSERT_EQ(integration::RunStateSql(D(), sql), ""); }
 
   // The policy of a key cannot be used: a stored policy that does not parse (or is over the size
   // cap) is the operator's to mend, 500 policy.invalid naming the key; a store that fails reading
@@ -299,18 +286,17 @@ class Scenarios : public ServerReleaseTest {
   // 503 store.unavailable, retried. Either way nothing is released and the nonce stays unspent:
   // once mended, the very same request gets the key.
   void RunUnusablePolicyIsRefusedAndTheNonceKept() {
-    ASSERT_EQ(Https(Call("POST", "/v1/keys",
-                         Json{{"id", "fragile"}, {"type", "ec-p256"}, {"policy", TestPolicy()}}
-                             .dump(),
-                         "admin"))
-                  .status,
-              201);
+    ASSERT_EQ(
+        Https(Call("POST", "/v1/keys",
+                   Json{{"id", "fragile"}, {"type", "ec-p256"}, {"policy", TestPolicy()}}.dump(),
+                   "admin"))
+            .status,
+        201);
     Client& c = MakeClient();
     auto nonce = KmraNonce(Now());
     const std::string body = KmraBody("fragile", c.pub, c.QuoteFor(nonce), nonce).dump();
-    const std::string too_big =
-        R"({"mrsigner":[")" + std::string(64, 'a') + R"("],"description":")" +
-        std::string(70 << 10, 'x') + R"("})";
+    const std::string too_big = R"({"mrsigner":[")" + std::string(64, 'a') +
+                                R"("],"description":")" + std::string(70 << 10, 'x') + R"("})";
     for (const std::string& stored : {std::string(R"({"mrsigner": 5)"), too_big}) {
       {
         auto store = store::OpenSqliteStore(D() + "/state.db");
