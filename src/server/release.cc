@@ -88,7 +88,8 @@ Result<Policy> ReleaseService::PolicyFor(const std::string& key_id) {
     if (!p) {
       // Whatever the parser's code (a policy over the size cap is ResourceExhausted), the stored
       // policy is invalid: Release tells that apart from a store that failed by the code.
-      return InvalidArgument(p.error().WithContext("stored policy of key '" + key_id + "'").message());
+      return InvalidArgument(
+          p.error().WithContext("stored policy of key '" + key_id + "'").message());
     }
     return p;
   }
@@ -199,10 +200,12 @@ tl::expected<Released, Refusal> ReleaseService::Release(const ReleaseInput& in) 
     // load): a dependency that is down, retried like the key's read, with the nonce unspent.
     const Code code = policy.error().code();
     const std::string& why = policy.error().message();
-    return finish(tl::unexpected(
-        code == Code::kNotFound          ? MakeRefusal(403, "policy.missing", why)
-        : code == Code::kInvalidArgument ? MakeRefusal(500, "policy.invalid", why)
-                                         : MakeRefusal(503, "store.unavailable", why)));
+    auto refusal = [&] {
+      if (code == Code::kNotFound) return MakeRefusal(403, "policy.missing", why);
+      if (code == Code::kInvalidArgument) return MakeRefusal(500, "policy.invalid", why);
+      return MakeRefusal(503, "store.unavailable", why);
+    };
+    return finish(tl::unexpected(refusal()));
   }
   if (!policy->NamesEnclave()) {
     return finish(tl::unexpected(MakeRefusal(403, "policy.missing", NoPolicyMessage(in.key_id))));
